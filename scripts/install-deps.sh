@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks for building (`build`) or testing (`test`).
+# As root it installs; otherwise it prints the one command to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-build}
+
+build_pkgs=(cmake gcc make pkg-config libh2o-evloop-dev libcjson-dev libsqlite3-dev libssl-dev
+            zlib1g-dev libcmocka-dev libcurl4-openssl-dev)
+test_pkgs=(nodejs npm)
+
+missing=()
+want=("${build_pkgs[@]}")
+[ "$what" = test ] && want+=("${test_pkgs[@]}")
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+# The tests need an aws CLI and boto3 from some python; Debian's packages serve when the
+# machine has neither.
+if [ "$what" = test ]; then
+    if ! scripts/find-python.sh >/dev/null 2>&1; then missing+=(python3-boto3); fi
+    if ! command -v aws >/dev/null 2>&1; then missing+=(awscli); fi
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+if [ "$what" = test ] && [ ! -d tests/clients/node_modules ] ; then
+    echo "installing npm test clients (tests/clients/package-lock.json)"
+    (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+fi

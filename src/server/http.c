@@ -1,0 +1,426 @@
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define H2O_USE_LIBUV 0
+#include <h2o.h>
+
+#include "base/b64.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/auth.h"
+
+#define MAX_BODY 7340032 /* 7 MiB: AWS (and the peers) answer 413 beyond it */
+
+static const char CT_JSON11[] = "application/x-amz-json-1.1";
+static const char CT_CBOR11[] = "application/x-amz-cbor-1.1";
+static const char CT_JSON[] = "application/json";
+static const char SERVICE[] = "Kinesis_20131202";
+
+static struct {
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *listener;
+    int fd;
+    kn_server *srv;
+} g = {.fd = -1};
+
+typedef struct handler {
+    h2o_handler_t super;
+    kn_server *srv;
+} handler;
+
+/* ---- calls ---- */
+
+int kn_fail(kn_call *c, int code, const char *fmt, ...)
+{
+    c->err = code;
+    kn_buf_reset(&c->err_msg);
+    c->err_has_msg = fmt != NULL;
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        char tmp[1024];
+        int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+        va_end(ap);
+        if (n >= (int)sizeof tmp) {
+            char *big = kn_xmalloc((size_t)n + 1);
+            va_start(ap, fmt);
+            vsnprintf(big, (size_t)n + 1, fmt, ap);
+            va_end(ap);
+            kn_buf_append(&c->err_msg, big, (size_t)n);
+            free(big);
+        } else if (n > 0) {
+            kn_buf_append(&c->err_msg, tmp, (size_t)n);
+        }
+    }
+    return code;
+}
+
+static void call_free(kn_call *c)
+{
+    if (c->in) cJSON_Delete(c->in);
+    if (c->state_free) c->state_free(c->state);
+    kn_buf_free(&c->out);
+    kn_buf_free(&c->err_msg);
+    free(c);
+}
+
+/* h2o disposes the request's pool when it is done with the request (sent, or the client went). */
+static void on_req_dispose(void *p)
+{
+    kn_call *c = *(kn_call **)p;
+    c->req = NULL;
+    if (!c->pending) call_free(c);
+}
+
+static void gen_proceed(h2o_generator_t *self, h2o_req_t *req)
+{
+}
+static void gen_stop(h2o_generator_t *self, h2o_req_t *req)
+{
+}
+static h2o_generator_t generator = {gen_proceed, gen_stop};
+
+static void add_header(h2o_req_t *req, const char *name, const char *value, size_t len)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, name, value, len);
+}
+
+/* Sends status + body; body must live until the request is disposed. */
+static void send_body(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : status == 400 ? "Bad Request" : status == 403 ? "Forbidden"
+                      : status == 404 ? "Not Found" : status == 413 ? "Request Entity Too Large"
+                                                     : "Internal Server Error";
+    req->res.content_length = len;
+    if (content_type) add_header(req, "content-type", content_type, strlen(content_type));
+    h2o_start_response(req, &generator);
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+static void send_xml(h2o_req_t *req, int status, const char *type, const char *message)
+{
+    char *body;
+    if (message)
+        body = h2o_mem_alloc_pool(&req->pool, strlen(type) * 2 + strlen(message) + 64);
+    else
+        body = h2o_mem_alloc_pool(&req->pool, strlen(type) + 8);
+    int n = message ? sprintf(body, "<%s>\n  <Message>%s</Message>\n</%s>\n", type, message, type)
+                    : sprintf(body, "<%s/>\n", type);
+    send_body(req, status, NULL, body, (size_t)n);
+}
+
+static const char *content_type_of(kn_call *c)
+{
+    return c->w.enc == KN_ENC_CBOR ? CT_CBOR11 : CT_JSON11;
+}
+
+static void respond(kn_call *c)
+{
+    h2o_req_t *req = c->req;
+    if (c->err) {
+        kn_buf_reset(&c->out);
+        kn_writer w;
+        kn_w_init(&w, &c->out, c->w.enc);
+        kn_w_obj_begin(&w);
+        kn_w_kstr(&w, "__type", kn_err_type(c->err));
+        if (c->err_has_msg) {
+            kn_w_key(&w, c->err_capital_message ? "Message" : "message");
+            kn_w_strn(&w, c->err_msg.data ? c->err_msg.data : "", c->err_msg.len);
+        }
+        kn_w_obj_end(&w);
+        if (kn_err_status(c->err) >= 500)
+            kn_warn("%s: %s %.*s", kn_err_name(c->err), kn_err_type(c->err), (int)c->err_msg.len,
+                    c->err_msg.data ? c->err_msg.data : "");
+        send_body(req, kn_err_status(c->err), content_type_of(c), c->out.data, c->out.len);
+        return;
+    }
+    send_body(req, 200, content_type_of(c), c->out.len ? c->out.data : "", c->out.len);
+}
+
+void kn_call_done(kn_call *c)
+{
+    c->pending = false;
+    if (c->req)
+        respond(c);
+    else
+        call_free(c);
+}
+
+/* ---- request views ---- */
+
+const char *kn_in_str(kn_call *c, const char *name)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(c->in, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int64_t kn_in_int(kn_call *c, const char *name, int64_t dflt)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(c->in, name);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
+}
+
+bool kn_in_has(kn_call *c, const char *name)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(c->in, name);
+    return v && !cJSON_IsNull(v);
+}
+
+int64_t kn_in_time_ms(cJSON *v)
+{
+    /* JSON timestamps are epoch seconds, fractions allowed */
+    double ms = v->valuedouble * 1000.0;
+    return (int64_t)(ms + (ms >= 0 ? 0.5 : -0.5));
+}
+
+/* ---- dispatch ---- */
+
+static h2o_iovec_t header(h2o_req_t *req, const char *lname)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, lname, strlen(lname), -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+static bool iov_eq(h2o_iovec_t v, const char *s)
+{
+    size_t n = strlen(s);
+    return v.len == n && memcmp(v.base, s, n) == 0;
+}
+
+static void trim(h2o_iovec_t *v)
+{
+    while (v->len && (v->base[0] == ' ' || v->base[0] == '\t')) v->base++, v->len--;
+    while (v->len && (v->base[v->len - 1] == ' ' || v->base[v->len - 1] == '\t')) v->len--;
+}
+
+static void add_common_headers(h2o_req_t *req, bool preflight)
+{
+    char id[37];
+    kn_uuid4(id);
+    add_header(req, "x-amzn-RequestId", h2o_strdup(&req->pool, id, 36).base, 36);
+    if (!preflight) {
+        unsigned char rnd[72];
+        kn_random_bytes(rnd, sizeof rnd);
+        char *enc = h2o_mem_alloc_pool(&req->pool, kn_b64_encoded_len(sizeof rnd) + 1);
+        size_t n = kn_b64_encode_to(enc, rnd, sizeof rnd);
+        add_header(req, "x-amz-id-2", enc, n);
+    }
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    kn_server *srv = ((handler *)self)->srv;
+    h2o_iovec_t origin = header(req, "origin");
+    bool is_options = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"));
+
+    add_common_headers(req, is_options && origin.base);
+    if (origin.base) {
+        add_header(req, "access-control-allow-origin", "*", 1);
+        if (is_options) {
+            h2o_iovec_t rh = header(req, "access-control-request-headers");
+            h2o_iovec_t rm = header(req, "access-control-request-method");
+            if (rh.base) add_header(req, "access-control-allow-headers", rh.base, rh.len);
+            if (rm.base) add_header(req, "access-control-allow-methods", rm.base, rm.len);
+            add_header(req, "access-control-max-age", "172800", 6);
+            send_body(req, 200, NULL, "", 0);
+            return 0;
+        }
+        static const char expose[] =
+            "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
+        add_header(req, "access-control-expose-headers", expose, sizeof expose - 1);
+    }
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        send_xml(req, 403, "AccessDeniedException", "Unable to determine service/operation name to be authorized");
+        return 0;
+    }
+
+    h2o_iovec_t ct = {NULL, 0};
+    ssize_t cti = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (cti >= 0) ct = req->headers.entries[cti].value;
+    for (size_t i = 0; i < ct.len; i++)
+        if (ct.base[i] == ';') ct.len = i;
+    trim(&ct);
+    bool is_json11 = iov_eq(ct, CT_JSON11), is_cbor = iov_eq(ct, CT_CBOR11), is_json = iov_eq(ct, CT_JSON);
+    bool content_valid = is_json11 || is_cbor || is_json;
+
+    h2o_iovec_t target = header(req, "x-amz-target");
+    const char *dot = target.base ? memchr(target.base, '.', target.len) : NULL;
+    h2o_iovec_t service = dot ? h2o_iovec_init(target.base, (size_t)(dot - target.base)) : target;
+    h2o_iovec_t operation = {NULL, 0};
+    if (dot) {
+        operation = h2o_iovec_init(dot + 1, target.len - (size_t)(dot + 1 - target.base));
+        const char *dot2 = memchr(operation.base, '.', operation.len);
+        if (dot2) operation.len = (size_t)(dot2 - operation.base);
+    }
+    bool service_valid = iov_eq(service, SERVICE);
+    const kn_op *op = operation.base ? kn_find_op(operation.base, operation.len) : NULL;
+
+    kn_call *c = kn_xcalloc(1, sizeof *c);
+    c->srv = srv;
+    c->req = req;
+    c->now_ms = kn_now_ms();
+    kn_w_init(&c->w, &c->out, is_json11 || is_json ? KN_ENC_JSON : KN_ENC_CBOR);
+    kn_call **link = h2o_mem_alloc_shared(&req->pool, sizeof *link, on_req_dispose);
+    *link = c;
+
+    if (req->entity.len == 0) {
+        c->w.enc = is_json11 ? KN_ENC_JSON : KN_ENC_CBOR;
+        kn_fail(c, service_valid && op ? KN_ESERIALIZATION : KN_EUNKNOWN_OPERATION, NULL);
+        respond(c);
+        return 0;
+    }
+    if (!content_valid) {
+        if (!service.len || !operation.base)
+            send_xml(req, 403, "AccessDeniedException", "Unable to determine service/operation name to be authorized");
+        else
+            send_xml(req, 404, "UnknownOperationException", NULL);
+        return 0;
+    }
+    if (is_cbor) {
+        /* CBOR requests arrive with the API-completeness work; answer in CBOR, clearly. */
+        kn_fail(c, KN_ESERIALIZATION, "CBOR request bodies are not supported by this kinesind yet; "
+                                      "use application/x-amz-json-1.1");
+        respond(c);
+        return 0;
+    }
+    c->in = cJSON_ParseWithLength(req->entity.base, req->entity.len);
+    if (!c->in || !(cJSON_IsObject(c->in) || cJSON_IsArray(c->in))) {
+        if (is_json) {
+            static const char body[] =
+                "{\"Output\":{\"__type\":\"com.amazon.coral.service#SerializationException\"},\"Version\":\"1.0\"}";
+            send_body(req, 400, CT_JSON, body, sizeof body - 1);
+        } else {
+            kn_fail(c, KN_ESERIALIZATION, NULL);
+            respond(c);
+        }
+        return 0;
+    }
+    if (is_json) {
+        static const char body[] =
+            "{\"Output\":{\"__type\":\"com.amazon.coral.service#UnknownOperationException\"},\"Version\":\"1.0\"}";
+        send_body(req, 404, CT_JSON, body, sizeof body - 1);
+        return 0;
+    }
+    if (!service_valid || !op) {
+        kn_fail(c, KN_EUNKNOWN_OPERATION, NULL);
+        respond(c);
+        return 0;
+    }
+    if (kn_auth_check(c, req) < 0) {
+        respond(c);
+        return 0;
+    }
+    if (cJSON_IsArray(c->in)) { /* an array where the operation wants a structure */
+        kn_fail(c, KN_ESERIALIZATION, "Start of list found where not expected");
+        c->err_capital_message = true;
+        respond(c);
+        return 0;
+    }
+    kn_buf msg = KN_BUF_INIT;
+    int rc = kn_validate(c->in, op->schema, &msg);
+    if (rc < 0) {
+        kn_fail(c, rc, "%.*s", (int)msg.len, msg.data ? msg.data : "");
+        c->err_capital_message = rc == KN_ESERIALIZATION;
+        kn_buf_free(&msg);
+        respond(c);
+        return 0;
+    }
+    kn_buf_free(&msg);
+    kn_registry_tick(srv, c->now_ms);
+    rc = op->handler(c);
+    if (rc == KN_PENDING) return 0; /* kn_call_done answers later */
+    respond(c);
+    return 0;
+}
+
+/* ---- listener ---- */
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err) return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (!sock) return;
+    h2o_accept(&g.accept_ctx, sock);
+}
+
+int kn_http_listen(kn_server *srv)
+{
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)srv->cfg.port);
+    if (inet_pton(AF_INET, srv->cfg.host, &addr.sin_addr) != 1) {
+        kn_error("--host %s: not an IPv4 address", srv->cfg.host);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        kn_error("socket() failed: %s", strerror(errno));
+        return -1;
+    }
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        kn_error("cannot listen on %s:%d: %s", srv->cfg.host, srv->cfg.port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, SOMAXCONN) != 0) {
+        kn_error("listen() failed on %s:%d: %s", srv->cfg.host, srv->cfg.port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    g.fd = fd;
+    g.srv = srv;
+    h2o_config_init(&g.config);
+    g.config.max_request_entity_size = MAX_BODY;
+    g.config.server_name = h2o_iovec_init(H2O_STRLIT("kinesind"));
+    h2o_hostconf_t *host = h2o_config_register_host(&g.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    handler *h = (handler *)h2o_create_handler(path, sizeof *h);
+    h->super.on_req = on_req;
+    h->srv = srv;
+    h2o_context_init(&g.ctx, h2o_evloop_create(), &g.config);
+    g.accept_ctx.ctx = &g.ctx;
+    g.accept_ctx.hosts = g.config.hosts;
+    g.listener = h2o_evloop_socket_create(g.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    h2o_socket_read_start(g.listener, on_accept);
+    return 0;
+}
+
+int kn_http_run(kn_server *srv, volatile int *stop)
+{
+    while (!*stop) {
+        if (h2o_evloop_run(g.ctx.loop, 1000) != 0 && errno != EINTR) {
+            kn_error("event loop failed: %s", strerror(errno));
+            return -1;
+        }
+        kn_commit_run(srv);
+        kn_registry_tick(srv, kn_now_ms());
+    }
+    return 0;
+}
+
+void kn_http_free(void)
+{
+    if (g.listener) {
+        h2o_socket_read_stop(g.listener);
+        h2o_socket_close(g.listener);
+        g.listener = NULL;
+    }
+}

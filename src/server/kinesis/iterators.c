@@ -1,0 +1,206 @@
+/* GetShardIterator and GetRecords. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/seqnum.h"
+#include "server/kinesis/common.h"
+
+#define GET_RECORDS_MAX_BYTES (10u << 20)
+
+static const char *const iterator_types[] = {"AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP",
+                                             "AT_SEQUENCE_NUMBER",    "TRIM_HORIZON", NULL};
+
+const kn_field kn_schema_get_shard_iterator[] = {
+    KN_F_SHARD_ID("ShardId", true),
+    {"ShardIteratorType", KN_T_STRING, .required = true, .enums = iterator_types},
+    {"StartingSequenceNumber", KN_T_STRING, .pattern = &kn_pat_sequence},
+    KN_F_STREAM_NAME(false),
+    KN_F_STREAM_ARN,
+    {"Timestamp", KN_T_TIMESTAMP},
+    {NULL},
+};
+
+int kn_op_get_shard_iterator(kn_call *c)
+{
+    kn_server *srv = c->srv;
+    const char *acct = srv->cfg.account;
+    char name[129], account[13];
+    int rc = kn_stream_name(c, name, account);
+    if (rc < 0) return rc;
+    const char *raw_id = kn_in_str(c, "ShardId");
+    int64_t ix = kn_parse_shard_id(raw_id);
+    if (ix < 0)
+        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", raw_id, name,
+                       acct);
+    char shard_id[32];
+    kn_shard_id((int32_t)ix, shard_id);
+    kn_stream *st = kn_stream_find(srv, name);
+    if (!st || st->status == KN_CREATING || ix >= st->nshards)
+        return kn_fail(c, KN_ENOT_FOUND, "Shard %s in stream %s under account %s does not exist", shard_id, name,
+                       acct);
+    kn_shard *sh = &st->shards[ix];
+    const char *type = kn_in_str(c, "ShardIteratorType");
+    const char *seq = kn_in_str(c, "StartingSequenceNumber");
+    bool by_seq = strcmp(type, "AT_SEQUENCE_NUMBER") == 0 || strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0;
+    bool by_time = strcmp(type, "AT_TIMESTAMP") == 0;
+    if (!by_seq && !by_time && seq)
+        return kn_fail(c, KN_EINVALID_ARGUMENT,
+                       "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
+                       "StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+                       "Request specified %s and also a StartingSequenceNumber.",
+                       type);
+    if (by_seq && !seq)
+        return kn_fail(c, KN_EINVALID_ARGUMENT,
+                       "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and "
+                       "StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+                       "Request specified %s and no StartingSequenceNumber.",
+                       type);
+    kn_shardlog *log;
+    if ((rc = kn_shard_log(srv, st, sh, &log)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    uint64_t offset;
+    if (by_seq) {
+        kn_seq s;
+        if (kn_seq_parse(seq, strlen(seq), &s) < 0)
+            return kn_fail(c, KN_EINVALID_ARGUMENT,
+                           "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
+                           "account %s is invalid.",
+                           seq, shard_id, name, acct);
+        if (s.shard_index != sh->index) {
+            char enc[32];
+            snprintf(enc, sizeof enc, "shardId-%012" PRId32, s.shard_index);
+            return kn_fail(c, KN_EINVALID_ARGUMENT,
+                           "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard "
+                           "with %s",
+                           enc, shard_id);
+        }
+        if (s.version != 2) return kn_fail(c, KN_EINTERNAL, NULL);
+        if (s.create_secs != sh->created_ms / 1000)
+            return kn_fail(c, KN_EINVALID_ARGUMENT,
+                           "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
+                           "account %s is invalid because it did not come from this stream.",
+                           seq, shard_id, name, acct);
+        offset = s.seq_ix + (type[1] == 'F' ? 1 : 0); /* AFTER_... */
+    } else if (by_time) {
+        cJSON *ts = cJSON_GetObjectItemCaseSensitive(c->in, "Timestamp");
+        if (!cJSON_IsNumber(ts))
+            return kn_fail(c, KN_EINVALID_ARGUMENT,
+                           "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
+                           "request has no timestamp parameter.");
+        int64_t ms = kn_in_time_ms(ts);
+        if (ms > c->now_ms)
+            return kn_fail(c, KN_EINVALID_ARGUMENT,
+                           "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                           "timestampInMillis: %" PRId64 ", currentTimestampInMillis: %" PRId64,
+                           ms, c->now_ms);
+        if ((rc = kn_shardlog_seek_time(log, ms, &offset)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    } else if (type[0] == 'T') { /* TRIM_HORIZON */
+        offset = kn_shardlog_start_offset(log);
+    } else { /* LATEST */
+        offset = kn_shardlog_end_offset(log);
+    }
+    kn_iter it = {c->now_ms, st->id, (uint32_t)sh->index, offset, ""};
+    snprintf(it.stream_name, sizeof it.stream_name, "%s", st->name);
+    char tok[KN_ITER_MAX];
+    kn_iter_encode(srv->iter_key, &it, tok);
+    kn_w_obj_begin(&c->w);
+    kn_w_kstr(&c->w, "ShardIterator", tok);
+    kn_w_obj_end(&c->w);
+    return 0;
+}
+
+const kn_field kn_schema_get_records[] = {
+    {"Limit", KN_T_INTEGER, KN_VAL(1, 10000)},
+    {"ShardIterator", KN_T_STRING, .required = true, KN_LEN(1, 512)},
+    KN_F_STREAM_ARN,
+    {NULL},
+};
+
+/* Java's Date.toString() in UTC: "Thu Jan 22 01:22:02 UTC 2015". */
+static void java_date(int64_t ms, char out[40])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 40, "%a %b %d %H:%M:%S UTC %Y", &tm);
+}
+
+typedef struct emit_ctx {
+    kn_writer *w;
+    const kn_shard *sh;
+    int64_t last_arrival;
+} emit_ctx;
+
+static int emit(void *p, const kn_record *r)
+{
+    emit_ctx *e = p;
+    char seq[64];
+    kn_shard_seq(e->sh, r->offset, r->arrival_ms, seq);
+    kn_writer *w = e->w;
+    kn_w_obj_begin(w);
+    kn_w_kstr(w, "SequenceNumber", seq);
+    kn_w_key(w, "ApproximateArrivalTimestamp");
+    kn_w_time_ms(w, r->arrival_ms);
+    kn_w_key(w, "Data");
+    kn_w_blob(w, r->data, r->data_len);
+    kn_w_key(w, "PartitionKey");
+    kn_w_strn(w, r->partition_key, r->partition_key_len);
+    kn_w_obj_end(w);
+    e->last_arrival = r->arrival_ms;
+    return 0;
+}
+
+int kn_op_get_records(kn_call *c)
+{
+    kn_server *srv = c->srv;
+    const char *tok = kn_in_str(c, "ShardIterator");
+    kn_iter it;
+    if (kn_iter_decode(srv->iter_key, tok, strlen(tok), &it) < 0 || it.issued_ms > c->now_ms + 1000)
+        return kn_fail(c, KN_EINVALID_ARGUMENT, "Invalid ShardIterator.");
+    if (c->now_ms - it.issued_ms > KN_ITER_TTL_MS) {
+        char t1[40], t2[40];
+        java_date(it.issued_ms, t1);
+        java_date(c->now_ms, t2);
+        return kn_fail(c, KN_EEXPIRED_ITERATOR,
+                       "Iterator expired. The iterator was created at time %s while right now it is %s which is "
+                       "further in the future than the tolerated delay of %d milliseconds.",
+                       t1, t2, KN_ITER_TTL_MS);
+    }
+    char shard_id[32];
+    kn_shard_id((int32_t)it.shard_index, shard_id);
+    kn_stream *st = kn_stream_find(srv, it.stream_name);
+    if (!st || st->id != it.stream_id || (int64_t)it.shard_index >= st->nshards)
+        return kn_fail(c, KN_ENOT_FOUND, "Shard %s in stream %s under account %s does not exist", shard_id,
+                       it.stream_name, srv->cfg.account);
+    kn_shard *sh = &st->shards[it.shard_index];
+    kn_shardlog *log;
+    int rc = kn_shard_log(srv, st, sh, &log);
+    if (rc < 0) return kn_fail(c, rc, "Internal Service Failure");
+    int64_t limit = kn_in_int(c, "Limit", 10000);
+    kn_writer *w = &c->w;
+    kn_w_obj_begin(w);
+    kn_w_key(w, "Records");
+    kn_w_arr_begin(w);
+    emit_ctx e = {w, sh, 0};
+    uint64_t next;
+    size_t mark = c->out.len;
+    rc = kn_shardlog_read(log, it.offset, (size_t)limit, GET_RECORDS_MAX_BYTES, emit, &e, &next);
+    if (rc < 0) {
+        c->out.len = mark;
+        return kn_fail(c, rc, "Internal Service Failure");
+    }
+    kn_w_arr_end(w);
+    if (next < it.offset) next = it.offset; /* never move backwards */
+    kn_iter nit = {c->now_ms, st->id, it.shard_index, next, ""};
+    snprintf(nit.stream_name, sizeof nit.stream_name, "%s", st->name);
+    char ntok[KN_ITER_MAX];
+    kn_iter_encode(srv->iter_key, &nit, ntok);
+    kn_w_kstr(w, "NextShardIterator", ntok);
+    int64_t behind = 0;
+    if (next < kn_shardlog_end_offset(log) && e.last_arrival)
+        behind = kn_shardlog_last_arrival(log) - e.last_arrival;
+    kn_w_kint(w, "MillisBehindLatest", behind > 0 ? behind : 0);
+    kn_w_obj_end(w);
+    return 0;
+}

@@ -1,0 +1,236 @@
+/* kinesind: the Kinesis data plane (and, later, the DynamoDB subset KCL leases need) as one
+ * durable binary. Parses the command line, opens the data directory, serves until SIGTERM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "server/http.h"
+#include "server/server.h"
+
+static volatile sig_atomic_t stop_flag;
+static volatile int stop_int;
+
+static void on_signal(int sig)
+{
+    stop_flag = 1;
+    stop_int = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: kinesind [options]\n"
+            "\n"
+            "A durable Amazon Kinesis Data Streams server (JSON 1.1 over HTTP/1.1 and HTTP/2).\n"
+            "\n"
+            "  --host ADDR              address to listen on (default 127.0.0.1)\n"
+            "  --port N                 port (default 4567)\n"
+            "  --data-dir DIR           where streams and records are kept (default ./kinesin-data)\n"
+            "  --in-memory              keep everything in memory; nothing survives a restart\n"
+            "  --create-stream-ms MS    time a stream stays CREATING (default 500; 0 allowed)\n"
+            "  --delete-stream-ms MS    time a stream stays DELETING (default 500)\n"
+            "  --update-stream-ms MS    time a stream stays UPDATING (default 500)\n"
+            "  --shard-limit N          open shards allowed in the account (default 1000)\n"
+            "  --segment-bytes N        roll shard log segments past N bytes (default 67108864)\n"
+            "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+            "  --help                   this text\n"
+            "  --version                print the version\n"
+            "\n"
+            "Environment: AWS_ACCOUNT_ID (default 000000000000), AWS_REGION or AWS_DEFAULT_REGION\n"
+            "(default us-east-1).\n");
+}
+
+static int parse_int(const char *flag, const char *v, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || *end || end == v || x < min || x > max) {
+        fprintf(stderr, "kinesind: %s: '%s' is not a number between %lld and %lld\n", flag, v, min, max);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, kn_config *cfg)
+{
+    enum { O_HOST = 256, O_PORT, O_DATA, O_MEM, O_CREATE, O_DELETE, O_UPDATE, O_LIMIT, O_SEG, O_LOG, O_HELP, O_VER };
+    static const struct option opts[] = {
+        {"host", required_argument, 0, O_HOST},         {"port", required_argument, 0, O_PORT},
+        {"data-dir", required_argument, 0, O_DATA},     {"in-memory", no_argument, 0, O_MEM},
+        {"create-stream-ms", required_argument, 0, O_CREATE}, {"delete-stream-ms", required_argument, 0, O_DELETE},
+        {"update-stream-ms", required_argument, 0, O_UPDATE}, {"shard-limit", required_argument, 0, O_LIMIT},
+        {"segment-bytes", required_argument, 0, O_SEG},  {"log-level", required_argument, 0, O_LOG},
+        {"help", no_argument, 0, O_HELP},               {"version", no_argument, 0, O_VER},
+        {0, 0, 0, 0}};
+    opterr = 0;
+    int o;
+    long long v;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case O_HOST: cfg->host = optarg; break;
+        case O_PORT:
+            if (parse_int("--port", optarg, 0, 65535, &v)) return -1;
+            cfg->port = (int)v;
+            break;
+        case O_DATA: cfg->data_dir = optarg; break;
+        case O_MEM: cfg->in_memory = true; break;
+        case O_CREATE:
+            if (parse_int("--create-stream-ms", optarg, 0, 86400000, &v)) return -1;
+            cfg->create_stream_ms = v;
+            break;
+        case O_DELETE:
+            if (parse_int("--delete-stream-ms", optarg, 0, 86400000, &v)) return -1;
+            cfg->delete_stream_ms = v;
+            break;
+        case O_UPDATE:
+            if (parse_int("--update-stream-ms", optarg, 0, 86400000, &v)) return -1;
+            cfg->update_stream_ms = v;
+            break;
+        case O_LIMIT:
+            if (parse_int("--shard-limit", optarg, 1, 1000000, &v)) return -1;
+            cfg->shard_limit = (int)v;
+            break;
+        case O_SEG:
+            if (parse_int("--segment-bytes", optarg, 4096, 1LL << 40, &v)) return -1;
+            cfg->segment_bytes = (uint64_t)v;
+            break;
+        case O_LOG: {
+            kn_log_level l;
+            if (kn_log_parse_level(optarg, &l)) {
+                fprintf(stderr, "kinesind: --log-level: '%s' is not one of debug, info, warn, error\n", optarg);
+                return -1;
+            }
+            kn_log_threshold = l;
+            break;
+        }
+        case O_HELP: usage(stdout); exit(0);
+        case O_VER: printf("kinesind %s\n", KN_VERSION); exit(0);
+        case ':':
+            fprintf(stderr, "kinesind: %s needs a value (see --help)\n", argv[optind - 1]);
+            return -1;
+        default:
+            fprintf(stderr, "kinesind: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kinesind: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static void env_config(kn_config *cfg)
+{
+    const char *acct = getenv("AWS_ACCOUNT_ID");
+    size_t n = 0;
+    if (acct)
+        for (const char *p = acct; *p && n < 12; p++)
+            if (*p >= '0' && *p <= '9') cfg->account[n++] = *p;
+    if (n == 0) {
+        memcpy(cfg->account, "000000000000", 12);
+        n = 12;
+    }
+    while (n < 12) { /* left-pad short ids with zeros */
+        memmove(cfg->account + 1, cfg->account, n++);
+        cfg->account[0] = '0';
+    }
+    cfg->account[12] = '\0';
+    const char *region = getenv("AWS_REGION");
+    if (!region || !*region) region = getenv("AWS_DEFAULT_REGION");
+    snprintf(cfg->region, sizeof cfg->region, "%s", region && *region ? region : "us-east-1");
+}
+
+/* Creates the data directory and takes its lock so two servers never share it. */
+static int open_data_dir(const kn_config *cfg, int *lock_fd)
+{
+    if (kn_vfs_posix()->ops->mkdirs(kn_vfs_posix(), cfg->data_dir) < 0) {
+        fprintf(stderr, "kinesind: --data-dir %s: cannot create or use it\n", cfg->data_dir);
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/LOCK", cfg->data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        fprintf(stderr, "kinesind: --data-dir %s: cannot write to it: %s\n", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "kinesind: --data-dir %s is in use by another kinesind\n", cfg->data_dir);
+        close(fd);
+        return -1;
+    }
+    *lock_fd = fd;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    kn_server srv;
+    memset(&srv, 0, sizeof srv);
+    kn_config *cfg = &srv.cfg;
+    cfg->host = "127.0.0.1";
+    cfg->port = 4567;
+    cfg->data_dir = "./kinesin-data";
+    cfg->create_stream_ms = cfg->delete_stream_ms = cfg->update_stream_ms = 500;
+    cfg->shard_limit = 1000;
+    cfg->segment_bytes = 64u << 20;
+    if (parse_args(argc, argv, cfg) < 0) return 2;
+    env_config(cfg);
+
+    int lock_fd = -1, rc = 1;
+    if (cfg->in_memory) {
+        srv.vfs = kn_vfs_mem_new();
+        if (kn_catalog_open(":memory:", &srv.catalog) < 0) goto out;
+    } else {
+        if (open_data_dir(cfg, &lock_fd) < 0) goto out;
+        srv.vfs = kn_vfs_posix();
+        char path[4096];
+        snprintf(path, sizeof path, "%s/catalog.db", cfg->data_dir);
+        if (kn_catalog_open(path, &srv.catalog) < 0) {
+            fprintf(stderr, "kinesind: --data-dir %s: cannot open the catalog\n", cfg->data_dir);
+            goto out;
+        }
+    }
+    if (kn_catalog_secret(srv.catalog, srv.iter_key) < 0) goto out;
+    kn_commit_init(&srv);
+    int64_t t0 = kn_mono_ms();
+    if (kn_registry_load(&srv) < 0) {
+        fprintf(stderr, "kinesind: cannot recover the streams in %s\n", cfg->data_dir);
+        goto out;
+    }
+    if (kn_http_listen(&srv) < 0) goto out;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    kn_info("kinesind %s listening on %s:%d (%s, account %s, region %s, %zu streams recovered in %lld ms)",
+            KN_VERSION, cfg->host, cfg->port, cfg->in_memory ? "in memory" : cfg->data_dir, cfg->account,
+            cfg->region, srv.nstreams, (long long)(kn_mono_ms() - t0));
+    rc = kn_http_run(&srv, &stop_int) < 0 ? 1 : 0;
+    kn_commit_run(&srv); /* answer what is staged before leaving */
+    kn_info("kinesind stopping");
+    kn_http_free();
+out:
+    kn_registry_free(&srv);
+    kn_commit_free(&srv);
+    kn_catalog_close(srv.catalog);
+    if (cfg->in_memory && srv.vfs) kn_vfs_mem_free(srv.vfs);
+    if (lock_fd >= 0) close(lock_fd);
+    return rc;
+}

@@ -1,0 +1,156 @@
+/* kinesind's core types: configuration, the in-memory view of streams and shards (backed by
+ * the catalog and the shard logs), and one request in flight (kn_call). */
+#ifndef KN_SERVER_SERVER_H
+#define KN_SERVER_SERVER_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/iterator.h"
+#include "base/u128.h"
+#include "base/writer.h"
+#include "server/validate.h"
+#include "store/catalog.h"
+#include "store/shardlog.h"
+#include "store/vfs.h"
+
+typedef struct kn_config {
+    const char *host;
+    int port;
+    const char *data_dir;
+    bool in_memory;
+    int64_t create_stream_ms, delete_stream_ms, update_stream_ms;
+    int shard_limit;
+    uint64_t segment_bytes;
+    char account[13];
+    char region[64];
+} kn_config;
+
+typedef enum { KN_CREATING, KN_ACTIVE, KN_UPDATING, KN_DELETING } kn_stream_status;
+
+typedef struct kn_shard {
+    int32_t index;
+    kn_u128 start_hash, end_hash;
+    int32_t parent, adjacent_parent; /* -1 for none */
+    int64_t created_ms;
+    int64_t closed_ms;               /* 0 while open */
+    kn_shardlog *log;
+} kn_shard;
+
+typedef struct kn_stream {
+    int64_t id; /* catalog id: one per incarnation of a name */
+    char name[129];
+    char arn[256];
+    kn_stream_status status;
+    int64_t created_ms;
+    int64_t status_due_ms;
+    int32_t retention_hours;
+    int32_t next_shard_index;
+    char mode[16];
+    kn_shard *shards; /* by index */
+    int32_t nshards;
+} kn_stream;
+
+typedef struct kn_commit kn_commit;
+
+typedef struct kn_server {
+    kn_config cfg;
+    kn_vfs *vfs;
+    kn_catalog *catalog;
+    unsigned char iter_key[KN_ITER_KEY_LEN];
+    kn_stream **streams; /* sorted by name */
+    size_t nstreams, capstreams;
+    int pending_transitions; /* streams with a status change due */
+    kn_commit *commit;
+} kn_server;
+
+/* One request in flight. Allocated per request, freed when both the response is done and
+ * h2o has disposed of the request (whichever comes last). */
+typedef struct kn_call {
+    kn_server *srv;
+    struct st_h2o_req_t *req; /* NULL once the client has gone */
+    cJSON *in;                /* the request object */
+    int64_t now_ms;
+    kn_buf out;               /* response body */
+    kn_writer w;
+    int err;                  /* 0 or KN_E* */
+    kn_buf err_msg;
+    bool err_has_msg;
+    bool err_capital_message; /* "Message" instead of "message" (SerializationException) */
+    bool pending;             /* the handler will finish later (kn_call_done) */
+    void (*resume)(struct kn_call *c); /* run when a pending call's commit completes */
+    int commit_rc;            /* result of the commit a pending call waited for */
+    void *state;              /* handler state across a pending wait (freed with the call) */
+    void (*state_free)(void *);
+    struct kn_call *next_waiting;
+} kn_call;
+
+#define KN_PENDING 1
+
+/* Records an error for the response; returns code so handlers can `return kn_fail(...)`. */
+int kn_fail(kn_call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Finishes a pending call: sends its response (or error) if the client is still there. */
+void kn_call_done(kn_call *c);
+
+/* ---- operations ---- */
+typedef struct kn_op {
+    const char *name;
+    int (*handler)(kn_call *c);
+    const kn_field *schema;
+} kn_op;
+
+const kn_op *kn_find_op(const char *name, size_t len);
+
+/* ---- streams registry (registry.c) ---- */
+int kn_registry_load(kn_server *srv);
+void kn_registry_free(kn_server *srv);
+/* Applies status transitions that are due at now (CREATING -> ACTIVE, DELETING -> gone, ...). */
+void kn_registry_tick(kn_server *srv, int64_t now_ms);
+kn_stream *kn_stream_find(kn_server *srv, const char *name);
+/* Resolves StreamName / StreamARN of the request to a stream, failing the call with AWS's
+ * errors when neither is given, they disagree, or the stream does not exist. */
+int kn_stream_resolve(kn_call *c, kn_stream **out);
+/* The stream name the request names (StreamName, or the name in StreamARN) without looking it
+ * up; fails the call as kn_stream_resolve does for a missing, bad or foreign name. */
+int kn_stream_name(kn_call *c, char name[129], char account[13]);
+/* Adds a new stream in CREATING with n shards splitting the hash key space evenly. */
+int kn_stream_create(kn_server *srv, const char *name, int32_t shard_count, int64_t now_ms, kn_stream **out);
+/* Starts deleting a stream: DELETING now, gone after --delete-stream-ms. */
+int kn_stream_delete(kn_server *srv, kn_stream *st, int64_t now_ms);
+/* Number of open shards in the account (the shard limit counts these). */
+int kn_open_shard_count(const kn_server *srv);
+const char *kn_status_name(kn_stream_status s);
+/* The shard log of a shard, opened on first use. */
+int kn_shard_log(kn_server *srv, kn_stream *st, kn_shard *sh, kn_shardlog **out);
+/* Sequence numbers of a shard. */
+void kn_shard_seq(const kn_shard *sh, uint64_t offset, int64_t record_ms, char out[64]);
+void kn_shard_starting_seq(const kn_shard *sh, char out[64]);
+
+/* ---- group commit (commit.c) ---- */
+/* Registers log as touched by c; c's resume runs once every staged record is published. */
+void kn_commit_touch(kn_server *srv, kn_call *c, kn_shardlog *log);
+/* Makes c wait for the current commit round; c->pending is set. */
+void kn_commit_wait(kn_server *srv, kn_call *c);
+/* Runs one commit round: flush + sync every touched log, publish, resume waiting calls.
+ * Called by the event loop after each iteration. */
+void kn_commit_run(kn_server *srv);
+void kn_commit_init(kn_server *srv);
+void kn_commit_free(kn_server *srv);
+
+/* ---- request views ---- */
+const char *kn_in_str(kn_call *c, const char *name);
+/* Integer member, or dflt when absent. */
+int64_t kn_in_int(kn_call *c, const char *name, int64_t dflt);
+bool kn_in_has(kn_call *c, const char *name);
+/* Timestamp member in epoch milliseconds. */
+int64_t kn_in_time_ms(cJSON *v);
+
+/* Name the shard with index i: "shardId-000000000000". */
+void kn_shard_id(int32_t index, char out[32]);
+/* Parses a client shard id as AWS does (spec §4.2); returns the index or -1. */
+int64_t kn_parse_shard_id(const char *s);
+
+#endif
