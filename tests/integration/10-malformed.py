@@ -460,14 +460,34 @@ def test():
             finally:
                 s.close()
 
-        with soft("11 MiB request body -> 4xx, server survives"):
-            big = b'{"StreamName":"raw1","Records":[' + b",".join(
-                [b'{"PartitionKey":"a","Data":"' + base64.b64encode(b"\x01" * 786432) + b'"}'] * 11) + b"]}"
+        with soft("11 MiB request body -> 4xx (413 like kinesalite), server survives"):
+            # The server may answer before reading the whole body and close; read what it sent.
+            n = 11 * 1024 * 1024
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
             try:
-                r = call(port, "PutRecords", big)
-                check(400 <= r.status < 500, "status for an 11 MiB body: %r" % r)
-            except (ConnectionError, http.client.HTTPException, OSError) as e:
-                raise AssertionError("connection error instead of a 4xx for an 11 MiB body: %r" % e)
+                hdr = ("POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: %s\r\n"
+                       "X-Amz-Target: Kinesis_20131202.PutRecords\r\nAuthorization: %s\r\nX-Amz-Date: %s\r\n"
+                       "Content-Length: %d\r\n\r\n" % (port, JSON_CT, AUTH, AMZ_DATE, n))
+                sock.sendall(hdr.encode())
+                chunk = b"A" * 65536
+                try:
+                    for _ in range(n // len(chunk)):
+                        sock.sendall(chunk)
+                except OSError:
+                    pass
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data:
+                        piece = sock.recv(65536)
+                        if not piece:
+                            break
+                        data += piece
+                except OSError as e:
+                    check(data, "no response to an 11 MiB body, only %r" % e)
+                status = data.split(b" ", 2)[1] if data.startswith(b"HTTP/1.1 ") else b""
+                check(status.startswith(b"4"), "response to an 11 MiB body: %r" % data[:300])
+            finally:
+                sock.close()
 
         with soft("x-amzn-RequestId values are unique"):
             eq(len(set(request_ids)), len(request_ids), "unique request ids")

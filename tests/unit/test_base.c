@@ -1,0 +1,198 @@
+/* Unit tests for src/base: base64, u128 and hash keys, sequence numbers, tokens and
+ * iterators, the response writer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/b64.h"
+#include "base/iterator.h"
+#include "base/seqnum.h"
+#include "base/token.h"
+#include "base/u128.h"
+#include "base/writer.h"
+
+static void b64_round_trip(void **state)
+{
+    const char *cases[][2] = {{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+                              {"hello world!", "aGVsbG8gd29ybGQh"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kn_buf b = KN_BUF_INIT;
+        kn_b64_encode(&b, cases[i][0], strlen(cases[i][0]));
+        assert_int_equal(b.len, strlen(cases[i][1]));
+        if (b.len) assert_memory_equal(b.data, cases[i][1], b.len);
+        unsigned char out[64];
+        size_t n;
+        assert_int_equal(kn_b64_decode(cases[i][1], strlen(cases[i][1]), out, &n, NULL), KN_B64_OK);
+        assert_int_equal(n, strlen(cases[i][0]));
+        assert_memory_equal(out, cases[i][0], n);
+        kn_buf_free(&b);
+    }
+}
+
+static void b64_rejects(void **state)
+{
+    unsigned char out[64];
+    size_t n;
+    char bad = 0;
+    assert_int_equal(kn_b64_decode("abc", 3, out, &n, NULL), KN_B64_BAD_LENGTH);
+    assert_int_equal(kn_b64_decode("ab!c", 4, out, &n, &bad), KN_B64_BAD_CHAR);
+    assert_int_equal(bad, '!');
+    assert_int_equal(kn_b64_decode("a=bc", 4, out, &n, &bad), KN_B64_BAD_CHAR);
+    assert_int_equal(kn_b64_decode("QR==", 4, out, &n, NULL), KN_B64_NON_CANONICAL);
+    assert_int_equal(kn_b64_decode("Zm9=", 4, out, &n, NULL), KN_B64_NON_CANONICAL);
+    assert_int_equal(kn_b64_decode("QQ==", 4, out, &n, NULL), KN_B64_OK);
+}
+
+static void u128_decimal(void **state)
+{
+    kn_u128 v;
+    char s[KN_U128_DEC_MAX];
+    assert_int_equal(kn_u128_parse("340282366920938463463374607431768211455", 39, &v), 0);
+    assert_true(v == KN_U128_MAX);
+    kn_u128_format(v, s);
+    assert_string_equal(s, "340282366920938463463374607431768211455");
+    assert_int_equal(kn_u128_parse("340282366920938463463374607431768211456", 39, &v), -1);
+    assert_int_equal(kn_u128_parse("12a", 3, &v), -1);
+    assert_int_equal(kn_u128_parse("", 0, &v), -1);
+    kn_u128_format(0, s);
+    assert_string_equal(s, "0");
+}
+
+static void hash_keys_route_like_aws(void **state)
+{
+    /* spec §4.3: MD5 read big-endian; for 3 shards a->0, b->1, e->2, f->1 */
+    kn_u128 step = KN_U128_MAX / 3 + (KN_U128_MAX % 3 == 2);
+    const char *keys = "abef";
+    int want[] = {0, 1, 2, 1};
+    for (int i = 0; i < 4; i++) {
+        kn_u128 h = kn_hash_key(keys + i, 1);
+        int shard = h < step ? 0 : h < 2 * step ? 1 : 2;
+        assert_int_equal(shard, want[i]);
+    }
+    char s[KN_U128_DEC_MAX];
+    kn_u128_format(kn_hash_key("a", 1), s); /* md5("a") = 0cc175b9c0f1b6a831c399e269772661 */
+    assert_string_equal(s, "16955237001963240173058271559858726497");
+}
+
+static void seqnum_aws_sample(void **state)
+{
+    /* spec §4.4: an AWS number and its fields */
+    const char *aws = "49616645143474350269062001186086684333515393213082370050";
+    kn_seq s;
+    assert_int_equal(kn_seq_parse(aws, strlen(aws), &s), 0);
+    assert_int_equal(s.version, 2);
+    assert_int_equal(s.create_secs, 1616503817);
+    assert_int_equal(s.seq_ix, 3);
+    assert_int_equal(s.seq_secs, 1616506576);
+    assert_int_equal(s.shard_index, 0);
+    char out[KN_SEQ_DEC_MAX];
+    assert_int_equal(kn_seq_format(&s, out), 56);
+    assert_string_equal(out, aws);
+}
+
+static void seqnum_round_trip_and_order(void **state)
+{
+    char prev[KN_SEQ_DEC_MAX] = "";
+    for (uint64_t ix = 0; ix < 2000; ix += 7) {
+        kn_seq s = {2, 1700000000, 5, ix, 1700000000 + (int64_t)(2000 - ix)}, t;
+        char out[KN_SEQ_DEC_MAX];
+        assert_int_equal(kn_seq_format(&s, out), 56);
+        assert_int_equal(kn_seq_parse(out, strlen(out), &t), 0);
+        assert_int_equal(t.seq_ix, ix);
+        assert_int_equal(t.shard_index, 5);
+        assert_int_equal(t.create_secs, 1700000000);
+        /* within a shard, string order is offset order whatever the record times */
+        if (prev[0]) assert_true(strcmp(prev, out) < 0);
+        strcpy(prev, out);
+    }
+    kn_seq big = {2, 1700000000, 1, (uint64_t)KN_SEQ_IX_MAX, 1700000001}, t;
+    char out[KN_SEQ_DEC_MAX];
+    kn_seq_format(&big, out);
+    assert_int_equal(kn_seq_parse(out, strlen(out), &t), 0);
+    assert_true(t.seq_ix == (uint64_t)KN_SEQ_IX_MAX);
+}
+
+static void seqnum_rejects(void **state)
+{
+    kn_seq s;
+    assert_int_equal(kn_seq_parse("0", 1, &s), 0); /* version 0, shard 0 */
+    assert_int_equal(s.version, 0);
+    assert_int_equal(kn_seq_parse("5", 1, &s), 0);
+    assert_int_equal(s.shard_index, 5);
+    assert_true(kn_seq_parse("12x", 3, &s) < 0);
+    char nines[140];
+    memset(nines, '9', 129);
+    assert_true(kn_seq_parse(nines, 129, &s) < 0);
+    /* version digit 3 is not a layout */
+    kn_seq v = {2, 1700000000, 0, 1, 1700000000};
+    char out[KN_SEQ_DEC_MAX];
+    kn_seq_format(&v, out);
+    out[55] = (char)(out[55] + 1); /* +1 changes the version digit 2 -> 3 */
+    assert_true(kn_seq_parse(out, strlen(out), &s) < 0);
+}
+
+static void iterator_seal(void **state)
+{
+    unsigned char key[32], other[32];
+    memset(key, 7, 32);
+    memset(other, 8, 32);
+    kn_iter it = {1700000000123, 42, 3, 987654321, "my-stream"}, back;
+    char tok[KN_ITER_MAX];
+    size_t n = kn_iter_encode(key, &it, tok);
+    assert_true(n > 0 && n < 512);
+    assert_int_equal(kn_iter_decode(key, tok, n, &back), 0);
+    assert_int_equal(back.issued_ms, it.issued_ms);
+    assert_int_equal(back.stream_id, 42);
+    assert_int_equal(back.shard_index, 3);
+    assert_int_equal(back.offset, 987654321);
+    assert_string_equal(back.stream_name, "my-stream");
+    assert_true(kn_iter_decode(other, tok, n, &back) < 0);
+    tok[10] = tok[10] == 'A' ? 'B' : 'A';
+    assert_true(kn_iter_decode(key, tok, n, &back) < 0);
+    assert_true(kn_iter_decode(key, "garbage", 7, &back) < 0);
+}
+
+static void writer_json_and_cbor(void **state)
+{
+    kn_buf b = KN_BUF_INIT;
+    kn_writer w;
+    kn_w_init(&w, &b, KN_ENC_JSON);
+    kn_w_obj_begin(&w);
+    kn_w_kstr(&w, "a", "x\"y\n");
+    kn_w_key(&w, "l");
+    kn_w_arr_begin(&w);
+    kn_w_int(&w, -5);
+    kn_w_bool(&w, true);
+    kn_w_blob(&w, "hi", 2);
+    kn_w_time_ms(&w, 1616506576795);
+    kn_w_arr_end(&w);
+    kn_w_obj_end(&w);
+    assert_string_equal(kn_buf_cstr(&b), "{\"a\":\"x\\\"y\\n\",\"l\":[-5,true,\"aGk=\",1616506576.795]}");
+    kn_buf_reset(&b);
+    kn_w_init(&w, &b, KN_ENC_CBOR);
+    kn_w_obj_begin(&w);
+    kn_w_kstr(&w, "a", "b");
+    kn_w_key(&w, "d");
+    kn_w_blob(&w, "\x01\x02", 2);
+    kn_w_obj_end(&w);
+    const unsigned char want[] = {0xbf, 0x61, 'a', 0x61, 'b', 0x61, 'd', 0x42, 1, 2, 0xff};
+    assert_int_equal(b.len, sizeof want);
+    assert_memory_equal(b.data, want, sizeof want);
+    kn_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(b64_round_trip),       cmocka_unit_test(b64_rejects),
+        cmocka_unit_test(u128_decimal),         cmocka_unit_test(hash_keys_route_like_aws),
+        cmocka_unit_test(seqnum_aws_sample),    cmocka_unit_test(seqnum_round_trip_and_order),
+        cmocka_unit_test(seqnum_rejects),       cmocka_unit_test(iterator_seal),
+        cmocka_unit_test(writer_json_and_cbor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
