@@ -1,6 +1,7 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -92,9 +93,13 @@ static void gen_stop(h2o_generator_t *self, h2o_req_t *req)
 }
 static h2o_generator_t generator = {gen_proceed, gen_stop};
 
+/* name as AWS spells it (HTTP/1.1 shows it so); HTTP/2 gets it lower-cased, as it requires. */
 static void add_header(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
-    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, name, value, len);
+    size_t n = strlen(name);
+    char *lower = h2o_mem_alloc_pool(&req->pool, n + 1);
+    for (size_t i = 0; i <= n; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, lower, n, 1, name, value, len);
 }
 
 /* Sends status + body; body must live until the request is disposed. */
@@ -297,7 +302,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         respond(c);
         return 0;
     }
-    c->in = cJSON_ParseWithLength(req->entity.base, req->entity.len);
+    const char *end = NULL;
+    c->in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
+    while (c->in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end)) end++;
+    if (c->in && end != req->entity.base + req->entity.len) { /* trailing bytes after the value */
+        cJSON_Delete(c->in);
+        c->in = NULL;
+    }
     if (!c->in || !(cJSON_IsObject(c->in) || cJSON_IsArray(c->in))) {
         if (is_json) {
             static const char body[] =
