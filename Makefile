@@ -13,7 +13,7 @@ deps:
 
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j$$(nproc)
+	@cmake --build $(BUILD) -j$$(nproc) -- --no-print-directory
 
 run: build
 	$(BUILD)/bin/kinesind --host 127.0.0.1 --port $(PORT) --data-dir $(DATA)

@@ -7,11 +7,9 @@ what=${1:-build}
 
 build_pkgs=(cmake gcc make pkg-config libh2o-evloop-dev libcjson-dev libsqlite3-dev libssl-dev
             zlib1g-dev libcmocka-dev libcurl4-openssl-dev)
-test_pkgs=(nodejs npm)
 
 missing=()
 want=("${build_pkgs[@]}")
-[ "$what" = test ] && want+=("${test_pkgs[@]}")
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -19,6 +17,8 @@ done
 # The tests need an aws CLI and boto3 from some python; Debian's packages serve when the
 # machine has neither.
 if [ "$what" = test ]; then
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     if ! scripts/find-python.sh >/dev/null 2>&1; then missing+=(python3-boto3); fi
     if ! command -v aws >/dev/null 2>&1; then missing+=(awscli); fi
 fi

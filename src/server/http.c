@@ -409,6 +409,7 @@ int kn_http_listen(kn_server *srv)
     h2o_context_init(&g.ctx, h2o_evloop_create(), &g.config);
     g.accept_ctx.ctx = &g.ctx;
     g.accept_ctx.hosts = g.config.hosts;
+    kn_commit_init(srv, g.ctx.loop);
     g.listener = h2o_evloop_socket_create(g.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(g.listener, on_accept);
     return 0;
@@ -416,13 +417,25 @@ int kn_http_listen(kn_server *srv)
 
 int kn_http_run(kn_server *srv, volatile int *stop)
 {
+    int64_t next_retention = kn_mono_ms() + srv->cfg.retention_check_ms;
     while (!*stop) {
-        if (h2o_evloop_run(g.ctx.loop, 1000) != 0 && errno != EINTR) {
+        if (h2o_evloop_run(g.ctx.loop, kn_commit_max_wait_ms(srv)) != 0 && errno != EINTR) {
             kn_error("event loop failed: %s", strerror(errno));
             return -1;
         }
         kn_commit_run(srv);
         kn_registry_tick(srv, kn_now_ms());
+        if (kn_mono_ms() >= next_retention) {
+            kn_registry_retention(srv, kn_now_ms());
+            next_retention = kn_mono_ms() + srv->cfg.retention_check_ms;
+        }
+    }
+    /* stop accepting, then answer everything already staged */
+    h2o_socket_read_stop(g.listener);
+    kn_commit_run(srv);
+    while (kn_commit_busy(srv)) {
+        h2o_evloop_run(g.ctx.loop, 10);
+        kn_commit_run(srv);
     }
     return 0;
 }
@@ -430,7 +443,6 @@ int kn_http_run(kn_server *srv, volatile int *stop)
 void kn_http_free(void)
 {
     if (g.listener) {
-        h2o_socket_read_stop(g.listener);
         h2o_socket_close(g.listener);
         g.listener = NULL;
     }

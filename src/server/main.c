@@ -41,6 +41,10 @@ static void usage(FILE *f)
             "  --update-stream-ms MS    time a stream stays UPDATING (default 500)\n"
             "  --shard-limit N          open shards allowed in the account (default 1000)\n"
             "  --segment-bytes N        roll shard log segments past N bytes (default 67108864)\n"
+            "  --fsync POLICY           always (default): acknowledge writes after fdatasync;\n"
+            "                           interval=MS: acknowledge after write(), sync every MS;\n"
+            "                           never: leave syncing to the operating system\n"
+            "  --retention-check-ms MS  how often expired records are deleted (default 60000)\n"
             "  --log-level LEVEL        debug, info, warn or error (default info)\n"
             "  --help                   this text\n"
             "  --version                print the version\n"
@@ -64,48 +68,70 @@ static int parse_int(const char *flag, const char *v, long long min, long long m
 
 static int parse_args(int argc, char **argv, kn_config *cfg)
 {
-    enum { O_HOST = 256, O_PORT, O_DATA, O_MEM, O_CREATE, O_DELETE, O_UPDATE, O_LIMIT, O_SEG, O_LOG, O_HELP, O_VER };
+    enum {
+        OPT_HOST = 256, OPT_PORT, OPT_DATA, OPT_MEM, OPT_CREATE, OPT_DELETE, OPT_UPDATE, OPT_LIMIT, OPT_SEG, OPT_LOG, OPT_HELP, OPT_VER,
+        OPT_FSYNC, OPT_RETENTION
+    };
     static const struct option opts[] = {
-        {"host", required_argument, 0, O_HOST},         {"port", required_argument, 0, O_PORT},
-        {"data-dir", required_argument, 0, O_DATA},     {"in-memory", no_argument, 0, O_MEM},
-        {"create-stream-ms", required_argument, 0, O_CREATE}, {"delete-stream-ms", required_argument, 0, O_DELETE},
-        {"update-stream-ms", required_argument, 0, O_UPDATE}, {"shard-limit", required_argument, 0, O_LIMIT},
-        {"segment-bytes", required_argument, 0, O_SEG},  {"log-level", required_argument, 0, O_LOG},
-        {"help", no_argument, 0, O_HELP},               {"version", no_argument, 0, O_VER},
+        {"host", required_argument, 0, OPT_HOST},         {"port", required_argument, 0, OPT_PORT},
+        {"data-dir", required_argument, 0, OPT_DATA},     {"in-memory", no_argument, 0, OPT_MEM},
+        {"create-stream-ms", required_argument, 0, OPT_CREATE}, {"delete-stream-ms", required_argument, 0, OPT_DELETE},
+        {"update-stream-ms", required_argument, 0, OPT_UPDATE}, {"shard-limit", required_argument, 0, OPT_LIMIT},
+        {"segment-bytes", required_argument, 0, OPT_SEG},  {"log-level", required_argument, 0, OPT_LOG},
+        {"fsync", required_argument, 0, OPT_FSYNC},       {"retention-check-ms", required_argument, 0, OPT_RETENTION},
+        {"help", no_argument, 0, OPT_HELP},               {"version", no_argument, 0, OPT_VER},
         {0, 0, 0, 0}};
     opterr = 0;
     int o;
     long long v;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case O_HOST: cfg->host = optarg; break;
-        case O_PORT:
+        case OPT_HOST: cfg->host = optarg; break;
+        case OPT_PORT:
             if (parse_int("--port", optarg, 0, 65535, &v)) return -1;
             cfg->port = (int)v;
             break;
-        case O_DATA: cfg->data_dir = optarg; break;
-        case O_MEM: cfg->in_memory = true; break;
-        case O_CREATE:
+        case OPT_DATA: cfg->data_dir = optarg; break;
+        case OPT_MEM: cfg->in_memory = true; break;
+        case OPT_CREATE:
             if (parse_int("--create-stream-ms", optarg, 0, 86400000, &v)) return -1;
             cfg->create_stream_ms = v;
             break;
-        case O_DELETE:
+        case OPT_DELETE:
             if (parse_int("--delete-stream-ms", optarg, 0, 86400000, &v)) return -1;
             cfg->delete_stream_ms = v;
             break;
-        case O_UPDATE:
+        case OPT_UPDATE:
             if (parse_int("--update-stream-ms", optarg, 0, 86400000, &v)) return -1;
             cfg->update_stream_ms = v;
             break;
-        case O_LIMIT:
+        case OPT_LIMIT:
             if (parse_int("--shard-limit", optarg, 1, 1000000, &v)) return -1;
             cfg->shard_limit = (int)v;
             break;
-        case O_SEG:
+        case OPT_SEG:
             if (parse_int("--segment-bytes", optarg, 4096, 1LL << 40, &v)) return -1;
             cfg->segment_bytes = (uint64_t)v;
             break;
-        case O_LOG: {
+        case OPT_FSYNC:
+            if (strcmp(optarg, "always") == 0) {
+                cfg->fsync_mode = KN_FSYNC_ALWAYS;
+            } else if (strcmp(optarg, "never") == 0) {
+                cfg->fsync_mode = KN_FSYNC_NEVER;
+            } else if (strncmp(optarg, "interval=", 9) == 0) {
+                if (parse_int("--fsync interval", optarg + 9, 1, 3600000, &v)) return -1;
+                cfg->fsync_mode = KN_FSYNC_INTERVAL;
+                cfg->fsync_interval_ms = v;
+            } else {
+                fprintf(stderr, "kinesind: --fsync: '%s' is not always, interval=MS or never\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_RETENTION:
+            if (parse_int("--retention-check-ms", optarg, 1, 86400000, &v)) return -1;
+            cfg->retention_check_ms = v;
+            break;
+        case OPT_LOG: {
             kn_log_level l;
             if (kn_log_parse_level(optarg, &l)) {
                 fprintf(stderr, "kinesind: --log-level: '%s' is not one of debug, info, warn, error\n", optarg);
@@ -114,8 +140,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
             kn_log_threshold = l;
             break;
         }
-        case O_HELP: usage(stdout); exit(0);
-        case O_VER: printf("kinesind %s\n", KN_VERSION); exit(0);
+        case OPT_HELP: usage(stdout); exit(0);
+        case OPT_VER: printf("kinesind %s\n", KN_VERSION); exit(0);
         case ':':
             fprintf(stderr, "kinesind: %s needs a value (see --help)\n", argv[optind - 1]);
             return -1;
@@ -186,6 +212,9 @@ int main(int argc, char **argv)
     cfg->create_stream_ms = cfg->delete_stream_ms = cfg->update_stream_ms = 500;
     cfg->shard_limit = 1000;
     cfg->segment_bytes = 64u << 20;
+    cfg->fsync_mode = KN_FSYNC_ALWAYS;
+    cfg->fsync_interval_ms = 1000;
+    cfg->retention_check_ms = 60000;
     if (parse_args(argc, argv, cfg) < 0) return 2;
     env_config(cfg);
 
@@ -204,12 +233,12 @@ int main(int argc, char **argv)
         }
     }
     if (kn_catalog_secret(srv.catalog, srv.iter_key) < 0) goto out;
-    kn_commit_init(&srv);
     int64_t t0 = kn_mono_ms();
     if (kn_registry_load(&srv) < 0) {
         fprintf(stderr, "kinesind: cannot recover the streams in %s\n", cfg->data_dir);
         goto out;
     }
+    kn_registry_retention(&srv, kn_now_ms());
     if (kn_http_listen(&srv) < 0) goto out;
 
     struct sigaction sa;
@@ -223,12 +252,12 @@ int main(int argc, char **argv)
             KN_VERSION, cfg->host, cfg->port, cfg->in_memory ? "in memory" : cfg->data_dir, cfg->account,
             cfg->region, srv.nstreams, (long long)(kn_mono_ms() - t0));
     rc = kn_http_run(&srv, &stop_int) < 0 ? 1 : 0;
-    kn_commit_run(&srv); /* answer what is staged before leaving */
     kn_info("kinesind stopping");
+    kn_commit_free(&srv);
     kn_http_free();
 out:
-    kn_registry_free(&srv);
     kn_commit_free(&srv);
+    kn_registry_free(&srv);
     kn_catalog_close(srv.catalog);
     if (cfg->in_memory && srv.vfs) kn_vfs_mem_free(srv.vfs);
     if (lock_fd >= 0) close(lock_fd);

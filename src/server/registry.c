@@ -231,6 +231,7 @@ static void remove_stream(kn_server *srv, kn_stream *st)
     srv->nstreams--;
     char *dir = stream_dir(srv, st->id);
     for (int32_t k = 0; k < st->nshards; k++) {
+        if (st->shards[k].log) kn_commit_forget(srv, st->shards[k].log);
         kn_shardlog_close(st->shards[k].log);
         st->shards[k].log = NULL;
     }
@@ -275,6 +276,18 @@ void kn_registry_tick(kn_server *srv, int64_t now_ms)
             st->status = old; /* stays pending in the catalog too */
         }
         i++;
+    }
+}
+
+void kn_registry_retention(kn_server *srv, int64_t now_ms)
+{
+    for (size_t i = 0; i < srv->nstreams; i++) {
+        kn_stream *st = srv->streams[i];
+        int64_t cutoff = now_ms - (int64_t)st->retention_hours * 3600000;
+        for (int32_t k = 0; k < st->nshards; k++) {
+            uint64_t removed;
+            if (st->shards[k].log) kn_shardlog_trim(st->shards[k].log, cutoff, &removed);
+        }
     }
 }
 

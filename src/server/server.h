@@ -17,6 +17,8 @@
 #include "store/shardlog.h"
 #include "store/vfs.h"
 
+typedef enum { KN_FSYNC_ALWAYS, KN_FSYNC_INTERVAL, KN_FSYNC_NEVER } kn_fsync_mode;
+
 typedef struct kn_config {
     const char *host;
     int port;
@@ -25,6 +27,9 @@ typedef struct kn_config {
     int64_t create_stream_ms, delete_stream_ms, update_stream_ms;
     int shard_limit;
     uint64_t segment_bytes;
+    kn_fsync_mode fsync_mode;
+    int64_t fsync_interval_ms;
+    int64_t retention_check_ms;
     char account[13];
     char region[64];
 } kn_config;
@@ -130,15 +135,28 @@ void kn_shard_seq(const kn_shard *sh, uint64_t offset, int64_t record_ms, char o
 void kn_shard_starting_seq(const kn_shard *sh, char out[64]);
 
 /* ---- group commit (commit.c) ---- */
-/* Registers log as touched by c; c's resume runs once every staged record is published. */
+struct st_h2o_evloop_t;
+/* Sets up group commit by the configured --fsync policy; with a loop, starts the durability
+ * thread that reports back through it. */
+void kn_commit_init(kn_server *srv, struct st_h2o_evloop_t *loop);
+/* Registers log as touched by c in this event-loop iteration. */
 void kn_commit_touch(kn_server *srv, kn_call *c, kn_shardlog *log);
-/* Makes c wait for the current commit round; c->pending is set. */
+/* Parks c until its records are committed; c->pending is set and c->resume runs later. */
 void kn_commit_wait(kn_server *srv, kn_call *c);
-/* Runs one commit round: flush + sync every touched log, publish, resume waiting calls.
- * Called by the event loop after each iteration. */
+/* After each event-loop iteration: writes touched logs, starts syncs, answers what is done. */
 void kn_commit_run(kn_server *srv);
-void kn_commit_init(kn_server *srv);
+/* How long the event loop may sleep before the commit needs it again. */
+int32_t kn_commit_max_wait_ms(kn_server *srv);
+/* True while calls wait or a sync batch is in flight. */
+bool kn_commit_busy(kn_server *srv);
+/* Forgets a log that is about to be closed. */
+void kn_commit_forget(kn_server *srv, kn_shardlog *log);
+/* Stops the durability thread and syncs what is still unsynced. */
 void kn_commit_free(kn_server *srv);
+
+/* ---- retention (registry.c) ---- */
+/* Deletes expired segments of every shard; run at start and every --retention-check-ms. */
+void kn_registry_retention(kn_server *srv, int64_t now_ms);
 
 /* ---- request views ---- */
 const char *kn_in_str(kn_call *c, const char *name);

@@ -2,8 +2,9 @@
  * The shard log.
  *
  * A shard's records live in one directory as append-only segment files, each named by the
- * offset of its first record (%020llu.seg). A record's offset is its position in the shard
- * (0, 1, 2, ...) and is also the sequence index inside its sequence number.
+ * offset of its first record (%020llu.seg), each with an index file beside it (.idx). A
+ * record's offset is its position in the shard (0, 1, 2, ...) and is also the sequence index
+ * inside its sequence number, so a sequence number maps straight to a position.
  *
  * Frame (little-endian):
  *   u32 frame_len   whole frame, this field included
@@ -14,26 +15,55 @@
  *   pk_len bytes    partition key
  *   ...             data (frame_len - 26 - pk_len bytes)
  *
+ * Index (.idx): a sparse entry {u64 offset, u64 file position, i64 arrival_ms} every
+ * KN_INDEX_GAP bytes of segment, so a lookup by offset or by arrival time is a binary search
+ * plus a scan of at most KN_INDEX_GAP bytes. Arrival times never decrease (invariant 4), so one
+ * index serves both searches. The active segment's index grows as frames are written; sealing a
+ * segment (when the next one starts) appends a trailer {magic, count, end offset, size,
+ * last arrival, crc32} and the index is synced with the segment. Indexes are derived data:
+ * recovery checks them and rebuilds a missing or damaged one from the segment.
+ *
  * Invariants:
  *  1. Offsets are dense: segment k+1 starts at the offset after segment k's last record, and the
  *     frames of a segment carry consecutive offsets from its name on.
  *  2. A record goes through four stages, in order: staged (in memory, offset assigned) ->
  *     flushed (written to its segment) -> synced (fdatasync done; a new segment's directory
- *     entry fsynced too) -> published (visible to readers). end_offset <= synced <= flushed <=
- *     next_offset at all times.
- *  3. A PutRecord(s) is acknowledged only after every record it staged is published, so an
- *     acknowledged record is durable, and no reader ever sees a record that could be lost.
+ *     entry fsynced too) -> published (visible to readers). Always
+ *     visible <= flushed, synced <= flushed <= next_offset.
+ *  3. With the `always` policy a PutRecord(s) is acknowledged only after every record it staged
+ *     is synced and published (visible = synced), so an acknowledged record is durable and no
+ *     reader sees a record that could be lost. With `interval` and `never`, records are
+ *     published and acknowledged once flushed (visible = flushed); syncs follow on a timer or
+ *     never.
  *  4. Arrival times never decrease within a shard, so AT_TIMESTAMP is a search, not a scan.
- *  5. A record is served only if its frame's CRC verifies; recovery truncates a torn or corrupt
- *     tail of the last segment and never reads past it.
+ *  5. A record is served only if its frame's CRC verifies. Recovery scans only the tail of the
+ *     last segment (from its last good index entry), truncates a torn or corrupt tail, and drops
+ *     segments that no longer follow (they hold nothing acknowledged: a sync covers every segment
+ *     written before it). Start-up cost depends on the number of segments, not on their size.
  *  6. After any failed write or sync the log is FAILED: it refuses appends (the caller answers
- *     InternalFailure) and never retries; reads of published records continue. Reopening
- *     (a restart) recovers from what is on disk.
+ *     InternalFailure) and never retries: after a failed fsync the kernel may have dropped the
+ *     dirty pages, so "retry and carry on" could acknowledge lost data. Reads of published
+ *     records continue. Reopening (a restart) recovers from what is on disk.
+ *  7. At most one sync request per log is in flight; while it is, no segment is deleted or
+ *     closed, so the request's files stay valid on the durability thread.
+ *  8. Retention deletes whole segments from the front, never the only data not yet expired;
+ *     the start offset (TRIM_HORIZON) is the first remaining segment's base.
  *
- * States:   OPEN --(write/sync error)--> FAILED --(close + open: recovery)--> OPEN
+ * States:
  *
- * Each segment keeps a sparse in-memory index (an entry every KN_INDEX_GAP bytes: offset,
- * file position, arrival time) built while writing and rebuilt by recovery.
+ *            append/flush/sync ok
+ *           +--------------------+
+ *           v                    |
+ *        [ OPEN ] ---------------+
+ *           |  write or sync error
+ *           v
+ *       [ FAILED ]  -- refuses appends; reads of published records go on
+ *           |  close + open (restart): recovery
+ *           v
+ *        [ OPEN ]
+ *
+ * Threads: everything runs on the event-loop thread except kn_sync_req_run, which only calls
+ * vfs sync on files named by the request.
  */
 #include "store/shardlog.h"
 
@@ -50,6 +80,10 @@
 #define KN_INDEX_GAP 4096
 #define MAX_FRAME (64u << 20)
 #define READ_CHUNK (256u << 10)
+#define IDX_ENTRY 24
+#define IDX_TRAILER 48
+#define IDX_MAGIC 0x444e4558444e4b4bull /* "KKNDXEND" little-endian */
+#define STAGED_KEEP (64u << 10)        /* staging capacity kept between flushes */
 
 typedef struct idx_entry {
     uint64_t offset;
@@ -58,17 +92,30 @@ typedef struct idx_entry {
 } idx_entry;
 
 typedef struct segment {
-    uint64_t base;     /* offset of the first record */
-    uint64_t end;      /* offset after the last flushed record */
-    uint64_t size;     /* bytes flushed */
-    int64_t last_ms;   /* arrival of the last flushed record */
-    kn_file *file;
+    uint64_t base;      /* offset of the first record */
+    uint64_t end;       /* offset after the last flushed record */
+    uint64_t size;      /* bytes flushed */
+    int64_t last_ms;    /* arrival of the last flushed record */
+    kn_file *file;      /* opened on first use for sealed segments */
+    kn_file *idx_file;  /* the active segment's index, appended as it grows */
     idx_entry *idx;
     size_t nidx, capidx;
-    uint64_t last_idx_pos;
-    bool unsynced;     /* flushed bytes not yet fdatasynced */
-    bool new_entry;    /* directory entry not yet fsynced */
+    bool idx_loaded;    /* sealed segments load their index on first use */
+    size_t idx_written; /* entries already in the index file */
+    bool sealed;
+    bool unsynced;      /* flushed bytes not yet fdatasynced */
+    bool new_entry;     /* directory entry not yet fsynced */
+    bool idx_unsynced;  /* sealed index not yet fdatasynced */
 } segment;
+
+struct kn_sync_req {
+    kn_vfs *vfs;
+    kn_file **files;
+    size_t n, cap;
+    const char *dir; /* fsync this directory too, or NULL */
+    uint64_t upto;
+    int64_t last_ms;
+};
 
 struct kn_shardlog {
     kn_vfs *vfs;
@@ -80,13 +127,18 @@ struct kn_shardlog {
     uint64_t next_offset;   /* assigned to the next append */
     int64_t next_min_ms;    /* arrival times never decrease */
     uint64_t flushed;       /* offsets below are written */
+    int64_t flushed_last_ms;
     uint64_t synced;        /* offsets below are durable */
     int64_t synced_last_ms;
     uint64_t visible;       /* offsets below are readable */
     int64_t visible_last_ms;
     bool failed;
-    kn_buf rbuf;            /* read scratch */
+    bool inflight;          /* a sync request is running */
+    kn_sync_req req;
 };
+
+/* Read scratch, shared by every log: only the event-loop thread reads. */
+static kn_buf scratch;
 
 static void put32(unsigned char *p, uint32_t v)
 {
@@ -109,26 +161,39 @@ static uint64_t get64(const unsigned char *p)
     return v;
 }
 
-static char *seg_path(const kn_shardlog *log, uint64_t base)
+static char *file_path(const kn_shardlog *log, uint64_t base, const char *ext)
 {
     kn_buf b = KN_BUF_INIT;
-    kn_buf_printf(&b, "%s/%020" PRIu64 ".seg", log->dir, base);
+    kn_buf_printf(&b, "%s/%020" PRIu64 ".%s", log->dir, base, ext);
     kn_buf_cstr(&b);
     return b.data;
 }
 
-static void idx_add(segment *s, uint64_t offset, uint64_t pos, int64_t ms)
+static void fail(kn_shardlog *log, const char *what)
 {
-    if (s->nidx > 0 && pos - s->last_idx_pos < KN_INDEX_GAP) return;
+    if (!log->failed) kn_error("shard log %s: %s failed; refusing writes until restart", log->dir, what);
+    log->failed = true;
+}
+
+/* ---- segments and their indexes ---- */
+
+static void idx_push(segment *s, uint64_t offset, uint64_t pos, int64_t ms)
+{
     if (s->nidx == s->capidx) {
         s->capidx = s->capidx ? s->capidx * 2 : 16;
         s->idx = kn_xrealloc(s->idx, s->capidx * sizeof *s->idx);
     }
     s->idx[s->nidx++] = (idx_entry){offset, pos, ms};
-    s->last_idx_pos = pos;
 }
 
-static segment *seg_push(kn_shardlog *log, uint64_t base, kn_file *f)
+/* Adds an entry for the frame at pos if it is KN_INDEX_GAP past the previous one. */
+static void idx_add(segment *s, uint64_t offset, uint64_t pos, int64_t ms)
+{
+    if (s->nidx > 0 && pos - s->idx[s->nidx - 1].pos < KN_INDEX_GAP) return;
+    idx_push(s, offset, pos, ms);
+}
+
+static segment *seg_push(kn_shardlog *log, uint64_t base)
 {
     if (log->nsegs == log->capsegs) {
         log->capsegs = log->capsegs ? log->capsegs * 2 : 4;
@@ -137,8 +202,29 @@ static segment *seg_push(kn_shardlog *log, uint64_t base, kn_file *f)
     segment *s = &log->segs[log->nsegs++];
     memset(s, 0, sizeof *s);
     s->base = s->end = base;
-    s->file = f;
+    s->idx_loaded = true;
     return s;
+}
+
+static void seg_release(kn_shardlog *log, segment *s)
+{
+    if (s->file) log->vfs->ops->close(s->file);
+    if (s->idx_file) log->vfs->ops->close(s->idx_file);
+    free(s->idx);
+    s->file = s->idx_file = NULL;
+    s->idx = NULL;
+}
+
+static int seg_file(kn_shardlog *log, segment *s, kn_file **out)
+{
+    if (!s->file) {
+        char *p = file_path(log, s->base, "seg");
+        int rc = log->vfs->ops->open(log->vfs, p, 0, &s->file);
+        free(p);
+        if (rc < 0) return rc;
+    }
+    *out = s->file;
+    return 0;
 }
 
 /* Parses the frame at p (avail bytes). Returns its length, 0 if more bytes are needed
@@ -167,15 +253,15 @@ static int64_t parse_frame(const unsigned char *p, size_t avail, kn_record *rec,
     return len;
 }
 
-/* Walks the frames of segment s from file position pos up to limit, calling visit for each
- * until it returns non-zero (*stopped set). On return *pos is the position after the last
- * frame visited. A torn or corrupt frame ends the walk with *bad set. */
-typedef int (*frame_visit)(void *ctx, const kn_record *rec);
+typedef int (*frame_visit)(void *ctx, const kn_record *rec, uint64_t pos);
 
-static int walk(kn_shardlog *log, segment *s, uint64_t *pos, uint64_t limit, frame_visit visit, void *ctx,
+/* Walks the frames of a segment file from *pos up to limit, calling visit for each until it
+ * returns non-zero (*stopped). On return *pos is the position after the last frame visited.
+ * A torn or corrupt frame ends the walk with *bad set. */
+static int walk(kn_file *f, kn_vfs *vfs, uint64_t *pos, uint64_t limit, frame_visit visit, void *ctx,
                 bool *stopped, bool *bad)
 {
-    kn_buf *b = &log->rbuf;
+    kn_buf *b = &scratch;
     size_t want = READ_CHUNK;
     *stopped = *bad = false;
     while (*pos < limit) {
@@ -183,7 +269,7 @@ static int walk(kn_shardlog *log, segment *s, uint64_t *pos, uint64_t limit, fra
         size_t n = want < left ? want : (size_t)left;
         kn_buf_reset(b);
         char *dst = kn_buf_reserve(b, n);
-        ssize_t r = log->vfs->ops->pread(s->file, dst, n, *pos);
+        ssize_t r = vfs->ops->pread(f, dst, n, *pos);
         if (r < 0) return (int)r;
         if ((size_t)r < n) n = (size_t)r;
         size_t at = 0;
@@ -197,7 +283,7 @@ static int walk(kn_shardlog *log, segment *s, uint64_t *pos, uint64_t limit, fra
             }
             if (fl == 0) {
                 if (at == 0) {
-                    if (need > left || n < want) { /* the frame runs past the end */
+                    if (need > left || n < want || n == 0) { /* the frame runs past the end */
                         *bad = true;
                         return 0;
                     }
@@ -205,7 +291,7 @@ static int walk(kn_shardlog *log, segment *s, uint64_t *pos, uint64_t limit, fra
                 }
                 break;
             }
-            if (visit(ctx, &rec)) {
+            if (visit(ctx, &rec, *pos)) {
                 *stopped = true;
                 return 0;
             }
@@ -217,36 +303,171 @@ static int walk(kn_shardlog *log, segment *s, uint64_t *pos, uint64_t limit, fra
     return 0;
 }
 
-typedef struct recover_ctx {
-    segment *s;
-    uint64_t pos;
-} recover_ctx;
-
-static int recover_visit(void *p, const kn_record *rec)
+static int recover_visit(void *p, const kn_record *rec, uint64_t pos)
 {
-    recover_ctx *c = p;
-    segment *s = c->s;
+    segment *s = p;
     if (rec->offset != s->end) return 1; /* invariant 1 broken: the log ends here */
-    idx_add(s, rec->offset, c->pos, rec->arrival_ms);
+    idx_add(s, rec->offset, pos, rec->arrival_ms);
     s->end = rec->offset + 1;
     s->last_ms = rec->arrival_ms;
-    c->pos += HDR + rec->partition_key_len + rec->data_len;
+    s->size = pos + HDR + rec->partition_key_len + rec->data_len;
     return 0;
 }
 
-/* Scans a segment from its start, rebuilding its index; *good_end is the position after the
- * last good frame. */
-static int seg_recover(kn_shardlog *log, segment *s, uint64_t file_size, uint64_t *good_end)
+/* Scans segment s from the frame at pos (an index entry, or 0 with s->end == s->base) to
+ * file_size; s->size ends at the last good frame. */
+static int seg_scan(kn_shardlog *log, segment *s, uint64_t pos, uint64_t file_size)
 {
-    recover_ctx c = {s, 0};
-    uint64_t pos = 0;
-    bool stopped, bad;
-    int rc = walk(log, s, &pos, file_size, recover_visit, &c, &stopped, &bad);
+    kn_file *f;
+    int rc = seg_file(log, s, &f);
     if (rc < 0) return rc;
-    *good_end = c.pos;
-    s->size = c.pos;
+    bool stopped, bad;
+    s->size = pos;
+    return walk(f, log->vfs, &pos, file_size, recover_visit, s, &stopped, &bad);
+}
+
+static void encode_entries(kn_buf *b, const idx_entry *e, size_t n)
+{
+    unsigned char *p = (unsigned char *)kn_buf_reserve(b, n * IDX_ENTRY);
+    for (size_t i = 0; i < n; i++, p += IDX_ENTRY) {
+        put64(p, e[i].offset);
+        put64(p + 8, e[i].pos);
+        put64(p + 16, (uint64_t)e[i].arrival_ms);
+    }
+    b->len += n * IDX_ENTRY;
+}
+
+static void encode_trailer(kn_buf *b, const segment *s, uint32_t entries_crc)
+{
+    unsigned char *p = (unsigned char *)kn_buf_reserve(b, IDX_TRAILER);
+    memset(p, 0, IDX_TRAILER);
+    put64(p, IDX_MAGIC);
+    put64(p + 8, s->nidx);
+    put64(p + 16, s->end);
+    put64(p + 24, s->size);
+    put64(p + 32, (uint64_t)s->last_ms);
+    put32(p + 40, (uint32_t)crc32(entries_crc, p, 40));
+    b->len += IDX_TRAILER;
+}
+
+/* Reads entries from an index file; stops at the first entry that is out of order or out of
+ * bounds. Returns the number of bytes of entries read. */
+static int load_entries(kn_shardlog *log, segment *s, kn_file *f, uint64_t nbytes, uint64_t seg_size)
+{
+    kn_buf b = KN_BUF_INIT;
+    char *dst = kn_buf_reserve(&b, (size_t)nbytes);
+    ssize_t r = log->vfs->ops->pread(f, dst, (size_t)nbytes, 0);
+    if (r < 0) {
+        kn_buf_free(&b);
+        return (int)r;
+    }
+    s->nidx = 0;
+    for (size_t at = 0; at + IDX_ENTRY <= (size_t)r; at += IDX_ENTRY) {
+        const unsigned char *p = (const unsigned char *)dst + at;
+        idx_entry e = {get64(p), get64(p + 8), (int64_t)get64(p + 16)};
+        if (e.offset < s->base || e.pos >= seg_size) break;
+        if (s->nidx > 0) {
+            idx_entry *prev = &s->idx[s->nidx - 1];
+            if (e.offset <= prev->offset || e.pos <= prev->pos || e.arrival_ms < prev->arrival_ms) break;
+        } else if (e.offset != s->base || e.pos != 0) {
+            break;
+        }
+        idx_push(s, e.offset, e.pos, e.arrival_ms);
+    }
+    kn_buf_free(&b);
     return 0;
 }
+
+/* Writes a complete sealed index for s (entries + trailer) to its index file. */
+static int write_sealed_index(kn_shardlog *log, segment *s)
+{
+    char *p = file_path(log, s->base, "idx");
+    kn_file *f = NULL;
+    kn_buf b = KN_BUF_INIT;
+    int rc = log->vfs->ops->open(log->vfs, p, KN_VFS_CREATE, &f);
+    if (rc == 0) {
+        encode_entries(&b, s->idx, s->nidx);
+        encode_trailer(&b, s, (uint32_t)crc32(0L, (unsigned char *)b.data, (uInt)b.len));
+        rc = log->vfs->ops->truncate(f, 0);
+        if (rc == 0) rc = log->vfs->ops->pwrite(f, b.data, b.len, 0);
+        if (rc == 0) rc = log->vfs->ops->sync(f);
+    }
+    if (f) log->vfs->ops->close(f);
+    kn_buf_free(&b);
+    free(p);
+    return rc;
+}
+
+/* Reads a sealed segment's trailer: its end, size and last arrival, without loading its
+ * entries. Returns 0, or -1 when the index is missing or damaged. */
+static int read_trailer(kn_shardlog *log, segment *s)
+{
+    char *p = file_path(log, s->base, "idx");
+    kn_file *f = NULL;
+    int ok = -1;
+    if (log->vfs->ops->open(log->vfs, p, 0, &f) == 0) {
+        int64_t size = log->vfs->ops->size(f);
+        unsigned char t[IDX_TRAILER];
+        if (size >= IDX_TRAILER && (size - IDX_TRAILER) % IDX_ENTRY == 0 &&
+            log->vfs->ops->pread(f, t, IDX_TRAILER, (uint64_t)size - IDX_TRAILER) == IDX_TRAILER &&
+            get64(t) == IDX_MAGIC && get64(t + 8) == (uint64_t)(size - IDX_TRAILER) / IDX_ENTRY) {
+            s->end = get64(t + 16);
+            s->size = get64(t + 24);
+            s->last_ms = (int64_t)get64(t + 32);
+            s->nidx = (size_t)get64(t + 8);
+            ok = s->end > s->base && s->size > 0 ? 0 : -1;
+        }
+        log->vfs->ops->close(f);
+    }
+    free(p);
+    return ok;
+}
+
+/* Loads a sealed segment's index entries on first use, checking them against the trailer's
+ * crc; a damaged index is rebuilt from the segment. */
+static int seg_index(kn_shardlog *log, segment *s)
+{
+    if (s->idx_loaded) return 0;
+    char *p = file_path(log, s->base, "idx");
+    kn_file *f = NULL;
+    int rc = log->vfs->ops->open(log->vfs, p, 0, &f);
+    free(p);
+    bool good = false;
+    size_t want = s->nidx;
+    if (rc == 0) {
+        kn_buf b = KN_BUF_INIT;
+        size_t n = want * IDX_ENTRY + IDX_TRAILER;
+        char *dst = kn_buf_reserve(&b, n);
+        if (log->vfs->ops->pread(f, dst, n, 0) == (ssize_t)n) {
+            uint32_t crc = (uint32_t)crc32(0L, (unsigned char *)dst, (uInt)(want * IDX_ENTRY));
+            crc = (uint32_t)crc32(crc, (unsigned char *)dst + want * IDX_ENTRY, 40);
+            if (crc == get32((unsigned char *)dst + want * IDX_ENTRY + 40)) {
+                s->nidx = 0;
+                load_entries(log, s, f, want * IDX_ENTRY, s->size);
+                good = s->nidx == want;
+            }
+        }
+        kn_buf_free(&b);
+        log->vfs->ops->close(f);
+    }
+    if (!good) {
+        kn_warn("shard log %s: index of segment %020" PRIu64 " is damaged; rebuilding it", log->dir, s->base);
+        uint64_t end = s->end, size = s->size;
+        s->nidx = 0;
+        s->end = s->base;
+        if ((rc = seg_scan(log, s, 0, size)) < 0) return rc;
+        if (s->end != end) {
+            kn_error("shard log %s: segment %020" PRIu64 " holds %" PRIu64 " records, its index said %" PRIu64,
+                     log->dir, s->base, s->end - s->base, end - s->base);
+            return KN_EIO;
+        }
+        write_sealed_index(log, s);
+    }
+    s->idx_loaded = true;
+    return 0;
+}
+
+/* ---- open and recovery ---- */
 
 typedef struct seg_list {
     uint64_t *bases;
@@ -275,12 +496,76 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static void remove_files(kn_shardlog *log, uint64_t base)
+{
+    char *p = file_path(log, base, "seg");
+    log->vfs->ops->unlink(log->vfs, p);
+    free(p);
+    p = file_path(log, base, "idx");
+    log->vfs->ops->unlink(log->vfs, p);
+    free(p);
+}
+
+/* Recovers the last (active) segment: its index up to the last entry that points at a good
+ * frame, then a scan of the tail; a torn tail is truncated. */
+static int recover_active(kn_shardlog *log, segment *s)
+{
+    kn_file *f;
+    int rc = seg_file(log, s, &f);
+    if (rc < 0) return rc;
+    int64_t fsize = log->vfs->ops->size(f);
+    if (fsize < 0) return (int)fsize;
+    char *p = file_path(log, s->base, "idx");
+    rc = log->vfs->ops->open(log->vfs, p, KN_VFS_CREATE, &s->idx_file);
+    free(p);
+    if (rc < 0) return rc;
+    int64_t isize = log->vfs->ops->size(s->idx_file);
+    if (isize < 0) return (int)isize;
+    if ((rc = load_entries(log, s, s->idx_file, (uint64_t)isize, (uint64_t)fsize)) < 0) return rc;
+    /* the last entry must point at a good frame with its offset; drop those that do not */
+    while (s->nidx > 0) {
+        idx_entry *e = &s->idx[s->nidx - 1];
+        unsigned char h[HDR];
+        if (log->vfs->ops->pread(f, h, HDR, e->pos) == HDR && get64(h + 8) == e->offset) {
+            uint32_t len = get32(h);
+            if (len >= HDR && len <= MAX_FRAME && e->pos + len <= (uint64_t)fsize) {
+                kn_buf_reset(&scratch);
+                char *dst = kn_buf_reserve(&scratch, len);
+                kn_record rec;
+                size_t need;
+                if (log->vfs->ops->pread(f, dst, len, e->pos) == (ssize_t)len &&
+                    parse_frame((unsigned char *)dst, len, &rec, &need) > 0)
+                    break;
+            }
+        }
+        s->nidx--;
+    }
+    uint64_t pos = 0;
+    s->end = s->base;
+    if (s->nidx > 0) {
+        pos = s->idx[s->nidx - 1].pos;
+        s->end = s->idx[s->nidx - 1].offset;
+    }
+    if ((rc = seg_scan(log, s, pos, (uint64_t)fsize)) < 0) return rc;
+    if (s->size < (uint64_t)fsize) {
+        kn_warn("shard log %s: truncating %" PRIu64 " damaged bytes at the tail of segment %020" PRIu64, log->dir,
+                (uint64_t)fsize - s->size, s->base);
+        if ((rc = log->vfs->ops->truncate(f, s->size)) < 0 || (rc = log->vfs->ops->sync(f)) < 0) return rc;
+    }
+    /* rewrite the index to what was verified, so appends continue a clean file */
+    kn_buf b = KN_BUF_INIT;
+    encode_entries(&b, s->idx, s->nidx);
+    rc = log->vfs->ops->truncate(s->idx_file, 0);
+    if (rc == 0 && b.len) rc = log->vfs->ops->pwrite(s->idx_file, b.data, b.len, 0);
+    kn_buf_free(&b);
+    s->idx_written = s->nidx;
+    return rc;
+}
+
 int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts, kn_shardlog **out)
 {
     kn_shardlog *log = kn_xcalloc(1, sizeof *log);
     seg_list l = {0};
-    char *path = NULL;
-    kn_file *f = NULL;
     int rc;
     log->vfs = vfs;
     log->dir = kn_xstrdup(dir);
@@ -288,48 +573,54 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
     if ((rc = vfs->ops->mkdirs(vfs, dir)) < 0) goto fail;
     if ((rc = vfs->ops->list(vfs, dir, collect, &l)) < 0) goto fail;
     qsort(l.bases, l.n, sizeof *l.bases, cmp_u64);
-    for (size_t i = 0; i < l.n; i++) {
-        if (i > 0 && l.bases[i] != log->segs[log->nsegs - 1].end) {
-            kn_error("shard log %s: segment %020" PRIu64 " does not follow offset %" PRIu64
-                     "; ignoring it and later segments",
-                     dir, l.bases[i], log->segs[log->nsegs - 1].end);
-            break;
+    size_t i = 0;
+    for (; i < l.n; i++) {
+        if (log->nsegs && l.bases[i] != log->segs[log->nsegs - 1].end) break;
+        segment *s = seg_push(log, l.bases[i]);
+        bool last = i + 1 == l.n;
+        if (!last && read_trailer(log, s) == 0 && s->end == l.bases[i + 1]) {
+            s->sealed = true;
+            s->idx_loaded = false;
+            continue;
         }
-        path = seg_path(log, l.bases[i]);
-        if ((rc = vfs->ops->open(vfs, path, 0, &f)) < 0) goto fail;
-        int64_t size = vfs->ops->size(f);
-        if (size < 0) {
-            rc = (int)size;
-            goto fail;
+        if (!last) {
+            /* a sealed segment without a good index: rebuild it from the segment */
+            kn_file *f;
+            s->end = s->base;
+            s->nidx = 0;
+            if ((rc = seg_file(log, s, &f)) < 0) goto fail;
+            int64_t size = vfs->ops->size(f);
+            if (size < 0 || (rc = seg_scan(log, s, 0, (uint64_t)size)) < 0) goto fail;
+            if (s->end == l.bases[i + 1]) {
+                kn_warn("shard log %s: rebuilt the index of segment %020" PRIu64, dir, s->base);
+                if (s->size < (uint64_t)size && ((rc = vfs->ops->truncate(f, s->size)) < 0 ||
+                                                 (rc = vfs->ops->sync(f)) < 0))
+                    goto fail;
+                s->sealed = true;
+                if ((rc = write_sealed_index(log, s)) < 0) goto fail;
+                continue;
+            }
+            /* damaged in the middle: it becomes the last segment, later ones go (invariant 5) */
         }
-        segment *s = seg_push(log, l.bases[i], f);
-        f = NULL;
-        uint64_t good;
-        if ((rc = seg_recover(log, s, (uint64_t)size, &good)) < 0) goto fail;
-        if (good < (uint64_t)size) {
-            kn_warn("shard log %s: truncating %" PRIu64 " damaged bytes at the tail of %s", dir,
-                    (uint64_t)size - good, path);
-            if ((rc = vfs->ops->truncate(s->file, good)) < 0 || (rc = vfs->ops->sync(s->file)) < 0) goto fail;
-            free(path);
-            path = NULL;
-            /* a damaged frame ends the log: later segments cannot follow it */
-            break;
-        }
-        free(path);
-        path = NULL;
+        if ((rc = recover_active(log, s)) < 0) goto fail;
+        i++;
+        break;
+    }
+    for (; i < l.n; i++) {
+        kn_warn("shard log %s: segment %020" PRIu64 " does not follow the recovered log; removing it", dir,
+                l.bases[i]);
+        remove_files(log, l.bases[i]);
     }
     if (log->nsegs) {
         segment *last = &log->segs[log->nsegs - 1];
         log->next_offset = log->flushed = log->synced = log->visible = last->end;
-        log->next_min_ms = log->synced_last_ms = log->visible_last_ms = last->last_ms;
+        log->next_min_ms = log->flushed_last_ms = log->synced_last_ms = log->visible_last_ms = last->last_ms;
     }
     free(l.bases);
     *out = log;
     return 0;
 fail:
-    free(path);
     free(l.bases);
-    if (f) vfs->ops->close(f);
     kn_shardlog_close(log);
     return rc;
 }
@@ -337,16 +628,16 @@ fail:
 void kn_shardlog_close(kn_shardlog *log)
 {
     if (!log) return;
-    for (size_t i = 0; i < log->nsegs; i++) {
-        log->vfs->ops->close(log->segs[i].file);
-        free(log->segs[i].idx);
-    }
+    KN_ASSERT(!log->inflight);
+    for (size_t i = 0; i < log->nsegs; i++) seg_release(log, &log->segs[i]);
     free(log->segs);
+    free(log->req.files);
     kn_buf_free(&log->staged);
-    kn_buf_free(&log->rbuf);
     free(log->dir);
     free(log);
 }
+
+/* ---- writing ---- */
 
 int kn_shardlog_append(kn_shardlog *log, int64_t arrival_ms, const char *pk, size_t pk_len, const void *data,
                        size_t data_len, uint64_t *offset)
@@ -370,20 +661,40 @@ int kn_shardlog_append(kn_shardlog *log, int64_t arrival_ms, const char *pk, siz
     return 0;
 }
 
+/* Seals the active segment (index trailer, synced with the next sync) and starts a new one at
+ * the next flushed offset. */
 static int roll(kn_shardlog *log)
 {
-    char *path = seg_path(log, log->flushed);
-    kn_file *f = NULL;
-    int rc = log->vfs->ops->open(log->vfs, path, KN_VFS_CREATE, &f);
-    if (rc == 0) rc = log->vfs->ops->truncate(f, 0);
-    free(path);
-    if (rc < 0) {
-        if (f) log->vfs->ops->close(f);
-        return rc;
+    int rc;
+    if (log->nsegs) {
+        segment *s = &log->segs[log->nsegs - 1];
+        kn_buf b = KN_BUF_INIT;
+        encode_entries(&b, s->idx, s->nidx);
+        uint32_t crc = (uint32_t)crc32(0L, (unsigned char *)b.data, (uInt)b.len);
+        kn_buf_reset(&b);
+        encode_entries(&b, s->idx + s->idx_written, s->nidx - s->idx_written);
+        encode_trailer(&b, s, crc);
+        rc = log->vfs->ops->pwrite(s->idx_file, b.data, b.len, (uint64_t)s->idx_written * IDX_ENTRY);
+        kn_buf_free(&b);
+        if (rc < 0) return rc;
+        s->idx_written = s->nidx;
+        s->sealed = true;
+        s->idx_unsynced = true;
+        /* idx_file stays open until the sync has covered it; see sync_begin */
     }
-    segment *s = seg_push(log, log->flushed, f);
+    segment *s = seg_push(log, log->flushed);
+    char *p = file_path(log, s->base, "seg");
+    rc = log->vfs->ops->open(log->vfs, p, KN_VFS_CREATE, &s->file);
+    free(p);
+    if (rc == 0) rc = log->vfs->ops->truncate(s->file, 0);
+    if (rc == 0) {
+        p = file_path(log, s->base, "idx");
+        rc = log->vfs->ops->open(log->vfs, p, KN_VFS_CREATE, &s->idx_file);
+        free(p);
+        if (rc == 0) rc = log->vfs->ops->truncate(s->idx_file, 0);
+    }
     s->new_entry = true;
-    return 0;
+    return rc;
 }
 
 int kn_shardlog_flush(kn_shardlog *log)
@@ -409,48 +720,118 @@ int kn_shardlog_flush(kn_shardlog *log)
     }
     s->size += log->staged.len;
     log->flushed = s->end;
-    kn_buf_reset(&log->staged);
+    log->flushed_last_ms = s->last_ms;
+    if (s->nidx > s->idx_written) {
+        /* index entries follow unsynced: they are derived, and recovery checks them */
+        kn_buf b = KN_BUF_INIT;
+        encode_entries(&b, s->idx + s->idx_written, s->nidx - s->idx_written);
+        rc = log->vfs->ops->pwrite(s->idx_file, b.data, b.len, (uint64_t)s->idx_written * IDX_ENTRY);
+        kn_buf_free(&b);
+        if (rc < 0) goto fail;
+        s->idx_written = s->nidx;
+    }
+    if (log->staged.cap > STAGED_KEEP)
+        kn_buf_free(&log->staged);
+    else
+        kn_buf_reset(&log->staged);
     return 0;
 fail:
-    log->failed = true;
-    kn_error("shard log %s: write failed, refusing further writes until restart", log->dir);
+    fail(log, "write");
     return rc;
+}
+
+static void req_add(kn_sync_req *r, kn_file *f)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 4;
+        r->files = kn_xrealloc(r->files, r->cap * sizeof *r->files);
+    }
+    r->files[r->n++] = f;
+}
+
+kn_sync_req *kn_shardlog_sync_begin(kn_shardlog *log)
+{
+    if (log->failed || log->inflight) return NULL;
+    kn_sync_req *r = &log->req;
+    r->vfs = log->vfs;
+    r->n = 0;
+    r->dir = NULL;
+    r->upto = log->flushed;
+    r->last_ms = log->flushed_last_ms;
+    for (size_t i = log->nsegs; i-- > 0;) {
+        segment *s = &log->segs[i];
+        if (!s->unsynced && !s->new_entry && !s->idx_unsynced) break;
+        if (s->unsynced) req_add(r, s->file);
+        if (s->idx_unsynced) req_add(r, s->idx_file);
+        if (s->new_entry) r->dir = log->dir;
+        s->unsynced = s->new_entry = s->idx_unsynced = false;
+    }
+    if (r->n == 0 && !r->dir) {
+        log->synced = r->upto;
+        log->synced_last_ms = r->last_ms;
+        return NULL;
+    }
+    log->inflight = true;
+    return r;
+}
+
+int kn_sync_req_run(kn_sync_req *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        int rc = r->vfs->ops->sync(r->files[i]);
+        if (rc < 0) return rc;
+    }
+    return r->dir ? r->vfs->ops->sync_dir(r->vfs, r->dir) : 0;
+}
+
+void kn_shardlog_sync_end(kn_shardlog *log, kn_sync_req *r, int rc)
+{
+    KN_ASSERT(log->inflight && r == &log->req);
+    log->inflight = false;
+    if (rc < 0) {
+        fail(log, "sync");
+        return;
+    }
+    log->synced = r->upto;
+    log->synced_last_ms = r->last_ms;
+    /* sealed segments whose index is now durable no longer need their index file open */
+    for (size_t i = 0; i + 1 < log->nsegs; i++) {
+        segment *s = &log->segs[i];
+        if (s->sealed && s->idx_file && !s->idx_unsynced) {
+            log->vfs->ops->close(s->idx_file);
+            s->idx_file = NULL;
+        }
+    }
 }
 
 int kn_shardlog_sync(kn_shardlog *log)
 {
     if (log->failed) return KN_EIO;
-    uint64_t upto = log->flushed;
-    int64_t last_ms = log->nsegs ? log->segs[log->nsegs - 1].last_ms : 0;
-    int rc = 0;
-    bool dir_dirty = false;
-    for (size_t i = log->nsegs; i-- > 0;) {
-        segment *s = &log->segs[i];
-        if (!s->unsynced && !s->new_entry) break;
-        if (s->unsynced && (rc = log->vfs->ops->sync(s->file)) < 0) goto fail;
-        s->unsynced = false;
-        dir_dirty |= s->new_entry;
-        s->new_entry = false;
-    }
-    if (dir_dirty && (rc = log->vfs->ops->sync_dir(log->vfs, log->dir)) < 0) goto fail;
-    log->synced = upto;
-    log->synced_last_ms = last_ms;
-    return 0;
-fail:
-    log->failed = true;
-    kn_error("shard log %s: sync failed, refusing further writes until restart", log->dir);
+    kn_sync_req *r = kn_shardlog_sync_begin(log);
+    if (!r) return log->failed ? KN_EIO : 0;
+    int rc = kn_sync_req_run(r);
+    kn_shardlog_sync_end(log, r, rc);
     return rc;
 }
 
-void kn_shardlog_publish(kn_shardlog *log)
+void kn_shardlog_publish(kn_shardlog *log, bool durable)
 {
-    log->visible = log->synced;
-    log->visible_last_ms = log->synced_last_ms;
+    uint64_t upto = durable ? log->synced : log->flushed;
+    int64_t ms = durable ? log->synced_last_ms : log->flushed_last_ms;
+    if (upto > log->visible) {
+        log->visible = upto;
+        log->visible_last_ms = ms;
+    }
 }
 
 bool kn_shardlog_dirty(const kn_shardlog *log)
 {
-    return !log->failed && log->visible != log->next_offset;
+    return log->inflight || (!log->failed && log->visible != log->next_offset);
+}
+
+bool kn_shardlog_needs_sync(const kn_shardlog *log)
+{
+    return !log->failed && log->synced != log->flushed;
 }
 
 bool kn_shardlog_failed(const kn_shardlog *log)
@@ -478,7 +859,9 @@ int64_t kn_shardlog_last_arrival(const kn_shardlog *log)
     return log->visible_last_ms;
 }
 
-/* The segment holding offset (which must be < flushed). */
+/* ---- reading ---- */
+
+/* The segment holding offset (which must be >= the first base). */
 static segment *seg_for(kn_shardlog *log, uint64_t offset)
 {
     size_t lo = 0, hi = log->nsegs;
@@ -492,7 +875,7 @@ static segment *seg_for(kn_shardlog *log, uint64_t offset)
     return &log->segs[lo];
 }
 
-/* Index entry to start a scan for offset from: the last with entry.offset <= offset. */
+/* File position to start a scan for offset from: the last entry with entry.offset <= offset. */
 static uint64_t idx_pos_for_offset(const segment *s, uint64_t offset)
 {
     size_t lo = 0, hi = s->nidx;
@@ -507,12 +890,15 @@ static uint64_t idx_pos_for_offset(const segment *s, uint64_t offset)
     return s->idx[lo].pos;
 }
 
-/* Visits the published frames of s from pos on; corruption inside them is an I/O error. */
+/* Visits the frames of s from pos on; corruption inside them is an I/O error (never served). */
 static int scan(kn_shardlog *log, segment *s, uint64_t pos, frame_visit visit, void *ctx, bool *stopped)
 {
-    bool bad;
-    int rc = walk(log, s, &pos, s->size, visit, ctx, stopped, &bad);
+    kn_file *f;
+    int rc = seg_index(log, s);
+    if (rc == 0) rc = seg_file(log, s, &f);
     if (rc < 0) return rc;
+    bool bad;
+    if ((rc = walk(f, log->vfs, &pos, s->size, visit, ctx, stopped, &bad)) < 0) return rc;
     if (bad) {
         kn_error("shard log %s: corrupt frame at position %" PRIu64 " of segment %020" PRIu64, log->dir, pos,
                  s->base);
@@ -529,27 +915,19 @@ typedef struct read_ctx {
     bool done;
 } read_ctx;
 
-static int read_visit(void *p, const kn_record *rec)
+static int read_visit(void *p, const kn_record *rec, uint64_t pos)
 {
     read_ctx *r = p;
     if (rec->offset < r->from) return 0;
-    if (rec->offset >= r->visible) {
-        r->done = true;
-        return 1;
-    }
     size_t sz = rec->partition_key_len + rec->data_len;
-    if (r->n >= r->max_records || (r->n > 0 && r->bytes + sz > r->max_bytes)) {
-        r->done = true;
-        return 1;
-    }
-    if (r->cb(r->ctx, rec)) {
+    if (rec->offset >= r->visible || r->n >= r->max_records || (r->n > 0 && r->bytes + sz > r->max_bytes) ||
+        r->cb(r->ctx, rec)) {
         r->done = true;
         return 1;
     }
     r->n++;
     r->bytes += sz;
-    r->next = rec->offset + 1;
-    r->from = r->next;
+    r->next = r->from = rec->offset + 1;
     return 0;
 }
 
@@ -557,16 +935,16 @@ int kn_shardlog_read(kn_shardlog *log, uint64_t from, size_t max_records, size_t
                      void *ctx, uint64_t *next)
 {
     uint64_t start = kn_shardlog_start_offset(log);
-    if (from < start) from = start;
+    if (from < start) from = start; /* retention moved the horizon past the iterator */
     read_ctx r = {from, from, log->visible, max_records, max_bytes, 0, 0, cb, ctx, false};
     while (!r.done && r.from < log->visible && r.n < max_records) {
         segment *s = seg_for(log, r.from);
         bool stopped;
-        int rc = scan(log, s, idx_pos_for_offset(s, r.from), read_visit, &r, &stopped);
+        int rc = seg_index(log, s);
+        if (rc == 0) rc = scan(log, s, idx_pos_for_offset(s, r.from), read_visit, &r, &stopped);
         if (rc < 0) return rc;
-        if (stopped) break;
-        if (s == &log->segs[log->nsegs - 1]) break;
-        r.from = s->end > r.from ? s->end : r.from;
+        if (stopped || s == &log->segs[log->nsegs - 1]) break;
+        if (s->end > r.from) r.from = s->end;
     }
     *next = r.next;
     return 0;
@@ -578,7 +956,7 @@ typedef struct seek_ctx {
     bool hit;
 } seek_ctx;
 
-static int seek_visit(void *p, const kn_record *rec)
+static int seek_visit(void *p, const kn_record *rec, uint64_t pos)
 {
     seek_ctx *k = p;
     if (rec->offset >= k->visible) return 1;
@@ -595,8 +973,9 @@ int kn_shardlog_seek_time(kn_shardlog *log, int64_t ts_ms, uint64_t *offset)
         segment *s = &log->segs[i];
         if (s->base >= log->visible) break;
         if (s->end == s->base || s->last_ms < ts_ms) continue;
-        /* last index entry that arrived before ts: every record before it did too */
-        uint64_t pos = 0;
+        int rc = seg_index(log, s);
+        if (rc < 0) return rc;
+        /* the last entry that arrived before ts: every record before it did too */
         size_t lo = 0, hi = s->nidx;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
@@ -605,13 +984,40 @@ int kn_shardlog_seek_time(kn_shardlog *log, int64_t ts_ms, uint64_t *offset)
             else
                 hi = mid;
         }
-        if (lo > 0) pos = s->idx[lo - 1].pos;
+        uint64_t pos = lo > 0 ? s->idx[lo - 1].pos : 0;
         seek_ctx k = {ts_ms, 0, log->visible, false};
         bool stopped;
-        int rc = scan(log, s, pos, seek_visit, &k, &stopped);
-        if (rc < 0) return rc;
+        if ((rc = scan(log, s, pos, seek_visit, &k, &stopped)) < 0) return rc;
         if (k.hit) *offset = k.found;
         return 0;
+    }
+    return 0;
+}
+
+/* ---- retention ---- */
+
+int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed)
+{
+    *removed = 0;
+    if (log->inflight) return 0; /* invariant 7: retry at the next check */
+    size_t drop = 0;
+    while (drop < log->nsegs) {
+        segment *s = &log->segs[drop];
+        if (s->end == s->base || s->last_ms >= cutoff_ms) break;
+        /* the active segment goes only when everything in it is published and expired */
+        if (!s->sealed && (log->staged.len || log->visible != s->end || log->synced != s->end)) break;
+        drop++;
+    }
+    for (size_t i = 0; i < drop; i++) {
+        segment *s = &log->segs[i];
+        *removed += s->end - s->base;
+        seg_release(log, s);
+        remove_files(log, s->base);
+    }
+    if (drop) {
+        memmove(log->segs, log->segs + drop, (log->nsegs - drop) * sizeof *log->segs);
+        log->nsegs -= drop;
+        kn_info("shard log %s: retention removed %zu segment(s), %" PRIu64 " records", log->dir, drop, *removed);
     }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "store/vfs.h"
 
 typedef struct kn_shardlog kn_shardlog;
+typedef struct kn_sync_req kn_sync_req;
 
 typedef struct kn_shardlog_opts {
     uint64_t segment_bytes; /* roll to a new segment past this size (default 64 MiB) */
@@ -27,26 +28,45 @@ typedef struct kn_record {
     size_t data_len;
 } kn_record;
 
-/* Opens (creating if needed) the log in dir and recovers it: every segment is scanned, CRCs
- * verified, a torn tail of the last segment truncated. Returns 0 and *out, or a KN_E*. */
+/* Opens (creating if needed) the log in dir and recovers it: sealed segments are taken from
+ * their index trailers, the last segment's tail is scanned from its last good index entry with
+ * CRCs verified and a torn tail truncated; damaged indexes are rebuilt. Returns 0 and *out, or
+ * a KN_E*. */
 int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts, kn_shardlog **out);
 void kn_shardlog_close(kn_shardlog *log);
 
 /* Stages one record; returns its offset in *offset. Staged records are neither readable nor
- * durable until kn_shardlog_flush and kn_shardlog_sync and kn_shardlog_publish have run.
+ * durable until flushed, synced and published (see below).
  * Arrival times are kept non-decreasing. Fails with KN_EIO once the log is in ERROR. */
 int kn_shardlog_append(kn_shardlog *log, int64_t arrival_ms, const char *pk, size_t pk_len, const void *data,
                        size_t data_len, uint64_t *offset);
 /* Writes staged records to the active segment (rolling segments by size). */
 int kn_shardlog_flush(kn_shardlog *log);
-/* fdatasync of what was flushed (and of new segment files' directory entries). */
+
+/* Syncing what is flushed, in three steps so the fdatasyncs can run on another thread:
+ * sync_begin (event-loop thread) names the files to sync and the offset they cover, or returns
+ * NULL when nothing needs syncing or a request is already in flight; kn_sync_req_run (any
+ * thread) syncs them; sync_end (event-loop thread) records the result: synced advances, or
+ * the log turns FAILED. The request is owned by the log; the log must not be closed between
+ * begin and end. */
+kn_sync_req *kn_shardlog_sync_begin(kn_shardlog *log);
+int kn_sync_req_run(kn_sync_req *req);
+void kn_shardlog_sync_end(kn_shardlog *log, kn_sync_req *req, int rc);
+/* The three steps at once, on the calling thread. */
 int kn_shardlog_sync(kn_shardlog *log);
-/* Makes flushed-and-synced records visible to readers. */
-void kn_shardlog_publish(kn_shardlog *log);
-/* True when records are staged or flushed but not yet published. */
+
+/* Makes records visible to readers: up to what is synced (durable) or flushed (!durable). */
+void kn_shardlog_publish(kn_shardlog *log, bool durable);
+/* True while records are staged, flushed but unpublished, or a sync is in flight. */
 bool kn_shardlog_dirty(const kn_shardlog *log);
+/* True when flushed records are not yet synced. */
+bool kn_shardlog_needs_sync(const kn_shardlog *log);
 /* True after a failed write or sync: the log refuses appends until reopened. */
 bool kn_shardlog_failed(const kn_shardlog *log);
+
+/* Retention: deletes whole segments, oldest first, whose newest record arrived before
+ * cutoff_ms; *removed counts the records deleted. Skipped while a sync is in flight. */
+int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed);
 
 /* Offset the next appended record gets (staged records included). */
 uint64_t kn_shardlog_next_offset(const kn_shardlog *log);

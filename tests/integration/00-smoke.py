@@ -32,6 +32,13 @@ def run_bad(args, what, timeout=10):
 
 def test():
     tmp = tempfile.mkdtemp(prefix="kn-smoke-")
+    try:
+        smoke(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def smoke(tmp):
     with Kinesind() as kd:
         c = boto3_client(kd.endpoint)
         with soft("ListStreams on a fresh server is empty"):
@@ -80,7 +87,6 @@ def test():
     with soft("--in-memory server starts and answers"):
         with Kinesind(in_memory=True) as kd:
             eq(boto3_client(kd.endpoint).list_streams()["StreamNames"], [], "StreamNames")
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 main(test)

@@ -99,6 +99,20 @@ kn.main(async () => {
     assert.strictEqual(r.Records.length, 1);
     assert.ok(Buffer.from(r.Records[0].Data).equals(w.data));
 
+    // AT_TIMESTAMP: the v3 SDK sends epoch seconds with a millisecond fraction
+    const ehk0 = shards[0].HashKeyRange.StartingHashKey;
+    await client.send(new PutRecordCommand({ StreamName: S, Data: new TextEncoder().encode('before-ts'), PartitionKey: 'a', ExplicitHashKey: ehk0 }));
+    await kn.sleep(60);
+    const ts = new Date();
+    await kn.sleep(60);
+    const after = await client.send(new PutRecordCommand({ StreamName: S, Data: new TextEncoder().encode('after-ts'), PartitionKey: 'a', ExplicitHashKey: ehk0 }));
+    const tsIt = (await client.send(new GetShardIteratorCommand({
+      StreamName: S, ShardId: shards[0].ShardId, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: ts,
+    }))).ShardIterator;
+    const tsRecs = (await client.send(new GetRecordsCommand({ ShardIterator: tsIt }))).Records;
+    assert.deepStrictEqual(tsRecs.map((x) => [x.SequenceNumber, Buffer.from(x.Data).toString()]),
+      [[after.SequenceNumber, 'after-ts']], 'AT_TIMESTAMP with a millisecond timestamp');
+
     // errors arrive as typed exceptions with the right name and message
     await assert.rejects(client.send(new DescribeStreamSummaryCommand({ StreamName: 'nope' })), (e) => {
       assert.strictEqual(e.name, 'ResourceNotFoundException');

@@ -122,12 +122,14 @@ class Kinesind:
         if not os.path.exists(self.argv[0]):
             fail("kinesind binary not found at %s (build first)" % self.argv[0])
         self._log = open(self.log_path, "ab")
+        # Where this run's output begins; taken before the child can write (the child shares
+        # the file offset, so tell() after Popen could already be past its first lines).
+        start_size = os.fstat(self._log.fileno()).st_size
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=self._log)
         self.returncode = None
         want = ("listening on 127.0.0.1:%d" % self.port).encode()
         deadline = time.monotonic() + self.ready_timeout
-        start_size = self._log.tell()
         while True:
             with open(self.log_path, "rb") as f:
                 f.seek(start_size)
@@ -305,6 +307,18 @@ def wait_gone(client, name, timeout=10.0):
             return e.response["Error"]["Message"]
         time.sleep(0.02)
     fail("stream %s still exists after %.0fs (last status %s)" % (name, timeout, last))
+
+
+def next_whole_second():
+    """Sleeps until just past the next whole second; returns it (epoch seconds, int).
+
+    boto3 and the AWS CLI send Timestamp truncated to whole seconds, so AT_TIMESTAMP tests
+    write the records that must be excluded before this boundary and the others after it.
+    """
+    now = time.time()
+    target = int(now) + 1
+    time.sleep(target - now + 0.02)
+    return target
 
 
 def create_active(client, name, shards):

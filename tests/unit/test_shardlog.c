@@ -19,7 +19,7 @@ static void commit(kn_shardlog *log)
 {
     assert_int_equal(kn_shardlog_flush(log), 0);
     assert_int_equal(kn_shardlog_sync(log), 0);
-    kn_shardlog_publish(log);
+    kn_shardlog_publish(log, true);
 }
 
 static void put(kn_shardlog *log, int i, int64_t ms)
