@@ -1008,6 +1008,16 @@ int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed)
         if (!s->sealed && (log->staged.len || log->visible != s->end || log->synced != s->end)) break;
         drop++;
     }
+    if (drop && drop == log->nsegs) {
+        /* everything expired: an empty segment at the next offset keeps the numbering going
+         * across restarts (offsets are never reused) */
+        int rc = roll(log);
+        if (rc == 0) rc = kn_shardlog_sync(log);
+        if (rc < 0) {
+            fail(log, "retention roll");
+            return rc;
+        }
+    }
     for (size_t i = 0; i < drop; i++) {
         segment *s = &log->segs[i];
         *removed += s->end - s->base;

@@ -48,4 +48,20 @@ kn_vfs *kn_vfs_posix(void);
 kn_vfs *kn_vfs_mem_new(void);
 void kn_vfs_mem_free(kn_vfs *vfs);
 
+/* The memory backend for fault tests: it also records what a real disk would have made
+ * durable (file contents as of their last sync; a new file's name once its directory is
+ * synced), and fails or shortens the Nth write or sync on request. */
+typedef struct kn_vfs_faults {
+    int fail_write_at;  /* fail the Nth pwrite (1-based); 0: never */
+    int short_write_at; /* write half of the Nth pwrite, then fail */
+    int fail_sync_at;   /* fail the Nth sync or directory sync */
+    int writes, syncs;  /* counted so far */
+} kn_vfs_faults;
+
+kn_vfs *kn_vfs_mem_new_tracking(void);
+kn_vfs_faults *kn_vfs_mem_faults(kn_vfs *vfs);
+/* Power loss: every file reverts to its durable content; files never made durable vanish.
+ * Close every file of the vfs first. */
+void kn_vfs_mem_power_loss(kn_vfs *vfs);
+
 #endif

@@ -1,5 +1,7 @@
 /* Memory backend of the vfs seam: files are buffers keyed by path; directories exist
- * implicitly. Used by --in-memory and by unit tests. */
+ * implicitly. Used by --in-memory and by unit tests; the tracking variant also keeps what a
+ * disk would have made durable, for power-loss and fault-injection tests. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +12,8 @@
 typedef struct mem_node {
     char *path;
     kn_buf data;
+    kn_buf durable;      /* tracking: content as of the last sync */
+    bool durable_exists; /* tracking: the name survives a power loss */
     int open_count;
     struct mem_node *next;
 } mem_node;
@@ -17,6 +21,8 @@ typedef struct mem_node {
 typedef struct mem_vfs {
     kn_vfs base;
     mem_node *files;
+    bool tracking;
+    kn_vfs_faults faults;
 } mem_vfs;
 
 struct kn_file {
@@ -66,20 +72,46 @@ static ssize_t m_pread(kn_file *f, void *buf, size_t n, uint64_t off)
     return (ssize_t)k;
 }
 
-static int m_pwrite(kn_file *f, const void *buf, size_t n, uint64_t off)
+static void apply_write(mem_node *node, const void *buf, size_t n, uint64_t off)
 {
-    kn_buf *d = &f->node->data;
+    kn_buf *d = &node->data;
     if (off + n > d->len) {
         kn_buf_reserve(d, off + n - d->len);
         if (off > d->len) memset(d->data + d->len, 0, off - d->len);
         d->len = off + n;
     }
-    memcpy(d->data + off, buf, n);
+    if (n) memcpy(d->data + off, buf, n);
+}
+
+static int m_pwrite(kn_file *f, const void *buf, size_t n, uint64_t off)
+{
+    kn_vfs_faults *fl = &f->vfs->faults;
+    if (f->vfs->tracking) {
+        fl->writes++;
+        if (fl->fail_write_at == fl->writes) return KN_EIO;
+        if (fl->short_write_at == fl->writes) {
+            apply_write(f->node, buf, n / 2, off);
+            return KN_EIO;
+        }
+    }
+    apply_write(f->node, buf, n, off);
     return 0;
+}
+
+static int count_sync(mem_vfs *m)
+{
+    if (!m->tracking) return 0;
+    m->faults.syncs++;
+    return m->faults.fail_sync_at == m->faults.syncs ? KN_EIO : 0;
 }
 
 static int m_sync(kn_file *f)
 {
+    if (count_sync(f->vfs) < 0) return KN_EIO;
+    if (f->vfs->tracking) {
+        kn_buf_reset(&f->node->durable);
+        if (f->node->data.len) kn_buf_append(&f->node->durable, f->node->data.data, f->node->data.len);
+    }
     return 0;
 }
 
@@ -106,6 +138,12 @@ static int m_mkdirs(kn_vfs *vfs, const char *path)
 
 static int m_sync_dir(kn_vfs *vfs, const char *path)
 {
+    mem_vfs *m = (mem_vfs *)vfs;
+    if (count_sync(m) < 0) return KN_EIO;
+    size_t dl = strlen(path);
+    for (mem_node *n = m->files; n; n = n->next)
+        if (strncmp(n->path, path, dl) == 0 && n->path[dl] == '/' && !strchr(n->path + dl + 1, '/'))
+            n->durable_exists = true;
     return 0;
 }
 
@@ -130,6 +168,7 @@ static void drop(mem_vfs *m, int (*match)(const mem_node *, const char *), const
             *pp = n->next;
             /* an open handle keeps its node alive: detach instead of freeing */
             if (n->open_count == 0) {
+                kn_buf_free(&n->durable);
                 kn_buf_free(&n->data);
                 free(n->path);
                 free(n);
@@ -179,9 +218,37 @@ void kn_vfs_mem_free(kn_vfs *vfs)
     drop(m, under_path, "");
     for (mem_node *n = m->files, *next; n; n = next) {
         next = n->next;
+        kn_buf_free(&n->durable);
         kn_buf_free(&n->data);
         free(n->path);
         free(n);
     }
     free(m);
+}
+
+kn_vfs *kn_vfs_mem_new_tracking(void)
+{
+    mem_vfs *m = (mem_vfs *)kn_vfs_mem_new();
+    m->tracking = true;
+    return &m->base;
+}
+
+kn_vfs_faults *kn_vfs_mem_faults(kn_vfs *vfs)
+{
+    return &((mem_vfs *)vfs)->faults;
+}
+
+static int never_durable(const mem_node *n, const char *unused)
+{
+    return !n->durable_exists;
+}
+
+void kn_vfs_mem_power_loss(kn_vfs *vfs)
+{
+    mem_vfs *m = (mem_vfs *)vfs;
+    drop(m, never_durable, NULL);
+    for (mem_node *n = m->files; n; n = n->next) {
+        kn_buf_reset(&n->data);
+        if (n->durable.len) kn_buf_append(&n->data, n->durable.data, n->durable.len);
+    }
 }

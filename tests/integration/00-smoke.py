@@ -1,10 +1,9 @@
 """Smoke: kinesind starts, answers ListStreams, and refuses bad command lines loudly."""
 
 import os
+import shutil
 import subprocess
 import tempfile
-
-import shutil
 
 from kn import Kinesind, boto3_client, check, eq, free_port, kn_bin, main, soft
 

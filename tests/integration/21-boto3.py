@@ -3,7 +3,6 @@ errors and the shard limit (spec §2.2-§2.4, §3.5, §4.1-§4.7)."""
 
 import datetime
 import hashlib
-import time
 
 from botocore.exceptions import ClientError
 
