@@ -93,8 +93,7 @@ static void gen_stop(h2o_generator_t *self, h2o_req_t *req)
 }
 static h2o_generator_t generator = {gen_proceed, gen_stop};
 
-/* name as AWS spells it (HTTP/1.1 shows it so); HTTP/2 gets it lower-cased, as it requires. */
-static void add_header(h2o_req_t *req, const char *name, const char *value, size_t len)
+void kn_http_add_header(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
     size_t n = strlen(name);
     char *lower = h2o_mem_alloc_pool(&req->pool, n + 1);
@@ -102,15 +101,14 @@ static void add_header(h2o_req_t *req, const char *name, const char *value, size
     h2o_add_header_by_str(&req->pool, &req->res.headers, lower, n, 1, name, value, len);
 }
 
-/* Sends status + body; body must live until the request is disposed. */
-static void send_body(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
+void kn_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     req->res.status = status;
     req->res.reason = status == 200 ? "OK" : status == 400 ? "Bad Request" : status == 403 ? "Forbidden"
                       : status == 404 ? "Not Found" : status == 413 ? "Request Entity Too Large"
                                                      : "Internal Server Error";
     req->res.content_length = len;
-    if (content_type) add_header(req, "content-type", content_type, strlen(content_type));
+    if (content_type) kn_http_add_header(req, "content-type", content_type, strlen(content_type));
     h2o_start_response(req, &generator);
     h2o_iovec_t buf = h2o_iovec_init(body, len);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
@@ -125,7 +123,7 @@ static void send_xml(h2o_req_t *req, int status, const char *type, const char *m
         body = h2o_mem_alloc_pool(&req->pool, strlen(type) + 8);
     int n = message ? sprintf(body, "<%s>\n  <Message>%s</Message>\n</%s>\n", type, message, type)
                     : sprintf(body, "<%s/>\n", type);
-    send_body(req, status, NULL, body, (size_t)n);
+    kn_http_send(req, status, NULL, body, (size_t)n);
 }
 
 static const char *content_type_of(kn_call *c)
@@ -150,10 +148,10 @@ static void respond(kn_call *c)
         if (kn_err_status(c->err) >= 500)
             kn_warn("%s: %s %.*s", kn_err_name(c->err), kn_err_type(c->err), (int)c->err_msg.len,
                     c->err_msg.data ? c->err_msg.data : "");
-        send_body(req, kn_err_status(c->err), content_type_of(c), c->out.data, c->out.len);
+        kn_http_send(req, kn_err_status(c->err), content_type_of(c), c->out.data, c->out.len);
         return;
     }
-    send_body(req, 200, content_type_of(c), c->out.len ? c->out.data : "", c->out.len);
+    kn_http_send(req, 200, content_type_of(c), c->out.len ? c->out.data : "", c->out.len);
 }
 
 void kn_call_done(kn_call *c)
@@ -216,13 +214,13 @@ static void add_common_headers(h2o_req_t *req, bool preflight)
 {
     char id[37];
     kn_uuid4(id);
-    add_header(req, "x-amzn-RequestId", h2o_strdup(&req->pool, id, 36).base, 36);
+    kn_http_add_header(req, "x-amzn-RequestId", h2o_strdup(&req->pool, id, 36).base, 36);
     if (!preflight) {
         unsigned char rnd[72];
         kn_random_bytes(rnd, sizeof rnd);
         char *enc = h2o_mem_alloc_pool(&req->pool, kn_b64_encoded_len(sizeof rnd) + 1);
         size_t n = kn_b64_encode_to(enc, rnd, sizeof rnd);
-        add_header(req, "x-amz-id-2", enc, n);
+        kn_http_add_header(req, "x-amz-id-2", enc, n);
     }
 }
 
@@ -234,19 +232,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
     add_common_headers(req, is_options && origin.base);
     if (origin.base) {
-        add_header(req, "access-control-allow-origin", "*", 1);
+        kn_http_add_header(req, "access-control-allow-origin", "*", 1);
         if (is_options) {
             h2o_iovec_t rh = header(req, "access-control-request-headers");
             h2o_iovec_t rm = header(req, "access-control-request-method");
-            if (rh.base) add_header(req, "access-control-allow-headers", rh.base, rh.len);
-            if (rm.base) add_header(req, "access-control-allow-methods", rm.base, rm.len);
-            add_header(req, "access-control-max-age", "172800", 6);
-            send_body(req, 200, NULL, "", 0);
+            if (rh.base) kn_http_add_header(req, "access-control-allow-headers", rh.base, rh.len);
+            if (rm.base) kn_http_add_header(req, "access-control-allow-methods", rm.base, rm.len);
+            kn_http_add_header(req, "access-control-max-age", "172800", 6);
+            kn_http_send(req, 200, NULL, "", 0);
             return 0;
         }
         static const char expose[] =
             "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
-        add_header(req, "access-control-expose-headers", expose, sizeof expose - 1);
+        kn_http_add_header(req, "access-control-expose-headers", expose, sizeof expose - 1);
     }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         send_xml(req, 403, "AccessDeniedException", "Unable to determine service/operation name to be authorized");
@@ -313,7 +311,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (is_json) {
             static const char body[] =
                 "{\"Output\":{\"__type\":\"com.amazon.coral.service#SerializationException\"},\"Version\":\"1.0\"}";
-            send_body(req, 400, CT_JSON, body, sizeof body - 1);
+            kn_http_send(req, 400, CT_JSON, body, sizeof body - 1);
         } else {
             kn_fail(c, KN_ESERIALIZATION, NULL);
             respond(c);
@@ -323,7 +321,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (is_json) {
         static const char body[] =
             "{\"Output\":{\"__type\":\"com.amazon.coral.service#UnknownOperationException\"},\"Version\":\"1.0\"}";
-        send_body(req, 404, CT_JSON, body, sizeof body - 1);
+        kn_http_send(req, 404, CT_JSON, body, sizeof body - 1);
         return 0;
     }
     if (!service_valid || !op) {

@@ -12,4 +12,12 @@ int kn_http_listen(kn_server *srv);
 int kn_http_run(kn_server *srv, volatile int *stop);
 void kn_http_free(void);
 
+struct st_h2o_req_t;
+/* Adds a response header; name as AWS spells it (HTTP/1.1 shows it so), HTTP/2 gets it
+ * lower-cased as it requires. value must live until the request is disposed (use its pool). */
+void kn_http_add_header(struct st_h2o_req_t *req, const char *name, const char *value, size_t len);
+/* Sends the whole response; body must live until the request is disposed (the request's pool,
+ * or memory freed by a pool dispose callback). */
+void kn_http_send(struct st_h2o_req_t *req, int status, const char *content_type, const char *body, size_t len);
+
 #endif

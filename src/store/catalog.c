@@ -69,6 +69,11 @@ void kn_catalog_close(kn_catalog *cat)
     free(cat);
 }
 
+struct sqlite3 *kn_catalog_db(kn_catalog *cat)
+{
+    return cat->db;
+}
+
 int kn_catalog_secret(kn_catalog *cat, unsigned char key[32])
 {
     sqlite3_stmt *st = NULL;

@@ -31,6 +31,9 @@ typedef struct kn_cat_shard {
 /* Opens or creates the catalog at path (":memory:" for none on disk). */
 int kn_catalog_open(const char *path, kn_catalog **out);
 void kn_catalog_close(kn_catalog *cat);
+/* The SQLite handle, for stores that keep their own tables in the catalog (the DynamoDB
+ * subset). Owned by the catalog; use it only from the event-loop thread. */
+struct sqlite3 *kn_catalog_db(kn_catalog *cat);
 /* The server's 32-byte iterator key, created on first use and kept across restarts. */
 int kn_catalog_secret(kn_catalog *cat, unsigned char key[32]);
 
