@@ -26,7 +26,15 @@ static kn_stream_status parse_status(const char *s)
 
 void kn_shard_id(int32_t index, char out[32])
 {
-    snprintf(out, 32, "shardId-%012" PRId32, index);
+    if (index < 0) { /* only ever seen in error messages about foreign sequence numbers */
+        snprintf(out, 32, "shardId-%012" PRId32, index);
+        return;
+    }
+    memcpy(out, "shardId-", 8);
+    uint32_t v = (uint32_t)index;
+    int digits = 12; /* an int32 has at most 10 digits */
+    for (int i = 8 + digits - 1; i >= 8; i--, v /= 10) out[i] = (char)('0' + v % 10);
+    out[8 + digits] = '\0';
 }
 
 int64_t kn_parse_shard_id(const char *s)

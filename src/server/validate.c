@@ -58,33 +58,7 @@ static int check_blob_string(const char *s, kn_buf *msg)
 {
     size_t n = strlen(s);
     char bad = 0;
-    size_t out_len;
-    /* validate without keeping the bytes: decode into a scratch buffer in chunks of 4 */
-    unsigned char tmp[3];
-    kn_b64_status st = KN_B64_OK;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '+' || c == '/' || c == '=')) {
-            bad = (char)c;
-            st = KN_B64_BAD_CHAR;
-            break;
-        }
-    }
-    if (st == KN_B64_OK) {
-        /* '=' followed by a non-'=' */
-        const char *eq = strchr(s, '=');
-        if (eq) {
-            for (const char *p = eq; *p; p++)
-                if (*p != '=') {
-                    bad = *p;
-                    st = KN_B64_BAD_CHAR;
-                    break;
-                }
-        }
-    }
-    if (st == KN_B64_OK && n % 4) st = KN_B64_BAD_LENGTH;
-    if (st == KN_B64_OK && n >= 4) st = kn_b64_decode(s + n - 4, 4, tmp, &out_len, &bad);
-    switch (st) {
+    switch (kn_b64_check(s, n, NULL, &bad)) {
     case KN_B64_OK: return 0;
     case KN_B64_BAD_LENGTH:
         kn_buf_printf(msg,
