@@ -13,7 +13,10 @@
     X(ListShards, list_shards)                                                                               \
     X(ListStreams, list_streams)                                                                             \
     X(PutRecord, put_record)                                                                                 \
-    X(PutRecords, put_records)
+    X(PutRecords, put_records)                                                                               \
+    X(SplitShard, split_shard)                                                                               \
+    X(MergeShards, merge_shards)                                                                             \
+    X(UpdateShardCount, update_shard_count)
 
 #define DECLARE(op, fn)                                                                                      \
     int kn_op_##fn(kn_call *c);                                                                              \

@@ -11,6 +11,8 @@
 
 /* Writes a Shard structure (ShardId, parents, HashKeyRange, SequenceNumberRange). */
 void kn_write_shard(kn_writer *w, const kn_shard *sh);
+/* Writes a ChildShard structure (ShardId, ParentShards, HashKeyRange). */
+void kn_write_child_shard(kn_writer *w, const kn_shard *child);
 /* Writes {"StreamMode": mode}. */
 void kn_write_stream_mode(kn_writer *w, const kn_stream *st);
 /* Writes [{"ShardLevelMetrics": []}]. */

@@ -81,6 +81,10 @@ int kn_op_get_shard_iterator(kn_call *c)
                            "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
                            "account %s is invalid because it did not come from this stream.",
                            seq, shard_id, name, acct);
+        if (type[1] == 'F' && s.seq_ix == (uint64_t)KN_SEQ_IX_MAX)
+            return kn_fail(c, KN_EINVALID_ARGUMENT,
+                           "Invalid SequenceNumber for ShardIteratorType AFTER_SEQUENCE_NUMBER, SequenceNumber has "
+                           "reached max possible value for the shard.");
         offset = s.seq_ix + (type[1] == 'F' ? 1 : 0); /* AFTER_... */
     } else if (by_time) {
         cJSON *ts = cJSON_GetObjectItemCaseSensitive(c->in, "Timestamp");
@@ -192,14 +196,29 @@ int kn_op_get_records(kn_call *c)
     }
     kn_w_arr_end(w);
     if (next < it.offset) next = it.offset; /* never move backwards */
+    bool at_end = next >= kn_shardlog_end_offset(log);
+    if (sh->closed_ms && at_end && !kn_shardlog_dirty(log)) {
+        /* the end of a closed shard: no NextShardIterator, and the children to go on with (the
+         * KCL >= 2.3 needs both) */
+        kn_w_kint(w, "MillisBehindLatest", 0);
+        kn_w_key(w, "ChildShards");
+        kn_w_arr_begin(w);
+        for (int32_t i = 0; i < st->nshards; i++) {
+            const kn_shard *ch = &st->shards[i];
+            if (ch->parent != sh->index && ch->adjacent_parent != sh->index) continue;
+            kn_write_child_shard(w, ch);
+        }
+        kn_w_arr_end(w);
+        kn_w_obj_end(w);
+        return 0;
+    }
     kn_iter nit = {c->now_ms, st->id, it.shard_index, next, ""};
     snprintf(nit.stream_name, sizeof nit.stream_name, "%s", st->name);
     char ntok[KN_ITER_MAX];
     kn_iter_encode(srv->iter_key, &nit, ntok);
     kn_w_kstr(w, "NextShardIterator", ntok);
     int64_t behind = 0;
-    if (next < kn_shardlog_end_offset(log) && e.last_arrival)
-        behind = kn_shardlog_last_arrival(log) - e.last_arrival;
+    if (!at_end && e.last_arrival) behind = kn_shardlog_last_arrival(log) - e.last_arrival;
     kn_w_kint(w, "MillisBehindLatest", behind > 0 ? behind : 0);
     kn_w_obj_end(w);
     return 0;
