@@ -183,8 +183,8 @@ const char *kn_in_str(kn_call *c, const char *name);
 /* Integer member, or dflt when absent. */
 int64_t kn_in_int(kn_call *c, const char *name, int64_t dflt);
 bool kn_in_has(kn_call *c, const char *name);
-/* Timestamp member in epoch milliseconds. */
-int64_t kn_in_time_ms(cJSON *v);
+/* A timestamp member in epoch milliseconds, whichever encoding the request came in. */
+int64_t kn_in_time_ms(kn_call *c, cJSON *v);
 
 /* Name the shard with index i: "shardId-000000000000". */
 void kn_shard_id(int32_t index, char out[32]);

@@ -45,17 +45,6 @@ void kn_write_stream_mode(kn_writer *w, const kn_stream *st)
     kn_w_obj_end(w);
 }
 
-void kn_write_enhanced_monitoring(kn_writer *w, const kn_stream *st)
-{
-    kn_w_arr_begin(w);
-    kn_w_obj_begin(w);
-    kn_w_key(w, "ShardLevelMetrics");
-    kn_w_arr_begin(w);
-    kn_w_arr_end(w);
-    kn_w_obj_end(w);
-    kn_w_arr_end(w);
-}
-
 size_t kn_next_token_make(kn_server *srv, int64_t now_ms, const void *payload, size_t len, kn_buf *out)
 {
     unsigned char raw[KN_TOKEN_PAYLOAD_MAX];

@@ -92,7 +92,7 @@ int kn_op_get_shard_iterator(kn_call *c)
             return kn_fail(c, KN_EINVALID_ARGUMENT,
                            "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
                            "request has no timestamp parameter.");
-        int64_t ms = kn_in_time_ms(ts);
+        int64_t ms = kn_in_time_ms(c, ts);
         if (ms > c->now_ms)
             return kn_fail(c, KN_EINVALID_ARGUMENT,
                            "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
@@ -133,6 +133,7 @@ static void java_date(int64_t ms, char out[40])
 typedef struct emit_ctx {
     kn_writer *w;
     const kn_shard *sh;
+    bool kms;
     int64_t last_arrival;
 } emit_ctx;
 
@@ -150,6 +151,7 @@ static int emit(void *p, const kn_record *r)
     kn_w_blob(w, r->data, r->data_len);
     kn_w_key(w, "PartitionKey");
     kn_w_strn(w, r->partition_key, r->partition_key_len);
+    if (e->kms) kn_w_kstr(w, "EncryptionType", "KMS");
     kn_w_obj_end(w);
     e->last_arrival = r->arrival_ms;
     return 0;
@@ -186,7 +188,7 @@ int kn_op_get_records(kn_call *c)
     kn_w_obj_begin(w);
     kn_w_key(w, "Records");
     kn_w_arr_begin(w);
-    emit_ctx e = {w, sh, 0};
+    emit_ctx e = {w, sh, strcmp(st->encryption_type, "KMS") == 0, 0};
     uint64_t next;
     size_t mark = c->out.len;
     rc = kn_shardlog_read(log, it.offset, (size_t)limit, GET_RECORDS_MAX_BYTES, emit, &e, &next);
