@@ -13,13 +13,15 @@ typedef struct reader {
     const unsigned char *p, *end;
 } reader;
 
-/* Reads an item's head: major type and argument (or -1 for indefinite length). */
-static int head(reader *r, int *major, uint64_t *arg, int *indefinite)
+/* Reads an item's head: major type, argument, and whether the length is indefinite. *info
+ * (if not NULL) gets the additional-information bits (they tell floats and simple values). */
+static int head_info(reader *r, int *major, uint64_t *arg, int *indefinite, unsigned *info_out)
 {
     if (r->p >= r->end) return -1;
     unsigned char b = *r->p++;
     *major = b >> 5;
     unsigned info = b & 0x1f;
+    if (info_out) *info_out = info;
     *indefinite = 0;
     if (info < 24) {
         *arg = info;
@@ -37,6 +39,11 @@ static int head(reader *r, int *major, uint64_t *arg, int *indefinite)
     for (size_t i = 0; i < n; i++) v = (v << 8) | *r->p++;
     *arg = v;
     return 0;
+}
+
+static int head(reader *r, int *major, uint64_t *arg, int *indefinite)
+{
+    return head_info(r, major, arg, indefinite, NULL);
 }
 
 /* Appends a (possibly chunked) byte or text string of the given major type to out. */
@@ -108,7 +115,8 @@ static cJSON *item(reader *r, int depth)
 {
     int major, indefinite;
     uint64_t arg;
-    if (depth > MAX_DEPTH || head(r, &major, &arg, &indefinite) < 0) return NULL;
+    unsigned info;
+    if (depth > MAX_DEPTH || head_info(r, &major, &arg, &indefinite, &info) < 0) return NULL;
     switch (major) {
     case 0:
         if (indefinite) return NULL;
@@ -140,7 +148,7 @@ static cJSON *item(reader *r, int depth)
     case 6: return indefinite ? NULL : item(r, depth + 1); /* a tag: keep the tagged value */
     default:
         if (indefinite) return NULL;
-        switch (r->p[-1] & 0x1f) {
+        switch (info) {
         case 20: return cJSON_CreateFalse();
         case 21: return cJSON_CreateTrue();
         case 22:
