@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 PORT ?= 4567
 DATA ?= ./kinesin-data
 
-.PHONY: all build deps run test unit bench clean format
+.PHONY: all build deps run test unit asan bench clean format
 
 all: build
 
@@ -21,6 +21,15 @@ run: build
 test: build
 	@scripts/install-deps.sh test
 	@cd $(BUILD) && ctest --output-on-failure -j2 $(CTEST_ARGS)
+
+# The same suite against an ASan + UBSan build (any report fails the test it shows up in).
+asan: deps
+	@scripts/install-deps.sh test
+	@cmake -S . -B build-asan -DKN_SANITIZE=ON -DKN_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-asan -j$$(nproc) -- --no-print-directory
+	@cd build-asan && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
+	    ctest --output-on-failure -j2 $(CTEST_ARGS)
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit

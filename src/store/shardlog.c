@@ -572,7 +572,7 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
     log->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : (64u << 20);
     if ((rc = vfs->ops->mkdirs(vfs, dir)) < 0) goto fail;
     if ((rc = vfs->ops->list(vfs, dir, collect, &l)) < 0) goto fail;
-    qsort(l.bases, l.n, sizeof *l.bases, cmp_u64);
+    if (l.n) qsort(l.bases, l.n, sizeof *l.bases, cmp_u64);
     size_t i = 0;
     for (; i < l.n; i++) {
         if (log->nsegs && l.bases[i] != log->segs[log->nsegs - 1].end) break;
