@@ -15,6 +15,7 @@
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
+#include "base/arena.h"
 #include "base/b64.h"
 #include "base/cbor.h"
 #include "base/clock.h"
@@ -71,7 +72,7 @@ int kn_fail(kn_call *c, int code, const char *fmt, ...)
 
 static void call_free(kn_call *c)
 {
-    if (c->in) cJSON_Delete(c->in);
+    kn_arena_free(&c->arena); /* the request tree lives there */
     if (c->state_free) c->state_free(c->state);
     kn_buf_free(&c->out);
     kn_buf_free(&c->err_msg);
@@ -294,17 +295,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             send_xml(req, 404, "UnknownOperationException", NULL);
         return 0;
     }
+    kn_json_use_arena(&c->arena);
     if (is_cbor) {
         c->in = kn_cbor_decode(req->entity.base, req->entity.len);
     } else {
         const char *end = NULL;
         c->in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
         while (c->in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end)) end++;
-        if (c->in && end != req->entity.base + req->entity.len) { /* trailing bytes after the value */
-            cJSON_Delete(c->in);
-            c->in = NULL;
-        }
+        if (c->in && end != req->entity.base + req->entity.len) c->in = NULL; /* trailing bytes */
     }
+    kn_json_use_arena(NULL);
     if (!c->in || !(cJSON_IsObject(c->in) || cJSON_IsArray(c->in))) {
         if (is_json) {
             static const char body[] =

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/arena.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/http.h"
@@ -216,6 +217,7 @@ int main(int argc, char **argv)
     cfg->fsync_interval_ms = 1000;
     cfg->retention_check_ms = 60000;
     if (parse_args(argc, argv, cfg) < 0) return 2;
+    kn_json_hooks_install();
     env_config(cfg);
 
     int lock_fd = -1, rc = 1;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/arena.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/iterator.h"
@@ -84,7 +85,8 @@ typedef struct kn_server {
 typedef struct kn_call {
     kn_server *srv;
     struct st_h2o_req_t *req; /* NULL once the client has gone */
-    cJSON *in;                /* the request object */
+    cJSON *in;                /* the request object; its memory is in arena */
+    kn_arena arena;
     int64_t now_ms;
     kn_buf out;               /* response body */
     kn_writer w;

@@ -1,0 +1,30 @@
+/* kn_arena: a bump allocator whose memory is released all at once (per-request memory, like
+ * h2o's req->pool). And the cJSON hooks that let a request's parsed tree live in its arena:
+ * while an arena is current on this thread, cJSON allocates from it, and the tree dies with
+ * the arena (no cJSON_Delete needed; cJSON_free of arena memory is a no-op). With the hooks
+ * installed, results of cJSON_Print* must be released with cJSON_free, never free(). */
+#ifndef KN_BASE_ARENA_H
+#define KN_BASE_ARENA_H
+
+#include <stddef.h>
+
+typedef struct kn_arena_chunk kn_arena_chunk;
+
+typedef struct kn_arena {
+    kn_arena_chunk *chunks; /* newest first */
+    char *next, *end;
+} kn_arena;
+
+#define KN_ARENA_INIT {NULL, NULL, NULL}
+
+/* Returns n bytes aligned to 16; aborts on out-of-memory (server use). */
+void *kn_arena_alloc(kn_arena *a, size_t n);
+/* Releases everything allocated from a; a is empty and reusable afterwards. */
+void kn_arena_free(kn_arena *a);
+
+/* Installs the cJSON hooks (once, at start-up, before any cJSON use). */
+void kn_json_hooks_install(void);
+/* Makes a the arena cJSON allocates from on this thread (NULL: the heap again). */
+void kn_json_use_arena(kn_arena *a);
+
+#endif
