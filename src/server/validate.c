@@ -308,6 +308,21 @@ static void check_field(items *it, const cJSON *v, const kn_field *f, const char
             item(it, v, f, path, "Member must satisfy enum value set: [%s]", set);
         }
     }
+    if (f->type == KN_T_LIST && f->member && f->member->enums) {
+        for (const cJSON *e = v->child; e; e = e->next) {
+            bool ok = false;
+            for (const char *const *x = f->member->enums; cJSON_IsString(e) && *x && !ok; x++)
+                ok = strcmp(*x, e->valuestring) == 0;
+            if (!ok) {
+                char set[512];
+                size_t n = 0;
+                for (const char *const *x = f->member->enums; *x; x++)
+                    n += (size_t)snprintf(set + n, sizeof set - n, "%s%s", x == f->member->enums ? "" : ", ", *x);
+                item(it, v, f, path, "Member must satisfy constraint: [Member must satisfy enum value set: [%s]]", set);
+                break;
+            }
+        }
+    }
     if (f->type == KN_T_LIST && f->member_lengths) {
         const kn_field *m = f->member;
         for (const cJSON *e = v->child; e; e = e->next) {

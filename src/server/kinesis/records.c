@@ -8,7 +8,7 @@
 #include "base/seqnum.h"
 #include "server/kinesis/common.h"
 
-#define MAX_DATA 1048576
+#define MAX_DATA 10485760 /* the model's bound; each stream's MaxRecordSizeInKiB applies on top */
 
 const kn_field kn_schema_put_record[] = {
     {"SequenceNumberForOrdering", KN_T_STRING, .pattern = &kn_pat_sequence},
@@ -53,6 +53,41 @@ typedef struct put_state {
     size_t n;
     staged recs[];
 } put_state;
+
+/* The stream a request names, if it exists, without failing the call: the record-size check
+ * runs before the lookup, as AWS validates sizes first. */
+static const kn_stream *peek_stream(kn_call *c)
+{
+    const char *name = kn_in_str(c, "StreamName");
+    const char *arn = kn_in_str(c, "StreamARN");
+    const char *slash = arn ? strstr(arn, ":stream/") : NULL;
+    return kn_stream_find(c->srv, name ? name : slash ? slash + 8 : "");
+}
+
+/* Data above the stream's MaxRecordSizeInKiB (1 MiB for an unknown stream): the
+ * ValidationException item AWS gives, for path. */
+static bool too_big(const kn_stream *st, const char *b64, const char *path, kn_buf *items, int *n)
+{
+    size_t len = 0;
+    kn_b64_check(b64, strlen(b64), &len, NULL);
+    size_t max = (size_t)(st ? st->max_record_kib : 1024) * 1024;
+    if (len <= max) return false;
+    if ((*n)++ < 10)
+        kn_buf_printf(items,
+                      "%sValue 'java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]' at '%s' failed to satisfy "
+                      "constraint: Member must have length less than or equal to %zu",
+                      *n > 1 ? "; " : "", len, len, path, max);
+    return true;
+}
+
+static int fail_items(kn_call *c, kn_buf *items, int n)
+{
+    if (n > 10) n = 10;
+    kn_fail(c, KN_EVALIDATION, "%d validation error%s detected: %.*s", n, n > 1 ? "s" : "", (int)items->len,
+            items->data);
+    kn_buf_free(items);
+    return KN_EVALIDATION;
+}
 
 static int writable(kn_call *c, kn_stream **out)
 {
@@ -129,6 +164,9 @@ static void put_record_done(kn_call *c)
 
 int kn_op_put_record(kn_call *c)
 {
+    kn_buf items = KN_BUF_INIT;
+    int nbig = 0;
+    if (too_big(peek_stream(c), kn_in_str(c, "Data"), "data", &items, &nbig)) return fail_items(c, &items, nbig);
     kn_stream *st;
     int rc = writable(c, &st);
     if (rc < 0) return rc;
@@ -192,10 +230,20 @@ static void put_records_done(kn_call *c)
 
 int kn_op_put_records(kn_call *c)
 {
+    cJSON *records = cJSON_GetObjectItemCaseSensitive(c->in, "Records");
+    const kn_stream *named = peek_stream(c);
+    kn_buf items = KN_BUF_INIT;
+    int nbig = 0, k = 1;
+    for (cJSON *e = records->child; e; e = e->next, k++) {
+        char path[64];
+        snprintf(path, sizeof path, "records.%d.member.data", k);
+        too_big(named, cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring, path, &items, &nbig);
+    }
+    if (nbig) return fail_items(c, &items, nbig);
+    kn_buf_free(&items);
     kn_stream *st;
     int rc = writable(c, &st);
     if (rc < 0) return rc;
-    cJSON *records = cJSON_GetObjectItemCaseSensitive(c->in, "Records");
     size_t n = (size_t)cJSON_GetArraySize(records);
     put_state *ps = kn_xcalloc(1, sizeof *ps + n * sizeof(staged));
     ps->stream = st;

@@ -163,8 +163,8 @@ static int store(kn_call *c, const char *resource, const char *stream_name, cons
     if (rc == 0 && total > MAX_TAGS)
         rc = kn_fail(c, KN_EINVALID_ARGUMENT,
                      "Failed to add tags to stream %s under account %s because a given stream cannot have more than "
-                     "%d tags associated with it.",
-                     stream_name, c->srv->cfg.account, MAX_TAGS);
+                     "10 tags associated with it.", /* sic: AWS says 10 while it allows 50 */
+                     stream_name, c->srv->cfg.account);
     else if (rc == 0 && (rc = kn_catalog_tags_set(c->srv->catalog, resource, keys, values, n)) < 0)
         kn_fail(c, rc, "Internal Service Failure");
     free(keys);
