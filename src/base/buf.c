@@ -48,7 +48,8 @@ char *kn_buf_reserve(kn_buf *b, size_t n)
 {
     if (b->cap - b->len < n + 1) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len < n + 1) cap *= 2;
+        while (cap - b->len < n + 1)
+            cap *= 2;
         b->data = kn_xrealloc(b->data, cap);
         b->cap = cap;
     }

@@ -36,7 +36,8 @@ static int head_info(reader *r, int *major, uint64_t *arg, int *indefinite, unsi
     size_t n = (size_t)1 << (info - 24);
     if ((size_t)(r->end - r->p) < n) return -1;
     uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v = (v << 8) | *r->p++;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | *r->p++;
     *arg = v;
     return 0;
 }
@@ -144,16 +145,22 @@ static cJSON *item(reader *r, int depth)
         return v;
     }
     case 4:
-    case 5: return container(r, major, arg, indefinite, depth);
-    case 6: return indefinite ? NULL : item(r, depth + 1); /* a tag: keep the tagged value */
+    case 5:
+        return container(r, major, arg, indefinite, depth);
+    case 6:
+        return indefinite ? NULL : item(r, depth + 1); /* a tag: keep the tagged value */
     default:
         if (indefinite) return NULL;
         switch (info) {
-        case 20: return cJSON_CreateFalse();
-        case 21: return cJSON_CreateTrue();
+        case 20:
+            return cJSON_CreateFalse();
+        case 21:
+            return cJSON_CreateTrue();
         case 22:
-        case 23: return cJSON_CreateNull();
-        case 25: return cJSON_CreateNumber(half_to_double((uint16_t)arg));
+        case 23:
+            return cJSON_CreateNull();
+        case 25:
+            return cJSON_CreateNumber(half_to_double((uint16_t)arg));
         case 26: {
             uint32_t u = (uint32_t)arg;
             float f;
@@ -165,7 +172,8 @@ static cJSON *item(reader *r, int depth)
             memcpy(&d, &arg, 8);
             return cJSON_CreateNumber(d);
         }
-        default: return NULL;
+        default:
+            return NULL;
         }
     }
 }

@@ -5,10 +5,9 @@
 static const struct {
     const char *name, *type;
     int status;
-} table[] = {
-    {"OK", "", 200},
+} table[] = {{"OK", "", 200},
 #define KN__ERR_ROW(name, type, status) {#name, type, status},
-    KN_ERRNO_MAP(KN__ERR_ROW)
+             KN_ERRNO_MAP(KN__ERR_ROW)
 #undef KN__ERR_ROW
 };
 

@@ -9,13 +9,15 @@
 
 static void put_be(unsigned char *p, uint64_t v, int n)
 {
-    for (int i = n - 1; i >= 0; i--, v >>= 8) p[i] = (unsigned char)v;
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
 }
 
 static uint64_t get_be(const unsigned char *p, int n)
 {
     uint64_t v = 0;
-    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
     return v;
 }
 

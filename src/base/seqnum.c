@@ -45,7 +45,8 @@ static int hexval(char c)
 size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
 {
     /* the 47 hex digits as bit fields of a 192-bit number (digit i weighs 16^(46-i)) */
-    unsigned __int128 lo = ((unsigned __int128)s->seq_ix << 80) | ((unsigned __int128)(uint64_t)s->seq_secs << 36) |
+    unsigned __int128 lo = ((unsigned __int128)s->seq_ix << 80) |
+                           ((unsigned __int128)(uint64_t)s->seq_secs << 36) |
                            ((unsigned __int128)(uint32_t)s->shard_index << 4) | 2u;
     uint64_t hi = (2ull << (184 - 128)) | ((uint64_t)s->create_secs << (148 - 128)) |
                   ((uint64_t)((uint32_t)s->shard_index & 0xf) << (144 - 128)) | (uint64_t)(s->seq_ix >> 48);
@@ -53,12 +54,15 @@ size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
     /* base 10^19 chunks, least significant first */
     uint64_t chunk[4];
     int nc = 0;
-    while (!u192_is_zero(&v)) chunk[nc++] = u192_div(&v, 10000000000000000000ull);
+    while (!u192_is_zero(&v))
+        chunk[nc++] = u192_div(&v, 10000000000000000000ull);
     if (nc == 0) chunk[nc++] = 0;
     char lead[20];
     size_t n = 0, ln = 0;
-    for (uint64_t c = chunk[nc - 1]; c || ln == 0; c /= 10) lead[ln++] = (char)('0' + c % 10);
-    while (ln) out[n++] = lead[--ln];
+    for (uint64_t c = chunk[nc - 1]; c || ln == 0; c /= 10)
+        lead[ln++] = (char)('0' + c % 10);
+    while (ln)
+        out[n++] = lead[--ln];
     for (int i = nc - 2; i >= 0; i--) {
         uint64_t c = chunk[i];
         for (int k = 18; k >= 0; k--) {
@@ -74,7 +78,8 @@ size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
 static uint64_t hexfield(const char *h, int from, int to)
 {
     uint64_t v = 0;
-    for (int i = from; i < to; i++) v = (v << 4) | (uint64_t)hexval(h[i]);
+    for (int i = from; i < to; i++)
+        v = (v << 4) | (uint64_t)hexval(h[i]);
     return v;
 }
 
@@ -92,14 +97,15 @@ int kn_seq_parse(const char *dec, size_t len, kn_seq *out)
     snprintf(full, sizeof full, "%016llx%016llx%016llx", (unsigned long long)v.limb[0],
              (unsigned long long)v.limb[1], (unsigned long long)v.limb[2]);
     h = full;
-    while (*h == '0') h++;
+    while (*h == '0')
+        h++;
     int hl = (int)strlen(h);
     memset(out, 0, sizeof *out);
     if (hl <= 32 || (hl == 33 && h[0] == '1')) { /* < 2^129: version 0 */
         out->version = 0;
         out->create_secs = (int64_t)hexfield(h, 1, 10);
         out->shard_index = (int32_t)hexfield(h, 28, hl < 32 ? hl : 32);
-    } else if (hl == 47 && h[0] == '2') { /* 2^185 <= n < 1.5 * 2^185 */
+    } else if (hl == 47 && h[0] == '2') {                         /* 2^185 <= n < 1.5 * 2^185 */
         if (hexfield(h, 1, 47) == 0) return KN_EINVALID_ARGUMENT; /* exactly 2^185 */
         int version = hexval(h[46]);
         out->version = version;

@@ -26,7 +26,8 @@ size_t kn_u128_format(kn_u128 v, char out[KN_U128_DEC_MAX])
         tmp[n++] = (char)('0' + (int)(v % 10));
         v /= 10;
     } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
     out[n] = '\0';
     return n;
 }
@@ -44,6 +45,7 @@ kn_u128 kn_hash_key(const void *partition_key, size_t len)
     KN_ASSERT(EVP_DigestUpdate(ctx, partition_key, len) == 1);
     KN_ASSERT(EVP_DigestFinal_ex(ctx, d, &dl) == 1);
     kn_u128 v = 0;
-    for (int i = 0; i < 16; i++) v = (v << 8) | d[i];
+    for (int i = 0; i < 16; i++)
+        v = (v << 8) | d[i];
     return v;
 }

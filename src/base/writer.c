@@ -36,11 +36,13 @@ static void cbor_head(kn_buf *b, unsigned major, uint64_t v)
         n = 3;
     } else if (v <= 0xffffffffu) {
         h[0] = (unsigned char)(major | 26);
-        for (int i = 0; i < 4; i++) h[1 + i] = (unsigned char)(v >> (24 - 8 * i));
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (unsigned char)(v >> (24 - 8 * i));
         n = 5;
     } else {
         h[0] = (unsigned char)(major | 27);
-        for (int i = 0; i < 8; i++) h[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+        for (int i = 0; i < 8; i++)
+            h[1 + i] = (unsigned char)(v >> (56 - 8 * i));
         n = 9;
     }
     kn_buf_append(b, h, n);
@@ -114,11 +116,21 @@ void kn_json_escape(kn_buf *out, const char *s, size_t n)
         kn_buf_append(out, s + start, i - start);
         start = i + 1;
         switch (c) {
-        case '"': kn_buf_append(out, "\\\"", 2); break;
-        case '\\': kn_buf_append(out, "\\\\", 2); break;
-        case '\n': kn_buf_append(out, "\\n", 2); break;
-        case '\r': kn_buf_append(out, "\\r", 2); break;
-        case '\t': kn_buf_append(out, "\\t", 2); break;
+        case '"':
+            kn_buf_append(out, "\\\"", 2);
+            break;
+        case '\\':
+            kn_buf_append(out, "\\\\", 2);
+            break;
+        case '\n':
+            kn_buf_append(out, "\\n", 2);
+            break;
+        case '\r':
+            kn_buf_append(out, "\\r", 2);
+            break;
+        case '\t':
+            kn_buf_append(out, "\\t", 2);
+            break;
         default: {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             kn_buf_append(out, u, 6);
@@ -169,7 +181,8 @@ static void put_int(kn_buf *b, int64_t v)
     } while (u);
     if (v < 0) tmp[n++] = '-';
     char *dst = kn_buf_reserve(b, (size_t)n);
-    for (int i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
+    for (int i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
     b->len += (size_t)n;
 }
 

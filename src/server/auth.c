@@ -37,8 +37,9 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
     size_t ql;
     bool auth_query = query_param(req, "X-Amz-Algorithm", &ql) != NULL;
     if (ai >= 0 && auth_query)
-        return kn_fail(c, KN_EINVALID_SIGNATURE,
-                       "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.");
+        return kn_fail(
+            c, KN_EINVALID_SIGNATURE,
+            "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.");
     if (ai < 0 && !auth_query) return kn_fail(c, KN_EMISSING_AUTH, "Missing Authentication Token");
     kn_buf msg = KN_BUF_INIT;
     int rc = 0;
@@ -50,9 +51,11 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
         size_t i = 0;
         bool first = true;
         while (i < v.len) {
-            while (i < v.len && (v.base[i] == ',' || v.base[i] == ' ')) i++;
+            while (i < v.len && (v.base[i] == ',' || v.base[i] == ' '))
+                i++;
             size_t s = i;
-            while (i < v.len && v.base[i] != ',' && v.base[i] != ' ') i++;
+            while (i < v.len && v.base[i] != ',' && v.base[i] != ' ')
+                i++;
             if (i == s) break;
             if (first) {
                 first = false;
@@ -67,7 +70,9 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
         for (int k = 0; k < 3; k++)
             if (!seen[k]) kn_buf_printf(&msg, "Authorization header requires '%s' parameter. ", keys[k]);
         if (!has_header(req, "x-amz-date") && !has_header(req, "date"))
-            kn_buf_puts(&msg, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
+            kn_buf_puts(
+                &msg,
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
         if (msg.len) {
             kn_buf_puts(&msg, "Authorization=");
             kn_buf_append(&msg, v.base, v.len);
@@ -78,7 +83,8 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
                                              "X-Amz-SignedHeaders", "X-Amz-Date"};
         for (size_t k = 0; k < 5; k++) {
             const char *p = query_param(req, params[k], &ql);
-            if (!p || ql == 0) kn_buf_printf(&msg, "AWS query-string parameters must include '%s'. ", params[k]);
+            if (!p || ql == 0)
+                kn_buf_printf(&msg, "AWS query-string parameters must include '%s'. ", params[k]);
         }
         if (msg.len) {
             kn_buf_puts(&msg, "Re-examine the query-string parameters.");

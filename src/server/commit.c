@@ -52,8 +52,8 @@ struct kn_commit {
     kn_fsync_mode mode;
     int64_t interval_ms;
     int64_t next_sync_ms;
-    log_set touched;    /* staged into during this iteration */
-    log_set unsynced;   /* written, not yet in a sync batch */
+    log_set touched;      /* staged into during this iteration */
+    log_set unsynced;     /* written, not yet in a sync batch */
     kn_call *head, *tail; /* calls waiting for the next batch */
     batch b;
     bool inflight;
@@ -101,11 +101,13 @@ static void *durability_main(void *arg)
     kn_commit *k = arg;
     pthread_mutex_lock(&k->mu);
     for (;;) {
-        while (!k->work && !k->stop) pthread_cond_wait(&k->cv, &k->mu);
+        while (!k->work && !k->stop)
+            pthread_cond_wait(&k->cv, &k->mu);
         if (k->stop && !k->work) break;
         k->work = false;
         pthread_mutex_unlock(&k->mu);
-        for (size_t i = 0; i < k->b.n; i++) k->b.rcs[i] = kn_sync_req_run(k->b.reqs[i]);
+        for (size_t i = 0; i < k->b.n; i++)
+            k->b.rcs[i] = kn_sync_req_run(k->b.reqs[i]);
         h2o_multithread_send_message(&k->receiver, &k->b.msg);
         pthread_mutex_lock(&k->mu);
     }
@@ -143,7 +145,8 @@ static void on_report(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
 {
     kn_commit *k = H2O_STRUCT_FROM_MEMBER(kn_commit, receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
-        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_multithread_message_t *m =
+            H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
     }
     batch_done(k);
@@ -156,8 +159,10 @@ static void dispatch(kn_commit *k)
     batch *b = &k->b;
     for (size_t i = 0; i < k->unsynced.n; i++) {
         kn_sync_req *r = kn_shardlog_sync_begin(k->unsynced.logs[i]);
-        if (r) batch_add(b, k->unsynced.logs[i], r);
-        else if (k->mode == KN_FSYNC_ALWAYS) kn_shardlog_publish(k->unsynced.logs[i], true);
+        if (r)
+            batch_add(b, k->unsynced.logs[i], r);
+        else if (k->mode == KN_FSYNC_ALWAYS)
+            kn_shardlog_publish(k->unsynced.logs[i], true);
     }
     k->unsynced.n = 0;
     if (k->mode == KN_FSYNC_ALWAYS) {
@@ -167,7 +172,8 @@ static void dispatch(kn_commit *k)
     k->inflight = true;
     if (b->n == 0 || !k->started) {
         /* nothing to sync (or no thread: shutting down): finish on this thread */
-        for (size_t i = 0; i < b->n; i++) b->rcs[i] = kn_sync_req_run(b->reqs[i]);
+        for (size_t i = 0; i < b->n; i++)
+            b->rcs[i] = kn_sync_req_run(b->reqs[i]);
         batch_done(k);
         return;
     }

@@ -87,28 +87,28 @@ static void on_req_dispose(void *p)
     if (!c->pending) call_free(c);
 }
 
-static void gen_proceed(h2o_generator_t *self, h2o_req_t *req)
-{
-}
-static void gen_stop(h2o_generator_t *self, h2o_req_t *req)
-{
-}
+static void gen_proceed(h2o_generator_t *self, h2o_req_t *req) {}
+static void gen_stop(h2o_generator_t *self, h2o_req_t *req) {}
 static h2o_generator_t generator = {gen_proceed, gen_stop};
 
 void kn_http_add_header(h2o_req_t *req, const char *name, const char *value, size_t len)
 {
     size_t n = strlen(name);
     char *lower = h2o_mem_alloc_pool(&req->pool, n + 1);
-    for (size_t i = 0; i <= n; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (char)tolower((unsigned char)name[i]);
     h2o_add_header_by_str(&req->pool, &req->res.headers, lower, n, 1, name, value, len);
 }
 
 void kn_http_send(h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     req->res.status = status;
-    req->res.reason = status == 200 ? "OK" : status == 400 ? "Bad Request" : status == 403 ? "Forbidden"
-                      : status == 404 ? "Not Found" : status == 413 ? "Request Entity Too Large"
-                                                     : "Internal Server Error";
+    req->res.reason = status == 200   ? "OK"
+                      : status == 400 ? "Bad Request"
+                      : status == 403 ? "Forbidden"
+                      : status == 404 ? "Not Found"
+                      : status == 413 ? "Request Entity Too Large"
+                                      : "Internal Server Error";
     req->res.content_length = len;
     if (content_type) kn_http_add_header(req, "content-type", content_type, strlen(content_type));
     h2o_start_response(req, &generator);
@@ -208,8 +208,10 @@ static bool iov_eq(h2o_iovec_t v, const char *s)
 
 static void trim(h2o_iovec_t *v)
 {
-    while (v->len && (v->base[0] == ' ' || v->base[0] == '\t')) v->base++, v->len--;
-    while (v->len && (v->base[v->len - 1] == ' ' || v->base[v->len - 1] == '\t')) v->len--;
+    while (v->len && (v->base[0] == ' ' || v->base[0] == '\t'))
+        v->base++, v->len--;
+    while (v->len && (v->base[v->len - 1] == ' ' || v->base[v->len - 1] == '\t'))
+        v->len--;
 }
 
 static void add_common_headers(h2o_req_t *req, bool preflight)
@@ -249,7 +251,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         kn_http_add_header(req, "access-control-expose-headers", expose, sizeof expose - 1);
     }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        send_xml(req, 403, "AccessDeniedException", "Unable to determine service/operation name to be authorized");
+        send_xml(req, 403, "AccessDeniedException",
+                 "Unable to determine service/operation name to be authorized");
         return 0;
     }
 
@@ -290,7 +293,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!content_valid) {
         if (!service.len || !operation.base)
-            send_xml(req, 403, "AccessDeniedException", "Unable to determine service/operation name to be authorized");
+            send_xml(req, 403, "AccessDeniedException",
+                     "Unable to determine service/operation name to be authorized");
         else
             send_xml(req, 404, "UnknownOperationException", NULL);
         return 0;
@@ -301,14 +305,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     } else {
         const char *end = NULL;
         c->in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
-        while (c->in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end)) end++;
+        while (c->in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end))
+            end++;
         if (c->in && end != req->entity.base + req->entity.len) c->in = NULL; /* trailing bytes */
     }
     kn_json_use_arena(NULL);
     if (!c->in || !(cJSON_IsObject(c->in) || cJSON_IsArray(c->in))) {
         if (is_json) {
-            static const char body[] =
-                "{\"Output\":{\"__type\":\"com.amazon.coral.service#SerializationException\"},\"Version\":\"1.0\"}";
+            static const char body[] = "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
+                                       "SerializationException\"},\"Version\":\"1.0\"}";
             kn_http_send(req, 400, CT_JSON, body, sizeof body - 1);
         } else {
             kn_fail(c, KN_ESERIALIZATION, NULL);
@@ -317,8 +322,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (is_json) {
-        static const char body[] =
-            "{\"Output\":{\"__type\":\"com.amazon.coral.service#UnknownOperationException\"},\"Version\":\"1.0\"}";
+        static const char body[] = "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
+                                   "UnknownOperationException\"},\"Version\":\"1.0\"}";
         kn_http_send(req, 404, CT_JSON, body, sizeof body - 1);
         return 0;
     }

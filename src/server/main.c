@@ -28,30 +28,29 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: kinesind [options]\n"
-            "\n"
-            "A durable Amazon Kinesis Data Streams server (JSON 1.1 over HTTP/1.1 and HTTP/2).\n"
-            "\n"
-            "  --host ADDR              address to listen on (default 127.0.0.1)\n"
-            "  --port N                 port (default 4567)\n"
-            "  --data-dir DIR           where streams and records are kept (default ./kinesin-data)\n"
-            "  --in-memory              keep everything in memory; nothing survives a restart\n"
-            "  --create-stream-ms MS    time a stream stays CREATING (default 500; 0 allowed)\n"
-            "  --delete-stream-ms MS    time a stream stays DELETING (default 500)\n"
-            "  --update-stream-ms MS    time a stream stays UPDATING (default 500)\n"
-            "  --shard-limit N          open shards allowed in the account (default 1000)\n"
-            "  --segment-bytes N        roll shard log segments past N bytes (default 67108864)\n"
-            "  --fsync POLICY           always (default): acknowledge writes after fdatasync;\n"
-            "                           interval=MS: acknowledge after write(), sync every MS;\n"
-            "                           never: leave syncing to the operating system\n"
-            "  --retention-check-ms MS  how often expired records are deleted (default 60000)\n"
-            "  --log-level LEVEL        debug, info, warn or error (default info)\n"
-            "  --help                   this text\n"
-            "  --version                print the version\n"
-            "\n"
-            "Environment: AWS_ACCOUNT_ID (default 000000000000), AWS_REGION or AWS_DEFAULT_REGION\n"
-            "(default us-east-1).\n");
+    fprintf(f, "usage: kinesind [options]\n"
+               "\n"
+               "A durable Amazon Kinesis Data Streams server (JSON 1.1 over HTTP/1.1 and HTTP/2).\n"
+               "\n"
+               "  --host ADDR              address to listen on (default 127.0.0.1)\n"
+               "  --port N                 port (default 4567)\n"
+               "  --data-dir DIR           where streams and records are kept (default ./kinesin-data)\n"
+               "  --in-memory              keep everything in memory; nothing survives a restart\n"
+               "  --create-stream-ms MS    time a stream stays CREATING (default 500; 0 allowed)\n"
+               "  --delete-stream-ms MS    time a stream stays DELETING (default 500)\n"
+               "  --update-stream-ms MS    time a stream stays UPDATING (default 500)\n"
+               "  --shard-limit N          open shards allowed in the account (default 1000)\n"
+               "  --segment-bytes N        roll shard log segments past N bytes (default 67108864)\n"
+               "  --fsync POLICY           always (default): acknowledge writes after fdatasync;\n"
+               "                           interval=MS: acknowledge after write(), sync every MS;\n"
+               "                           never: leave syncing to the operating system\n"
+               "  --retention-check-ms MS  how often expired records are deleted (default 60000)\n"
+               "  --log-level LEVEL        debug, info, warn or error (default info)\n"
+               "  --help                   this text\n"
+               "  --version                print the version\n"
+               "\n"
+               "Environment: AWS_ACCOUNT_ID (default 000000000000), AWS_REGION or AWS_DEFAULT_REGION\n"
+               "(default us-east-1).\n");
 }
 
 static int parse_int(const char *flag, const char *v, long long min, long long max, long long *out)
@@ -70,30 +69,54 @@ static int parse_int(const char *flag, const char *v, long long min, long long m
 static int parse_args(int argc, char **argv, kn_config *cfg)
 {
     enum {
-        OPT_HOST = 256, OPT_PORT, OPT_DATA, OPT_MEM, OPT_CREATE, OPT_DELETE, OPT_UPDATE, OPT_LIMIT, OPT_SEG, OPT_LOG, OPT_HELP, OPT_VER,
-        OPT_FSYNC, OPT_RETENTION
+        OPT_HOST = 256,
+        OPT_PORT,
+        OPT_DATA,
+        OPT_MEM,
+        OPT_CREATE,
+        OPT_DELETE,
+        OPT_UPDATE,
+        OPT_LIMIT,
+        OPT_SEG,
+        OPT_LOG,
+        OPT_HELP,
+        OPT_VER,
+        OPT_FSYNC,
+        OPT_RETENTION
     };
-    static const struct option opts[] = {
-        {"host", required_argument, 0, OPT_HOST},         {"port", required_argument, 0, OPT_PORT},
-        {"data-dir", required_argument, 0, OPT_DATA},     {"in-memory", no_argument, 0, OPT_MEM},
-        {"create-stream-ms", required_argument, 0, OPT_CREATE}, {"delete-stream-ms", required_argument, 0, OPT_DELETE},
-        {"update-stream-ms", required_argument, 0, OPT_UPDATE}, {"shard-limit", required_argument, 0, OPT_LIMIT},
-        {"segment-bytes", required_argument, 0, OPT_SEG},  {"log-level", required_argument, 0, OPT_LOG},
-        {"fsync", required_argument, 0, OPT_FSYNC},       {"retention-check-ms", required_argument, 0, OPT_RETENTION},
-        {"help", no_argument, 0, OPT_HELP},               {"version", no_argument, 0, OPT_VER},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
+                                         {"port", required_argument, 0, OPT_PORT},
+                                         {"data-dir", required_argument, 0, OPT_DATA},
+                                         {"in-memory", no_argument, 0, OPT_MEM},
+                                         {"create-stream-ms", required_argument, 0, OPT_CREATE},
+                                         {"delete-stream-ms", required_argument, 0, OPT_DELETE},
+                                         {"update-stream-ms", required_argument, 0, OPT_UPDATE},
+                                         {"shard-limit", required_argument, 0, OPT_LIMIT},
+                                         {"segment-bytes", required_argument, 0, OPT_SEG},
+                                         {"log-level", required_argument, 0, OPT_LOG},
+                                         {"fsync", required_argument, 0, OPT_FSYNC},
+                                         {"retention-check-ms", required_argument, 0, OPT_RETENTION},
+                                         {"help", no_argument, 0, OPT_HELP},
+                                         {"version", no_argument, 0, OPT_VER},
+                                         {0, 0, 0, 0}};
     opterr = 0;
     int o;
     long long v;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case OPT_HOST: cfg->host = optarg; break;
+        case OPT_HOST:
+            cfg->host = optarg;
+            break;
         case OPT_PORT:
             if (parse_int("--port", optarg, 0, 65535, &v)) return -1;
             cfg->port = (int)v;
             break;
-        case OPT_DATA: cfg->data_dir = optarg; break;
-        case OPT_MEM: cfg->in_memory = true; break;
+        case OPT_DATA:
+            cfg->data_dir = optarg;
+            break;
+        case OPT_MEM:
+            cfg->in_memory = true;
+            break;
         case OPT_CREATE:
             if (parse_int("--create-stream-ms", optarg, 0, 86400000, &v)) return -1;
             cfg->create_stream_ms = v;
@@ -135,14 +158,19 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         case OPT_LOG: {
             kn_log_level l;
             if (kn_log_parse_level(optarg, &l)) {
-                fprintf(stderr, "kinesind: --log-level: '%s' is not one of debug, info, warn, error\n", optarg);
+                fprintf(stderr, "kinesind: --log-level: '%s' is not one of debug, info, warn, error\n",
+                        optarg);
                 return -1;
             }
             kn_log_threshold = l;
             break;
         }
-        case OPT_HELP: usage(stdout); exit(0);
-        case OPT_VER: printf("kinesind %s\n", KN_VERSION); exit(0);
+        case OPT_HELP:
+            usage(stdout);
+            exit(0);
+        case OPT_VER:
+            printf("kinesind %s\n", KN_VERSION);
+            exit(0);
         case ':':
             fprintf(stderr, "kinesind: %s needs a value (see --help)\n", argv[optind - 1]);
             return -1;

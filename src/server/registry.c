@@ -33,7 +33,8 @@ void kn_shard_id(int32_t index, char out[32])
     memcpy(out, "shardId-", 8);
     uint32_t v = (uint32_t)index;
     int digits = 12; /* an int32 has at most 10 digits */
-    for (int i = 8 + digits - 1; i >= 8; i--, v /= 10) out[i] = (char)('0' + v % 10);
+    for (int i = 8 + digits - 1; i >= 8; i--, v /= 10)
+        out[i] = (char)('0' + v % 10);
     out[8 + digits] = '\0';
 }
 
@@ -125,7 +126,8 @@ static void insert(kn_server *srv, kn_stream *st)
 
 static void stream_free(kn_stream *st)
 {
-    for (int32_t i = 0; i < st->nshards; i++) kn_shardlog_close(st->shards[i].log);
+    for (int32_t i = 0; i < st->nshards; i++)
+        kn_shardlog_close(st->shards[i].log);
     free(st->shards);
     free(st);
 }
@@ -202,7 +204,8 @@ static void on_shard(void *ctx, int64_t stream_id, const kn_cat_shard *c)
     for (size_t i = 0; i < l->srv->nstreams; i++)
         if (l->srv->streams[i]->id == stream_id) st = l->srv->streams[i];
     if (!st || c->index != st->nshards) {
-        kn_error("catalog: shard %" PRId32 " of stream id %" PRId64 " out of order; skipped", c->index, stream_id);
+        kn_error("catalog: shard %" PRId32 " of stream id %" PRId64 " out of order; skipped", c->index,
+                 stream_id);
         return;
     }
     st->shards = kn_xrealloc(st->shards, (size_t)(st->nshards + 1) * sizeof *st->shards);
@@ -235,7 +238,8 @@ int kn_registry_load(kn_server *srv)
 
 void kn_registry_free(kn_server *srv)
 {
-    for (size_t i = 0; i < srv->nstreams; i++) stream_free(srv->streams[i]);
+    for (size_t i = 0; i < srv->nstreams; i++)
+        stream_free(srv->streams[i]);
     free(srv->streams);
     srv->streams = NULL;
     srv->nstreams = srv->capstreams = 0;
@@ -293,7 +297,8 @@ void kn_registry_tick(kn_server *srv, int64_t now_ms)
                 i++;
                 continue;
             }
-            if (rc < 0) kn_error("stream %s: applying '%s' failed; it stays UPDATING", st->name, st->pending_op);
+            if (rc < 0)
+                kn_error("stream %s: applying '%s' failed; it stays UPDATING", st->name, st->pending_op);
             if (rc < 0) {
                 i++;
                 continue;
@@ -365,7 +370,8 @@ int kn_shards_save(kn_server *srv, kn_stream *st, int32_t from)
 {
     size_t n = (size_t)(st->nshards - from);
     kn_cat_shard *cs = kn_xcalloc(n ? n : 1, sizeof *cs);
-    for (size_t i = 0; i < n; i++) shard_to_cat(&st->shards[from + (int32_t)i], &cs[i]);
+    for (size_t i = 0; i < n; i++)
+        shard_to_cat(&st->shards[from + (int32_t)i], &cs[i]);
     int rc = kn_catalog_shards_put(srv->catalog, st->id, cs, n);
     free(cs);
     return rc;
@@ -376,7 +382,8 @@ int kn_open_shard_count(const kn_server *srv)
     int n = 0;
     for (size_t i = 0; i < srv->nstreams; i++) {
         const kn_stream *st = srv->streams[i];
-        for (int32_t k = 0; k < st->nshards; k++) n += st->shards[k].closed_ms == 0;
+        for (int32_t k = 0; k < st->nshards; k++)
+            n += st->shards[k].closed_ms == 0;
     }
     return n;
 }
@@ -478,8 +485,8 @@ int kn_stream_name(kn_call *c, char name[129], char account[13])
         strncmp(field[3], srv->cfg.region, region_len) != 0)
         return kn_fail(c, KN_ENOT_FOUND, "Stream %s under account %s not found.", name, account);
     if (sname && strcmp(sname, name) != 0)
-        return kn_fail(c, KN_EINVALID_ARGUMENT, "StreamARN %s and StreamName %s do not refer to the same stream.",
-                       arn, sname);
+        return kn_fail(c, KN_EINVALID_ARGUMENT,
+                       "StreamARN %s and StreamName %s do not refer to the same stream.", arn, sname);
     return 0;
 }
 

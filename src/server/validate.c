@@ -66,19 +66,21 @@ static int check_blob_string(const char *s, kn_buf *msg)
     size_t n = strlen(s);
     char bad = 0;
     switch (kn_b64_check(s, n, NULL, &bad)) {
-    case KN_B64_OK: return 0;
+    case KN_B64_OK:
+        return 0;
     case KN_B64_BAD_LENGTH:
-        kn_buf_printf(msg,
-                      "'%s' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 "
-                      "bytes but found: %zu",
-                      s, n);
+        kn_buf_printf(
+            msg,
+            "'%s' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 "
+            "bytes but found: %zu",
+            s, n);
         return KN_ESERIALIZATION;
     case KN_B64_BAD_CHAR:
         kn_buf_printf(msg, "'%s' can not be converted to a Blob: Invalid Base64 character: '%c'", s, bad);
         return KN_ESERIALIZATION;
     case KN_B64_NON_CANONICAL:
-        kn_buf_printf(msg, "'%s' can not be converted to a Blob: Invalid last non-pad Base64 character dectected",
-                      s);
+        kn_buf_printf(
+            msg, "'%s' can not be converted to a Blob: Invalid last non-pad Base64 character dectected", s);
         return KN_ESERIALIZATION;
     }
     return 0;
@@ -98,12 +100,14 @@ static int check_fields(cJSON *obj, const kn_field *fields, kn_buf *msg)
 static int check_type(cJSON *v, const kn_field *f, kn_buf *msg)
 {
     bool scalar = f->type != KN_T_LIST && f->type != KN_T_MAP && f->type != KN_T_STRUCT;
-    if (cJSON_IsArray(v) && f->type != KN_T_LIST) return serr(msg, "%s", "Start of list found where not expected");
+    if (cJSON_IsArray(v) && f->type != KN_T_LIST)
+        return serr(msg, "%s", "Start of list found where not expected");
     if (cJSON_IsObject(v) && (scalar || f->type == KN_T_LIST))
         return serr(msg, "%s", "Start of structure or map found where not expected.");
     switch (f->type) {
     case KN_T_STRING:
-        if (cJSON_IsBool(v)) return serr(msg, "%s", "class java.lang.Boolean can not be converted to an String");
+        if (cJSON_IsBool(v))
+            return serr(msg, "%s", "class java.lang.Boolean can not be converted to an String");
         if (cJSON_IsNumber(v)) return serr(msg, "%s", TRUNCATING " can not be converted to an String");
         return 0;
     case KN_T_INTEGER:
@@ -133,7 +137,8 @@ static int check_type(cJSON *v, const kn_field *f, kn_buf *msg)
                 return 0;
             }
             kn_buf_putc(msg, '\'');
-            for (const char *p = v->valuestring; *p; p++) kn_buf_putc(msg, (char)toupper((unsigned char)*p));
+            for (const char *p = v->valuestring; *p; p++)
+                kn_buf_putc(msg, (char)toupper((unsigned char)*p));
             kn_buf_puts(msg, "' can not be converted to an Boolean");
             return KN_ESERIALIZATION;
         }
@@ -146,7 +151,8 @@ static int check_type(cJSON *v, const kn_field *f, kn_buf *msg)
         if (cJSON_IsString(v))
             return serr(msg, "%s", "class java.lang.String can not be converted to milliseconds since epoch");
         if (cJSON_IsBool(v))
-            return serr(msg, "%s", "class java.lang.Boolean can not be converted to milliseconds since epoch");
+            return serr(msg, "%s",
+                        "class java.lang.Boolean can not be converted to milliseconds since epoch");
         return 0;
     case KN_T_LIST:
         if (!cJSON_IsArray(v)) return serr(msg, "%s", "Expected list or null");
@@ -188,16 +194,24 @@ static size_t blob_len(const char *s)
 static void render(kn_buf *b, const cJSON *v, const kn_field *f)
 {
     switch (f->type) {
-    case KN_T_STRING: kn_buf_puts(b, v->valuestring); break;
+    case KN_T_STRING:
+        kn_buf_puts(b, v->valuestring);
+        break;
     case KN_T_INTEGER:
-    case KN_T_LONG: kn_buf_printf(b, "%" PRId64, (int64_t)v->valuedouble); break;
+    case KN_T_LONG:
+        kn_buf_printf(b, "%" PRId64, (int64_t)v->valuedouble);
+        break;
     case KN_T_BLOB: {
         size_t n = blob_len(v->valuestring);
         kn_buf_printf(b, "java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]", n, n);
         break;
     }
-    case KN_T_BOOLEAN: kn_buf_puts(b, cJSON_IsTrue(v) ? "true" : "false"); break;
-    case KN_T_TIMESTAMP: kn_buf_printf(b, "%.0f", v->valuedouble); break;
+    case KN_T_BOOLEAN:
+        kn_buf_puts(b, cJSON_IsTrue(v) ? "true" : "false");
+        break;
+    case KN_T_TIMESTAMP:
+        kn_buf_printf(b, "%.0f", v->valuedouble);
+        break;
     case KN_T_LIST:
         kn_buf_putc(b, '[');
         for (const cJSON *e = v->child; e; e = e->next) {
@@ -223,7 +237,9 @@ static void render(kn_buf *b, const cJSON *v, const kn_field *f)
         }
         kn_buf_putc(b, '}');
         break;
-    case KN_T_STRUCT: kn_buf_puts(b, "{}"); break;
+    case KN_T_STRUCT:
+        kn_buf_puts(b, "{}");
+        break;
     }
 }
 
@@ -253,11 +269,15 @@ static void item(items *it, const cJSON *v, const kn_field *f, const char *path,
 static int64_t length_of(const cJSON *v, const kn_field *f)
 {
     switch (f->type) {
-    case KN_T_STRING: return (int64_t)kn_utf16_len(v->valuestring, strlen(v->valuestring));
-    case KN_T_BLOB: return (int64_t)blob_len(v->valuestring);
+    case KN_T_STRING:
+        return (int64_t)kn_utf16_len(v->valuestring, strlen(v->valuestring));
+    case KN_T_BLOB:
+        return (int64_t)blob_len(v->valuestring);
     case KN_T_LIST:
-    case KN_T_MAP: return cJSON_GetArraySize(v);
-    default: return 0;
+    case KN_T_MAP:
+        return cJSON_GetArraySize(v);
+    default:
+        return 0;
     }
 }
 
@@ -269,7 +289,8 @@ static void check_struct(items *it, const cJSON *obj, const kn_field *fields, co
         const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, f->name) : NULL;
         if (v && cJSON_IsNull(v)) v = NULL;
         char path[400];
-        snprintf(path, sizeof path, "%.250s%c%.100s", prefix, tolower((unsigned char)f->name[0]), f->name + 1);
+        snprintf(path, sizeof path, "%.250s%c%.100s", prefix, tolower((unsigned char)f->name[0]),
+                 f->name + 1);
         check_field(it, v, f, path, obj);
     }
 }
@@ -299,7 +320,8 @@ static void check_field(items *it, const cJSON *v, const kn_field *f, const char
     }
     if (f->enums && f->type == KN_T_STRING) {
         bool ok = false;
-        for (const char *const *e = f->enums; *e && !ok; e++) ok = strcmp(*e, v->valuestring) == 0;
+        for (const char *const *e = f->enums; *e && !ok; e++)
+            ok = strcmp(*e, v->valuestring) == 0;
         if (!ok) {
             char set[512];
             size_t n = 0;
@@ -317,8 +339,10 @@ static void check_field(items *it, const cJSON *v, const kn_field *f, const char
                 char set[512];
                 size_t n = 0;
                 for (const char *const *x = f->member->enums; *x; x++)
-                    n += (size_t)snprintf(set + n, sizeof set - n, "%s%s", x == f->member->enums ? "" : ", ", *x);
-                item(it, v, f, path, "Member must satisfy constraint: [Member must satisfy enum value set: [%s]]", set);
+                    n += (size_t)snprintf(set + n, sizeof set - n, "%s%s", x == f->member->enums ? "" : ", ",
+                                          *x);
+                item(it, v, f, path,
+                     "Member must satisfy constraint: [Member must satisfy enum value set: [%s]]", set);
                 break;
             }
         }
@@ -351,8 +375,8 @@ static void check_field(items *it, const cJSON *v, const kn_field *f, const char
             int64_t vl = cJSON_IsString(e) ? length_of(e, m) : 0;
             if ((m->has_max_len && vl > m->max_len) || (m->has_min_len && vl < m->min_len)) {
                 item(it, v, f, path,
-                     "Map value must satisfy constraint: [Member must have length less than or equal to %" PRId64
-                     ", Member must have length greater than or equal to %" PRId64 "]",
+                     "Map value must satisfy constraint: [Member must have length less than or equal to "
+                     "%" PRId64 ", Member must have length greater than or equal to %" PRId64 "]",
                      m->max_len, m->min_len);
                 break;
             }

@@ -59,8 +59,8 @@ static int exec(kn_catalog *cat, const char *sql)
 int kn_catalog_open(const char *path, kn_catalog **out)
 {
     kn_catalog *cat = kn_xcalloc(1, sizeof *cat);
-    if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
+    if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
         kn_error("catalog: cannot open %s: %s", path, cat->db ? sqlite3_errmsg(cat->db) : "out of memory");
         kn_catalog_close(cat);
         return KN_EIO;
@@ -91,7 +91,8 @@ int kn_catalog_secret(kn_catalog *cat, unsigned char key[32])
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    if (sqlite3_prepare_v2(cat->db, "SELECT value FROM meta WHERE key='iterator_key'", -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(cat->db, "SELECT value FROM meta WHERE key='iterator_key'", -1, &st, NULL) !=
+        SQLITE_OK)
         return db_fail(cat, "select secret");
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
         memcpy(key, sqlite3_column_blob(st, 0), 32);
@@ -100,8 +101,8 @@ int kn_catalog_secret(kn_catalog *cat, unsigned char key[32])
     }
     sqlite3_finalize(st);
     kn_random_bytes(key, 32);
-    if (sqlite3_prepare_v2(cat->db, "INSERT OR REPLACE INTO meta(key, value) VALUES('iterator_key', ?)", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(cat->db, "INSERT OR REPLACE INTO meta(key, value) VALUES('iterator_key', ?)", -1,
+                           &st, NULL) != SQLITE_OK)
         return db_fail(cat, "insert secret");
     sqlite3_bind_blob(st, 1, key, 32, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(cat, "insert secret");
@@ -241,8 +242,8 @@ int kn_catalog_tags(kn_catalog *cat, const char *resource,
                     void (*cb)(void *ctx, const char *key, const char *value), void *ctx)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(cat->db, "SELECT key, value FROM tags WHERE resource=? ORDER BY key", -1, &st, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(cat->db, "SELECT key, value FROM tags WHERE resource=? ORDER BY key", -1, &st,
+                           NULL) != SQLITE_OK)
         return db_fail(cat, "select tags");
     sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
     while (sqlite3_step(st) == SQLITE_ROW)
@@ -278,8 +279,8 @@ done:
 int kn_catalog_tags_set(kn_catalog *cat, const char *resource, const char *const *keys,
                         const char *const *values, size_t n)
 {
-    return tags_batch(cat, "INSERT OR REPLACE INTO tags(resource, key, value) VALUES(?1, ?2, ?3)", resource, keys,
-                      values, n);
+    return tags_batch(cat, "INSERT OR REPLACE INTO tags(resource, key, value) VALUES(?1, ?2, ?3)", resource,
+                      keys, values, n);
 }
 
 int kn_catalog_tags_remove(kn_catalog *cat, const char *resource, const char *const *keys, size_t n)
@@ -359,8 +360,8 @@ int kn_catalog_consumer_delete(kn_catalog *cat, int64_t stream_id, const char *n
     return rc;
 }
 
-int kn_catalog_consumers(kn_catalog *cat, int64_t stream_id,
-                         void (*cb)(void *ctx, const kn_cat_consumer *c), void *ctx)
+int kn_catalog_consumers(kn_catalog *cat, int64_t stream_id, void (*cb)(void *ctx, const kn_cat_consumer *c),
+                         void *ctx)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(cat->db,
@@ -383,7 +384,6 @@ int kn_catalog_consumers(kn_catalog *cat, int64_t stream_id,
     sqlite3_finalize(st);
     return 0;
 }
-
 
 int kn_catalog_load(kn_catalog *cat, void (*on_stream)(void *ctx, const kn_cat_stream *s),
                     void (*on_shard)(void *ctx, int64_t stream_id, const kn_cat_shard *sh), void *ctx)

@@ -83,7 +83,7 @@
 #define IDX_ENTRY 24
 #define IDX_TRAILER 48
 #define IDX_MAGIC 0x444e4558444e4b4bull /* "KKNDXEND" little-endian */
-#define STAGED_KEEP (64u << 10)        /* staging capacity kept between flushes */
+#define STAGED_KEEP (64u << 10)         /* staging capacity kept between flushes */
 
 typedef struct idx_entry {
     uint64_t offset;
@@ -92,20 +92,20 @@ typedef struct idx_entry {
 } idx_entry;
 
 typedef struct segment {
-    uint64_t base;      /* offset of the first record */
-    uint64_t end;       /* offset after the last flushed record */
-    uint64_t size;      /* bytes flushed */
-    int64_t last_ms;    /* arrival of the last flushed record */
-    kn_file *file;      /* opened on first use for sealed segments */
-    kn_file *idx_file;  /* the active segment's index, appended as it grows */
+    uint64_t base;     /* offset of the first record */
+    uint64_t end;      /* offset after the last flushed record */
+    uint64_t size;     /* bytes flushed */
+    int64_t last_ms;   /* arrival of the last flushed record */
+    kn_file *file;     /* opened on first use for sealed segments */
+    kn_file *idx_file; /* the active segment's index, appended as it grows */
     idx_entry *idx;
     size_t nidx, capidx;
     bool idx_loaded;    /* sealed segments load their index on first use */
     size_t idx_written; /* entries already in the index file */
     bool sealed;
-    bool unsynced;      /* flushed bytes not yet fdatasynced */
-    bool new_entry;     /* directory entry not yet fsynced */
-    bool idx_unsynced;  /* sealed index not yet fdatasynced */
+    bool unsynced;     /* flushed bytes not yet fdatasynced */
+    bool new_entry;    /* directory entry not yet fsynced */
+    bool idx_unsynced; /* sealed index not yet fdatasynced */
 } segment;
 
 struct kn_sync_req {
@@ -123,17 +123,17 @@ struct kn_shardlog {
     uint64_t segment_bytes;
     segment *segs;
     size_t nsegs, capsegs;
-    kn_buf staged;          /* encoded frames not yet flushed */
-    uint64_t next_offset;   /* assigned to the next append */
-    int64_t next_min_ms;    /* arrival times never decrease */
-    uint64_t flushed;       /* offsets below are written */
+    kn_buf staged;        /* encoded frames not yet flushed */
+    uint64_t next_offset; /* assigned to the next append */
+    int64_t next_min_ms;  /* arrival times never decrease */
+    uint64_t flushed;     /* offsets below are written */
     int64_t flushed_last_ms;
-    uint64_t synced;        /* offsets below are durable */
+    uint64_t synced; /* offsets below are durable */
     int64_t synced_last_ms;
-    uint64_t visible;       /* offsets below are readable */
+    uint64_t visible; /* offsets below are readable */
     int64_t visible_last_ms;
     bool failed;
-    bool inflight;          /* a sync request is running */
+    bool inflight; /* a sync request is running */
     kn_sync_req req;
 };
 
@@ -142,22 +142,26 @@ static kn_buf scratch;
 
 static void put32(unsigned char *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 static void put64(unsigned char *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
 }
 static uint32_t get32(const unsigned char *p)
 {
     uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 static uint64_t get64(const unsigned char *p)
 {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
     return v;
 }
 
@@ -457,7 +461,8 @@ static int seg_index(kn_shardlog *log, segment *s)
         s->end = s->base;
         if ((rc = seg_scan(log, s, 0, size)) < 0) return rc;
         if (s->end != end) {
-            kn_error("shard log %s: segment %020" PRIu64 " holds %" PRIu64 " records, its index said %" PRIu64,
+            kn_error("shard log %s: segment %020" PRIu64 " holds %" PRIu64
+                     " records, its index said %" PRIu64,
                      log->dir, s->base, s->end - s->base, end - s->base);
             return KN_EIO;
         }
@@ -548,8 +553,8 @@ static int recover_active(kn_shardlog *log, segment *s)
     }
     if ((rc = seg_scan(log, s, pos, (uint64_t)fsize)) < 0) return rc;
     if (s->size < (uint64_t)fsize) {
-        kn_warn("shard log %s: truncating %" PRIu64 " damaged bytes at the tail of segment %020" PRIu64, log->dir,
-                (uint64_t)fsize - s->size, s->base);
+        kn_warn("shard log %s: truncating %" PRIu64 " damaged bytes at the tail of segment %020" PRIu64,
+                log->dir, (uint64_t)fsize - s->size, s->base);
         if ((rc = log->vfs->ops->truncate(f, s->size)) < 0 || (rc = log->vfs->ops->sync(f)) < 0) return rc;
     }
     /* rewrite the index to what was verified, so appends continue a clean file */
@@ -593,8 +598,8 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
             if (size < 0 || (rc = seg_scan(log, s, 0, (uint64_t)size)) < 0) goto fail;
             if (s->end == l.bases[i + 1]) {
                 kn_warn("shard log %s: rebuilt the index of segment %020" PRIu64, dir, s->base);
-                if (s->size < (uint64_t)size && ((rc = vfs->ops->truncate(f, s->size)) < 0 ||
-                                                 (rc = vfs->ops->sync(f)) < 0))
+                if (s->size < (uint64_t)size &&
+                    ((rc = vfs->ops->truncate(f, s->size)) < 0 || (rc = vfs->ops->sync(f)) < 0))
                     goto fail;
                 s->sealed = true;
                 if ((rc = write_sealed_index(log, s)) < 0) goto fail;
@@ -629,7 +634,8 @@ void kn_shardlog_close(kn_shardlog *log)
 {
     if (!log) return;
     KN_ASSERT(!log->inflight);
-    for (size_t i = 0; i < log->nsegs; i++) seg_release(log, &log->segs[i]);
+    for (size_t i = 0; i < log->nsegs; i++)
+        seg_release(log, &log->segs[i]);
     free(log->segs);
     free(log->req.files);
     kn_buf_free(&log->staged);
@@ -1027,7 +1033,8 @@ int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed)
     if (drop) {
         memmove(log->segs, log->segs + drop, (log->nsegs - drop) * sizeof *log->segs);
         log->nsegs -= drop;
-        kn_info("shard log %s: retention removed %zu segment(s), %" PRIu64 " records", log->dir, drop, *removed);
+        kn_info("shard log %s: retention removed %zu segment(s), %" PRIu64 " records", log->dir, drop,
+                *removed);
     }
     return 0;
 }

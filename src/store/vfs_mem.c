@@ -202,8 +202,8 @@ static int m_remove_tree(kn_vfs *vfs, const char *path)
     return 0;
 }
 
-static const kn_vfs_ops mem_ops = {m_open,   m_close,    m_pread, m_pwrite, m_sync,   m_truncate, m_size,
-                                   m_mkdirs, m_sync_dir, m_list,  m_unlink, m_remove_tree};
+static const kn_vfs_ops mem_ops = {m_open, m_close,  m_pread,    m_pwrite, m_sync,   m_truncate,
+                                   m_size, m_mkdirs, m_sync_dir, m_list,   m_unlink, m_remove_tree};
 
 kn_vfs *kn_vfs_mem_new(void)
 {

@@ -153,8 +153,8 @@ static int p_remove_tree(kn_vfs *vfs, const char *path)
     return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : KN_EIO;
 }
 
-static const kn_vfs_ops posix_ops = {p_open,    p_close,    p_pread, p_pwrite, p_sync,   p_truncate, p_size,
-                                     p_mkdirs, p_sync_dir, p_list,  p_unlink, p_remove_tree};
+static const kn_vfs_ops posix_ops = {p_open, p_close,  p_pread,    p_pwrite, p_sync,   p_truncate,
+                                     p_size, p_mkdirs, p_sync_dir, p_list,   p_unlink, p_remove_tree};
 static kn_vfs posix_vfs = {&posix_ops};
 
 kn_vfs *kn_vfs_posix(void)

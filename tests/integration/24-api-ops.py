@@ -257,8 +257,11 @@ def test():
             wait_active(c, S)
             eq(summary(c, S)["EnhancedMonitoring"], [{"ShardLevelMetrics": []}], "EnhancedMonitoring after ALL off")
         with soft("EnableEnhancedMonitoring with an unknown metric -> ValidationException"):
-            expect_error(c.enable_enhanced_monitoring, "ValidationException", StreamName=S,
-                         ShardLevelMetrics=["Bogus"])
+            expect_error(c.enable_enhanced_monitoring, "ValidationException",
+                         "1 validation error detected: Value '[Bogus, ALL]' at 'shardLevelMetrics' failed to satisfy "
+                         "constraint: Member must satisfy constraint: [Member must satisfy enum value set: [%s, ALL]]"
+                         % ", ".join(METRICS), StreamName=S, ShardLevelMetrics=["Bogus", "ALL"])
+            eq(summary(c, S)["EnhancedMonitoring"], [{"ShardLevelMetrics": []}], "metrics after the refused call")
         with soft("EnableEnhancedMonitoring on a missing stream"):
             expect_error(c.enable_enhanced_monitoring, "ResourceNotFoundException", NOT_FOUND % "nope",
                          StreamName="nope", ShardLevelMetrics=["ALL"])
@@ -372,10 +375,18 @@ def test():
             r = c.put_record(StreamName=S, Data=b"x" * (1536 * 1024), PartitionKey="big")
             check(r.get("SequenceNumber"), "PutRecord of 1.5 MiB: %r" % r)
         with soft("a record above MaxRecordSizeInKiB is refused"):
+            big = "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]' at '%s' failed " \
+                  "to satisfy constraint: Member must have length less than or equal to %d"
+            n = 2048 * 1024 + 1
+            expect_error(c.put_record, "ValidationException", big % (n, n, "data", n - 1),
+                         StreamName=S, Data=b"x" * n, PartitionKey="big")
+            expect_error(c.put_records, "ValidationException", big % (n, n, "records.1.member.data", n - 1),
+                         StreamName=S, Records=[{"Data": b"x" * n, "PartitionKey": "big"}])
             c.update_max_record_size(StreamARN=ARN, MaxRecordSizeInKiB=1024)
             wait_active(c, S)
-            expect_error(c.put_record, "ValidationException", StreamName=S, Data=b"x" * (1024 * 1024 + 1),
-                         PartitionKey="big")
+            n = 1024 * 1024 + 1
+            expect_error(c.put_record, "ValidationException", big % (n, n, "data", n - 1),
+                         StreamName=S, Data=b"x" * n, PartitionKey="big")
 
         # ---- limits and account settings --------------------------------------------------------------
         with soft("DescribeLimits"):

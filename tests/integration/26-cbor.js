@@ -11,6 +11,9 @@ const kn = require('kn');
 const CBOR_CT = 'application/x-amz-cbor-1.1';
 const AUTH = 'AWS4-HMAC-SHA256 Credential=AKID/20240101/us-east-1/kinesis/aws4_request, ' +
   'SignedHeaders=host;x-amz-date, Signature=abcd';
+// cbor.encode() silently truncates output beyond its 16 KiB stream highWaterMark: encode in one
+// piece with room for the largest request.
+const enc = (v) => cbor.encodeOne(v, { highWaterMark: 1 << 25 });
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
 // Tag 1 is kept as {tag1: value} so the test sees what was on the wire (the package would
@@ -48,7 +51,7 @@ function decode(res, what) {
 
 // Sends a CBOR request; returns the decoded answer, asserting 200 and the CBOR content type.
 async function ok(port, op, payload, raw) {
-  const res = await post(port, op, raw || cbor.encode(payload));
+  const res = await post(port, op, raw || enc(payload));
   const what = `${op} ${raw ? raw.toString('hex').slice(0, 120) : JSON.stringify(payload, (k, v) => (v && v.type === 'Buffer' ? `<${v.data.length} bytes>` : v))}`;
   if (res.status !== 200) {
     let detail = res.body.toString('hex').slice(0, 400);
@@ -61,7 +64,7 @@ async function ok(port, op, payload, raw) {
 }
 
 async function err(port, op, payload, raw) {
-  const res = await post(port, op, raw || cbor.encode(payload));
+  const res = await post(port, op, raw || enc(payload));
   const what = `${op} error`;
   assert.strictEqual(res.status, 400, `${what}: status (body ${res.body.toString('hex').slice(0, 200)})`);
   assert.strictEqual((res.headers['content-type'] || '').split(';')[0], CBOR_CT, `${what}: Content-Type`);
@@ -71,7 +74,7 @@ async function err(port, op, payload, raw) {
 // An indefinite-length map (0xBF key value ... 0xFF), the way Jackson's CBORGenerator writes one.
 function indefiniteMap(obj) {
   const parts = [Buffer.from([0xbf])];
-  for (const [k, v] of Object.entries(obj)) parts.push(cbor.encode(k), cbor.encode(v));
+  for (const [k, v] of Object.entries(obj)) parts.push(enc(k), enc(v));
   parts.push(Buffer.from([0xff]));
   return Buffer.concat(parts);
 }
@@ -123,7 +126,7 @@ kn.main(async () => {
   });
 
   await soft('answers are indefinite-length maps (as the server promises)', async () => {
-    const res = await post(port, 'DescribeStreamSummary', cbor.encode({ StreamName: S }));
+    const res = await post(port, 'DescribeStreamSummary', enc({ StreamName: S }));
     assert.strictEqual(res.body[0], 0xbf, `first byte 0x${res.body[0].toString(16)}`);
     assert.strictEqual(res.body[res.body.length - 1], 0xff, 'last byte');
   });
@@ -170,10 +173,40 @@ kn.main(async () => {
   });
 
   await soft('an indefinite-length map with a nested indefinite map (ListShards ShardFilter)', async () => {
-    const body = Buffer.concat([Buffer.from([0xbf]), cbor.encode('StreamName'), cbor.encode(S),
-      cbor.encode('ShardFilter'), indefiniteMap({ Type: 'AT_LATEST' }), Buffer.from([0xff])]);
+    const body = Buffer.concat([Buffer.from([0xbf]), enc('StreamName'), enc(S),
+      enc('ShardFilter'), indefiniteMap({ Type: 'AT_LATEST' }), Buffer.from([0xff])]);
     const r = await ok(port, 'ListShards', null, body);
     assert.deepStrictEqual(r.Shards.map((s) => s.ShardId), ['shardId-000000000000', 'shardId-000000000001']);
+  });
+
+  await soft('indefinite-length byte / text strings and an indefinite-length array (PutRecords)', async () => {
+    // Records: [_ {_ "Data": (_ h'6368' h'756e6b'), "PartitionKey": (_ "chu" "nked")} ]
+    const chunkedData = Buffer.concat([Buffer.from([0x5f]), enc(Buffer.from('ch')), enc(Buffer.from('unk')), Buffer.from([0xff])]);
+    const chunkedKey = Buffer.concat([Buffer.from([0x7f]), enc('chu'), enc('nked'), Buffer.from([0xff])]);
+    const entry = Buffer.concat([Buffer.from([0xbf]), enc('Data'), chunkedData, enc('PartitionKey'), chunkedKey, Buffer.from([0xff])]);
+    const body = Buffer.concat([Buffer.from([0xbf]), enc('StreamName'), enc(S),
+      enc('Records'), Buffer.from([0x9f]), entry, Buffer.from([0xff]), Buffer.from([0xff])]);
+    const r = await ok(port, 'PutRecords', null, body);
+    assert.strictEqual(r.FailedRecordCount, 0);
+    assert.strictEqual(r.Records[0].ShardId, kn.shardFor(shards, kn.hashKey('chunked')));
+    written.push({ shard: r.Records[0].ShardId, seq: r.Records[0].SequenceNumber, data: Buffer.from('chunk'), pk: 'chunked' });
+  });
+
+  await soft('a 1 MiB record (the maximum) as a byte string', async () => {
+    const data = Buffer.alloc(1048576);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31 + 7) & 0xff;
+    const r = await ok(port, 'PutRecord', { StreamName: S, Data: data, PartitionKey: 'max', ExplicitHashKey: String(2n ** 127n) });
+    assert.strictEqual(r.ShardId, 'shardId-000000000001');
+    written.push({ shard: r.ShardId, seq: r.SequenceNumber, data, pk: 'max' });
+  });
+
+  await soft('Data above 1 MiB -> ValidationException with the blob rendering (spec §3.4)', async () => {
+    const e = await err(port, 'PutRecord', { StreamName: S, Data: Buffer.alloc(1048577, 7), PartitionKey: 'big' });
+    assert.deepStrictEqual(e, {
+      __type: 'ValidationException',
+      message: '1 validation error detected: Value \'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]\' at \'data\' ' +
+        'failed to satisfy constraint: Member must have length less than or equal to 1048576',
+    });
   });
 
   const iter = async (shardId, type, extra = {}) =>

@@ -14,10 +14,18 @@
 #define MAX_CONSUMERS 20
 #define MAX_CREATING 5
 
-#define KN_F_CONSUMER_NAME(req) {"ConsumerName", KN_T_STRING, .required = (req), .pattern = &kn_pat_name, KN_LEN(1, 128)}
-#define KN_F_CONSUMER_ARN {"ConsumerARN", KN_T_STRING, .pattern = &kn_pat_consumer_arn, KN_LEN(1, 2048)}
+#define KN_F_CONSUMER_NAME(req)                                                                              \
+    {                                                                                                        \
+        "ConsumerName", KN_T_STRING, .required = (req), .pattern = &kn_pat_name, KN_LEN(1, 128)              \
+    }
+#define KN_F_CONSUMER_ARN                                                                                    \
+    {                                                                                                        \
+        "ConsumerARN", KN_T_STRING, .pattern = &kn_pat_consumer_arn, KN_LEN(1, 2048)                         \
+    }
 #define KN_F_STREAM_ARN_REQUIRED                                                                             \
-    {"StreamARN", KN_T_STRING, .required = true, .pattern = &kn_pat_stream_arn, KN_LEN(1, 2048)}
+    {                                                                                                        \
+        "StreamARN", KN_T_STRING, .required = true, .pattern = &kn_pat_stream_arn, KN_LEN(1, 2048)           \
+    }
 
 const kn_field kn_schema_register_stream_consumer[] = {
     KN_F_STREAM_ARN_REQUIRED,
@@ -113,7 +121,8 @@ bool kn_consumer_exists(kn_server *srv, const kn_stream *st, const char *arn)
     consumer_list l = {0};
     bool found = false;
     if (settled(srv, st, kn_now_ms(), &l) == 0)
-        for (size_t i = 0; i < l.n && !found; i++) found = strcmp(l.items[i].arn, arn) == 0;
+        for (size_t i = 0; i < l.n && !found; i++)
+            found = strcmp(l.items[i].arn, arn) == 0;
     free(l.items);
     return found;
 }
@@ -158,9 +167,10 @@ int kn_op_register_stream_consumer(kn_call *c)
         return kn_fail(c, KN_ELIMIT_EXCEEDED, "Consumer limit of %d exceeded for stream %s under account %s.",
                        MAX_CONSUMERS, st->name, c->srv->cfg.account);
     if (creating >= MAX_CREATING)
-        return kn_fail(c, KN_ELIMIT_EXCEEDED,
-                       "Rate exceeded: at most %d consumers can be in the CREATING state at a time for stream %s.",
-                       MAX_CREATING, st->name);
+        return kn_fail(
+            c, KN_ELIMIT_EXCEEDED,
+            "Rate exceeded: at most %d consumers can be in the CREATING state at a time for stream %s.",
+            MAX_CREATING, st->name);
     kn_cat_consumer cons;
     memset(&cons, 0, sizeof cons);
     cons.stream_id = st->id;
@@ -169,7 +179,8 @@ int kn_op_register_stream_consumer(kn_call *c)
     snprintf(cons.status, sizeof cons.status, "%s", c->srv->cfg.update_stream_ms > 0 ? "CREATING" : "ACTIVE");
     cons.created_ms = c->now_ms;
     cons.status_due_ms = c->srv->cfg.update_stream_ms > 0 ? c->now_ms + c->srv->cfg.update_stream_ms : 0;
-    if ((rc = kn_catalog_consumer_put(c->srv->catalog, &cons)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    if ((rc = kn_catalog_consumer_put(c->srv->catalog, &cons)) < 0)
+        return kn_fail(c, rc, "Internal Service Failure");
     if (cJSON_IsObject(tags)) {
         size_t nt = (size_t)cJSON_GetArraySize(tags), i = 0;
         const char **k = kn_xcalloc(nt, sizeof *k), **v = kn_xcalloc(nt, sizeof *v);
@@ -200,13 +211,15 @@ static int find_consumer(kn_call *c, kn_stream **st_out, kn_cat_consumer *out)
         const char *s = strstr(carn, ":stream/");
         const char *cons = s ? strstr(s, "/consumer/") : NULL;
         if (!cons) return kn_fail(c, KN_EINVALID_ARGUMENT, "Invalid ConsumerARN %s", carn);
-        snprintf(stream_name, sizeof stream_name, "%.*s", (int)(cons - s - 8 > 128 ? 128 : cons - s - 8), s + 8);
+        snprintf(stream_name, sizeof stream_name, "%.*s", (int)(cons - s - 8 > 128 ? 128 : cons - s - 8),
+                 s + 8);
     } else if (sarn && name) {
         char account[13];
         int rc = kn_stream_name(c, stream_name, account);
         if (rc < 0) return rc;
     } else {
-        return kn_fail(c, KN_EINVALID_ARGUMENT, "Either ConsumerARN or both ConsumerName and StreamARN must be provided.");
+        return kn_fail(c, KN_EINVALID_ARGUMENT,
+                       "Either ConsumerARN or both ConsumerName and StreamARN must be provided.");
     }
     kn_stream *st = kn_stream_find(c->srv, stream_name);
     consumer_list l = {0};
@@ -234,7 +247,8 @@ int kn_op_deregister_stream_consumer(kn_call *c)
     if (strcmp(cons.status, "DELETING") == 0) return 0;
     snprintf(cons.status, sizeof cons.status, "DELETING");
     cons.status_due_ms = c->now_ms + (c->srv->cfg.update_stream_ms > 0 ? c->srv->cfg.update_stream_ms : 0);
-    if ((rc = kn_catalog_consumer_put(c->srv->catalog, &cons)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    if ((rc = kn_catalog_consumer_put(c->srv->catalog, &cons)) < 0)
+        return kn_fail(c, rc, "Internal Service Failure");
     return 0;
 }
 
@@ -276,7 +290,8 @@ int kn_op_list_stream_consumers(kn_call *c)
     kn_w_key(w, "Consumers");
     kn_w_arr_begin(w);
     int64_t i = after + 1, listed = 0;
-    for (; i < (int64_t)l.n && listed < max; i++, listed++) write_consumer(w, &l.items[i], NULL);
+    for (; i < (int64_t)l.n && listed < max; i++, listed++)
+        write_consumer(w, &l.items[i], NULL);
     kn_w_arr_end(w);
     if (i < (int64_t)l.n) {
         int64_t p[2] = {st->id, i - 1};

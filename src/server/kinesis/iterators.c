@@ -9,7 +9,7 @@
 
 #define GET_RECORDS_MAX_BYTES (10u << 20)
 
-static const char *const iterator_types[] = {"AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP",
+static const char *const iterator_types[] = {"AFTER_SEQUENCE_NUMBER", "LATEST",       "AT_TIMESTAMP",
                                              "AT_SEQUENCE_NUMBER",    "TRIM_HORIZON", NULL};
 
 const kn_field kn_schema_get_shard_iterator[] = {
@@ -32,14 +32,14 @@ int kn_op_get_shard_iterator(kn_call *c)
     const char *raw_id = kn_in_str(c, "ShardId");
     int64_t ix = kn_parse_shard_id(raw_id);
     if (ix < 0)
-        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", raw_id, name,
-                       acct);
+        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", raw_id,
+                       name, acct);
     char shard_id[32];
     kn_shard_id((int32_t)ix, shard_id);
     kn_stream *st = kn_stream_find(srv, name);
     if (!st || st->status == KN_CREATING || ix >= st->nshards)
-        return kn_fail(c, KN_ENOT_FOUND, "Shard %s in stream %s under account %s does not exist", shard_id, name,
-                       acct);
+        return kn_fail(c, KN_ENOT_FOUND, "Shard %s in stream %s under account %s does not exist", shard_id,
+                       name, acct);
     kn_shard *sh = &st->shards[ix];
     const char *type = kn_in_str(c, "ShardIteratorType");
     const char *seq = kn_in_str(c, "StartingSequenceNumber");
@@ -63,42 +63,49 @@ int kn_op_get_shard_iterator(kn_call *c)
     if (by_seq) {
         kn_seq s;
         if (kn_seq_parse(seq, strlen(seq), &s) < 0)
-            return kn_fail(c, KN_EINVALID_ARGUMENT,
-                           "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
-                           "account %s is invalid.",
-                           seq, shard_id, name, acct);
+            return kn_fail(
+                c, KN_EINVALID_ARGUMENT,
+                "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
+                "account %s is invalid.",
+                seq, shard_id, name, acct);
         if (s.shard_index != sh->index) {
             char enc[32];
             snprintf(enc, sizeof enc, "shardId-%012" PRId32, s.shard_index);
-            return kn_fail(c, KN_EINVALID_ARGUMENT,
-                           "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard "
-                           "with %s",
-                           enc, shard_id);
+            return kn_fail(
+                c, KN_EINVALID_ARGUMENT,
+                "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard "
+                "with %s",
+                enc, shard_id);
         }
         if (s.version != 2) return kn_fail(c, KN_EINTERNAL, NULL);
         if (s.create_secs != sh->created_ms / 1000)
-            return kn_fail(c, KN_EINVALID_ARGUMENT,
-                           "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
-                           "account %s is invalid because it did not come from this stream.",
-                           seq, shard_id, name, acct);
+            return kn_fail(
+                c, KN_EINVALID_ARGUMENT,
+                "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
+                "account %s is invalid because it did not come from this stream.",
+                seq, shard_id, name, acct);
         if (type[1] == 'F' && s.seq_ix == (uint64_t)KN_SEQ_IX_MAX)
-            return kn_fail(c, KN_EINVALID_ARGUMENT,
-                           "Invalid SequenceNumber for ShardIteratorType AFTER_SEQUENCE_NUMBER, SequenceNumber has "
-                           "reached max possible value for the shard.");
+            return kn_fail(
+                c, KN_EINVALID_ARGUMENT,
+                "Invalid SequenceNumber for ShardIteratorType AFTER_SEQUENCE_NUMBER, SequenceNumber has "
+                "reached max possible value for the shard.");
         offset = s.seq_ix + (type[1] == 'F' ? 1 : 0); /* AFTER_... */
     } else if (by_time) {
         cJSON *ts = cJSON_GetObjectItemCaseSensitive(c->in, "Timestamp");
         if (!cJSON_IsNumber(ts))
-            return kn_fail(c, KN_EINVALID_ARGUMENT,
-                           "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
-                           "request has no timestamp parameter.");
+            return kn_fail(
+                c, KN_EINVALID_ARGUMENT,
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
+                "request has no timestamp parameter.");
         int64_t ms = kn_in_time_ms(c, ts);
         if (ms > c->now_ms)
-            return kn_fail(c, KN_EINVALID_ARGUMENT,
-                           "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
-                           "timestampInMillis: %" PRId64 ", currentTimestampInMillis: %" PRId64,
-                           ms, c->now_ms);
-        if ((rc = kn_shardlog_seek_time(log, ms, &offset)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+            return kn_fail(
+                c, KN_EINVALID_ARGUMENT,
+                "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                "timestampInMillis: %" PRId64 ", currentTimestampInMillis: %" PRId64,
+                ms, c->now_ms);
+        if ((rc = kn_shardlog_seek_time(log, ms, &offset)) < 0)
+            return kn_fail(c, rc, "Internal Service Failure");
     } else if (type[0] == 'T') { /* TRIM_HORIZON */
         offset = kn_shardlog_start_offset(log);
     } else { /* LATEST */
@@ -168,10 +175,11 @@ int kn_op_get_records(kn_call *c)
         char t1[40], t2[40];
         java_date(it.issued_ms, t1);
         java_date(c->now_ms, t2);
-        return kn_fail(c, KN_EEXPIRED_ITERATOR,
-                       "Iterator expired. The iterator was created at time %s while right now it is %s which is "
-                       "further in the future than the tolerated delay of %d milliseconds.",
-                       t1, t2, KN_ITER_TTL_MS);
+        return kn_fail(
+            c, KN_EEXPIRED_ITERATOR,
+            "Iterator expired. The iterator was created at time %s while right now it is %s which is "
+            "further in the future than the tolerated delay of %d milliseconds.",
+            t1, t2, KN_ITER_TTL_MS);
     }
     char shard_id[32];
     kn_shard_id((int32_t)it.shard_index, shard_id);

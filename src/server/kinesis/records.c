@@ -107,10 +107,11 @@ static int hash_key_of(kn_call *c, const char *pk, const char *explicit_key, kn_
         return 0;
     }
     if (kn_u128_parse(explicit_key, strlen(explicit_key), out) < 0)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified "
-                       "value was %s",
-                       explicit_key);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified "
+            "value was %s",
+            explicit_key);
     return 0;
 }
 
@@ -166,7 +167,8 @@ int kn_op_put_record(kn_call *c)
 {
     kn_buf items = KN_BUF_INIT;
     int nbig = 0;
-    if (too_big(peek_stream(c), kn_in_str(c, "Data"), "data", &items, &nbig)) return fail_items(c, &items, nbig);
+    if (too_big(peek_stream(c), kn_in_str(c, "Data"), "data", &items, &nbig))
+        return fail_items(c, &items, nbig);
     kn_stream *st;
     int rc = writable(c, &st);
     if (rc < 0) return rc;
@@ -177,10 +179,11 @@ int kn_op_put_record(kn_call *c)
     if (ord) {
         kn_seq s;
         if (kn_seq_parse(ord, strlen(ord), &s) < 0 || s.seq_secs * 1000 > c->now_ms)
-            return kn_fail(c, KN_EINVALID_ARGUMENT,
-                           "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is "
-                           "invalid.",
-                           ord, st->name, c->srv->cfg.account);
+            return kn_fail(
+                c, KN_EINVALID_ARGUMENT,
+                "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is "
+                "invalid.",
+                ord, st->name, c->srv->cfg.account);
         /* records of a shard are numbered in arrival order, so the new one is always greater */
     }
     put_state *ps = kn_xcalloc(1, sizeof *ps + sizeof(staged));
@@ -202,7 +205,8 @@ static void put_records_done(kn_call *c)
 {
     put_state *ps = c->state;
     size_t failed = 0;
-    for (size_t i = 0; i < ps->n; i++) failed += !committed(&ps->recs[i]);
+    for (size_t i = 0; i < ps->n; i++)
+        failed += !committed(&ps->recs[i]);
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
     kn_w_kint(w, "FailedRecordCount", (int64_t)failed);
@@ -261,7 +265,8 @@ int kn_op_put_records(kn_call *c)
     }
     if (total > MAX_PUT_RECORDS_BYTES)
         return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Records size exceeds 5 MB limit. Total size of records in the request was %zu bytes.", total);
+                       "Records size exceeds 5 MB limit. Total size of records in the request was %zu bytes.",
+                       total);
     kn_shard **dest = kn_xcalloc(n, sizeof *dest);
     size_t i = 0;
     for (cJSON *e = records->child; e; e = e->next, i++) {

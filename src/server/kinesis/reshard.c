@@ -51,8 +51,8 @@ static int shard_arg(kn_call *c, const char *member, const char *stream, int64_t
     const char *raw = kn_in_str(c, member);
     int64_t ix = kn_parse_shard_id(raw);
     if (ix < 0)
-        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", raw, stream,
-                       c->srv->cfg.account);
+        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", raw,
+                       stream, c->srv->cfg.account);
     *out = ix;
     return 0;
 }
@@ -62,23 +62,25 @@ static int reshardable(kn_call *c, kn_stream *st, int64_t ix, kn_shard **out)
 {
     const char *acct = c->srv->cfg.account;
     if (st->status != KN_ACTIVE)
-        return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name, acct,
-                       kn_status_name(st->status));
+        return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name,
+                       acct, kn_status_name(st->status));
     if (strcmp(st->mode, "ON_DEMAND") == 0)
-        return kn_fail(c, KN_EVALIDATION, "Stream %s under account %s is in ON_DEMAND mode; resharding is only "
-                                          "available in PROVISIONED mode.",
+        return kn_fail(c, KN_EVALIDATION,
+                       "Stream %s under account %s is in ON_DEMAND mode; resharding is only "
+                       "available in PROVISIONED mode.",
                        st->name, acct);
     char id[32];
     kn_shard_id((int32_t)ix, id);
     if (ix >= st->nshards)
-        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", id, st->name,
-                       acct);
+        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", id,
+                       st->name, acct);
     kn_shard *sh = &st->shards[ix];
     if (sh->closed_ms)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Shard %s in stream %s under account %s has already been merged or split, and thus is not "
-                       "eligible for merging or splitting.",
-                       id, st->name, acct);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Shard %s in stream %s under account %s has already been merged or split, and thus is not "
+            "eligible for merging or splitting.",
+            id, st->name, acct);
     *out = sh;
     return 0;
 }
@@ -88,13 +90,14 @@ static int shard_limit(kn_call *c, int64_t more)
     kn_server *srv = c->srv;
     int open = kn_open_shard_count(srv);
     if (open + more <= srv->cfg.shard_limit) return 0;
-    return kn_fail(c, KN_ELIMIT_EXCEEDED,
-                   "This request would exceed the shard limit for the account %s in %s. Current shard count for "
-                   "the account: %d. Limit: %d. Number of additional shards that would have resulted from this "
-                   "request: %lld. Refer to the AWS Service Limits page "
-                   "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and "
-                   "how to request higher limits.",
-                   srv->cfg.account, srv->cfg.region, open, srv->cfg.shard_limit, (long long)more);
+    return kn_fail(
+        c, KN_ELIMIT_EXCEEDED,
+        "This request would exceed the shard limit for the account %s in %s. Current shard count for "
+        "the account: %d. Limit: %d. Number of additional shards that would have resulted from this "
+        "request: %lld. Refer to the AWS Service Limits page "
+        "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and "
+        "how to request higher limits.",
+        srv->cfg.account, srv->cfg.region, open, srv->cfg.shard_limit, (long long)more);
 }
 
 int kn_op_split_shard(kn_call *c)
@@ -114,11 +117,12 @@ int kn_op_split_shard(kn_call *c)
     kn_u128_format(sh->start_hash, start);
     kn_u128_format(sh->end_hash, end);
     if (kn_u128_parse(key, strlen(key), &k) < 0 || k <= sh->start_hash + 1 || k >= sh->end_hash)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not "
-                       "both greater than one plus the shard's StartingHashKey %s and less than the shard's "
-                       "EndingHashKey %s.",
-                       key, id, st->name, c->srv->cfg.account, start, end);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under account %s is not "
+            "both greater than one plus the shard's StartingHashKey %s and less than the shard's "
+            "EndingHashKey %s.",
+            key, id, st->name, c->srv->cfg.account, start, end);
     char op[64];
     snprintf(op, sizeof op, "split %" PRId64 " %s", ix, key);
     if ((rc = kn_stream_begin_update(c->srv, st, op, c->now_ms)) < 0)
@@ -143,10 +147,11 @@ int kn_op_merge_shards(kn_call *c)
         char ida[32], idb[32];
         kn_shard_id(sa->index, ida);
         kn_shard_id(sb->index, idb);
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible "
-                       "for merging",
-                       ida, idb, st->name, c->srv->cfg.account);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible "
+            "for merging",
+            ida, idb, st->name, c->srv->cfg.account);
     }
     char op[64];
     snprintf(op, sizeof op, "merge %" PRId64 " %" PRId64, a, b);
@@ -158,7 +163,8 @@ int kn_op_merge_shards(kn_call *c)
 static int open_count(const kn_stream *st)
 {
     int n = 0;
-    for (int32_t i = 0; i < st->nshards; i++) n += st->shards[i].closed_ms == 0;
+    for (int32_t i = 0; i < st->nshards; i++)
+        n += st->shards[i].closed_ms == 0;
     return n;
 }
 
@@ -169,36 +175,41 @@ int kn_op_update_shard_count(kn_call *c)
     if (rc < 0) return rc;
     const char *acct = c->srv->cfg.account;
     if (st->status != KN_ACTIVE)
-        return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name, acct,
-                       kn_status_name(st->status));
+        return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name,
+                       acct, kn_status_name(st->status));
     if (strcmp(st->mode, "ON_DEMAND") == 0)
-        return kn_fail(c, KN_EVALIDATION, "UpdateShardCount is not supported for stream %s under account %s, "
-                                          "which is in ON_DEMAND mode.",
+        return kn_fail(c, KN_EVALIDATION,
+                       "UpdateShardCount is not supported for stream %s under account %s, "
+                       "which is in ON_DEMAND mode.",
                        st->name, acct);
     int64_t target = kn_in_int(c, "TargetShardCount", 0);
     int open = open_count(st);
     if (target > 2 * (int64_t)open)
-        return kn_fail(c, KN_ELIMIT_EXCEEDED,
-                       "UpdateShardCount cannot scale up over double your current open shard count. Current open "
-                       "shard count: %d Target shard count: %lld",
-                       open, (long long)target);
+        return kn_fail(
+            c, KN_ELIMIT_EXCEEDED,
+            "UpdateShardCount cannot scale up over double your current open shard count. Current open "
+            "shard count: %d Target shard count: %lld",
+            open, (long long)target);
     if (target * 2 < open)
-        return kn_fail(c, KN_ELIMIT_EXCEEDED,
-                       "UpdateShardCount cannot scale down below half your current open shard count. Current open "
-                       "shard count: %d Target shard count: %lld",
-                       open, (long long)target);
+        return kn_fail(
+            c, KN_ELIMIT_EXCEEDED,
+            "UpdateShardCount cannot scale down below half your current open shard count. Current open "
+            "shard count: %d Target shard count: %lld",
+            open, (long long)target);
     if (target > MAX_TARGET_SHARDS)
         return kn_fail(c, KN_ELIMIT_EXCEEDED,
                        "UpdateShardCount cannot scale up to more than %d shards. Target shard count: %lld",
                        MAX_TARGET_SHARDS, (long long)target);
     if ((rc = shard_limit(c, target - open)) < 0) return rc;
     int recent = 0;
-    for (int i = 0; i < SCALINGS_PER_DAY; i++) recent += st->scalings[i] > c->now_ms - 86400000;
+    for (int i = 0; i < SCALINGS_PER_DAY; i++)
+        recent += st->scalings[i] > c->now_ms - 86400000;
     if (recent >= SCALINGS_PER_DAY)
-        return kn_fail(c, KN_ELIMIT_EXCEEDED,
-                       "Exceeded the limit of %d UpdateShardCount calls in a rolling 24-hour period for stream %s "
-                       "under account %s.",
-                       SCALINGS_PER_DAY, st->name, acct);
+        return kn_fail(
+            c, KN_ELIMIT_EXCEEDED,
+            "Exceeded the limit of %d UpdateShardCount calls in a rolling 24-hour period for stream %s "
+            "under account %s.",
+            SCALINGS_PER_DAY, st->name, acct);
     if (target != open) {
         char op[64];
         snprintf(op, sizeof op, "scale %lld", (long long)target);
@@ -246,8 +257,9 @@ static void scale(kn_server *srv, kn_stream *st, int target, int64_t now_ms)
             int32_t best = -1;
             for (int32_t i = 0; i < st->nshards; i++) {
                 kn_shard *sh = &st->shards[i];
-                if (sh->closed_ms == 0 && (best < 0 || sh->end_hash - sh->start_hash >
-                                                           st->shards[best].end_hash - st->shards[best].start_hash))
+                if (sh->closed_ms == 0 &&
+                    (best < 0 ||
+                     sh->end_hash - sh->start_hash > st->shards[best].end_hash - st->shards[best].start_hash))
                     best = i;
             }
             kn_shard *sh = &st->shards[best];

@@ -55,12 +55,6 @@ const kn_field kn_schema_increase_stream_retention_period[] = {
     KN_F_STREAM_ARN,
     {NULL},
 };
-const kn_field kn_schema_decrease_stream_retention_period[] = {
-    {"RetentionPeriodHours", KN_T_INTEGER, .required = true},
-    KN_F_STREAM_NAME(false),
-    KN_F_STREAM_ARN,
-    {NULL},
-};
 
 static int retention(kn_call *c, bool increase)
 {
@@ -69,25 +63,29 @@ static int retention(kn_call *c, bool increase)
     if (rc < 0) return rc;
     int64_t h = kn_in_int(c, "RetentionPeriodHours", 0);
     if (h < MIN_RETENTION)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Minimum allowed retention period is %d hours. Requested retention period (%lld hours) is too "
-                       "short.",
-                       MIN_RETENTION, (long long)h);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Minimum allowed retention period is %d hours. Requested retention period (%lld hours) is too "
+            "short.",
+            MIN_RETENTION, (long long)h);
     if (h > MAX_RETENTION)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Maximum allowed retention period is %d hours. Requested retention period (%lld hours) is too "
-                       "long.",
-                       MAX_RETENTION, (long long)h);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Maximum allowed retention period is %d hours. Requested retention period (%lld hours) is too "
+            "long.",
+            MAX_RETENTION, (long long)h);
     if (increase && h < st->retention_hours)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Requested retention period (%lld hours) for stream %s can not be shorter than existing "
-                       "retention period (%d hours). Use DecreaseRetentionPeriod API.",
-                       (long long)h, st->name, st->retention_hours);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Requested retention period (%lld hours) for stream %s can not be shorter than existing "
+            "retention period (%d hours). Use DecreaseRetentionPeriod API.",
+            (long long)h, st->name, st->retention_hours);
     if (!increase && h > st->retention_hours)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Requested retention period (%lld hours) for stream %s can not be longer than existing "
-                       "retention period (%d hours). Use IncreaseRetentionPeriod API.",
-                       (long long)h, st->name, st->retention_hours);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Requested retention period (%lld hours) for stream %s can not be longer than existing "
+            "retention period (%d hours). Use IncreaseRetentionPeriod API.",
+            (long long)h, st->name, st->retention_hours);
     st->retention_hours = (int32_t)h;
     return saved(c, st);
 }
@@ -105,12 +103,6 @@ int kn_op_decrease_stream_retention_period(kn_call *c)
 /* ---- enhanced monitoring ---- */
 
 const kn_field kn_schema_enable_enhanced_monitoring[] = {
-    {"ShardLevelMetrics", KN_T_LIST, .required = true, KN_LEN(1, 7), .member = &metric},
-    KN_F_STREAM_NAME(false),
-    KN_F_STREAM_ARN,
-    {NULL},
-};
-const kn_field kn_schema_disable_enhanced_monitoring[] = {
     {"ShardLevelMetrics", KN_T_LIST, .required = true, KN_LEN(1, 7), .member = &metric},
     KN_F_STREAM_NAME(false),
     KN_F_STREAM_ARN,
@@ -182,13 +174,6 @@ const kn_field kn_schema_start_stream_encryption[] = {
     KN_F_STREAM_ARN,
     {NULL},
 };
-const kn_field kn_schema_stop_stream_encryption[] = {
-    {"EncryptionType", KN_T_STRING, .required = true, .enums = encryption_types},
-    {"KeyId", KN_T_STRING, .required = true, KN_LEN(1, 2048)},
-    KN_F_STREAM_NAME(false),
-    KN_F_STREAM_ARN,
-    {NULL},
-};
 
 static int encryption(kn_call *c, bool start)
 {
@@ -233,9 +218,9 @@ int kn_op_update_stream_mode(kn_call *c)
     kn_stream *st;
     int rc = stream_arg(c, &st);
     if (rc < 0 || (rc = must_be_active(c, st)) < 0) return rc;
-    const char *mode =
-        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c->in, "StreamModeDetails"), "StreamMode")
-            ->valuestring;
+    const char *mode = cJSON_GetObjectItemCaseSensitive(
+                           cJSON_GetObjectItemCaseSensitive(c->in, "StreamModeDetails"), "StreamMode")
+                           ->valuestring;
     snprintf(st->mode, sizeof st->mode, "%s", mode);
     if (kn_in_has(c, "WarmThroughputMiBps")) st->warm_mibps = (int32_t)kn_in_int(c, "WarmThroughputMiBps", 0);
     rc = kn_stream_begin_update(c->srv, st, NULL, c->now_ms);
@@ -278,8 +263,9 @@ int kn_op_update_stream_warm_throughput(kn_call *c)
     int rc = stream_arg(c, &st);
     if (rc < 0) return rc;
     if (strcmp(st->mode, "ON_DEMAND") != 0)
-        return kn_fail(c, KN_EVALIDATION, "Warm throughput can only be set for streams in ON_DEMAND mode; stream %s "
-                                          "under account %s is PROVISIONED.",
+        return kn_fail(c, KN_EVALIDATION,
+                       "Warm throughput can only be set for streams in ON_DEMAND mode; stream %s "
+                       "under account %s is PROVISIONED.",
                        st->name, c->srv->cfg.account);
     if ((rc = must_be_active(c, st)) < 0) return rc;
     st->warm_mibps = (int32_t)kn_in_int(c, "WarmThroughputMiBps", 0);
@@ -317,7 +303,8 @@ int kn_op_describe_limits(kn_call *c)
 {
     kn_server *srv = c->srv;
     int on_demand = 0;
-    for (size_t i = 0; i < srv->nstreams; i++) on_demand += strcmp(srv->streams[i]->mode, "ON_DEMAND") == 0;
+    for (size_t i = 0; i < srv->nstreams; i++)
+        on_demand += strcmp(srv->streams[i]->mode, "ON_DEMAND") == 0;
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
     kn_w_kint(w, "ShardLimit", srv->cfg.shard_limit);
@@ -373,9 +360,10 @@ const kn_field kn_schema_update_account_settings[] = {
 
 int kn_op_update_account_settings(kn_call *c)
 {
-    const char *status = cJSON_GetObjectItemCaseSensitive(
-                             cJSON_GetObjectItemCaseSensitive(c->in, "MinimumThroughputBillingCommitment"), "Status")
-                             ->valuestring;
+    const char *status =
+        cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(c->in, "MinimumThroughputBillingCommitment"), "Status")
+            ->valuestring;
     char v[64];
     int n = strcmp(status, "ENABLED") == 0 ? snprintf(v, sizeof v, "ENABLED %lld", (long long)c->now_ms)
                                            : snprintf(v, sizeof v, "DISABLED 0");
@@ -392,10 +380,6 @@ const kn_field kn_schema_put_resource_policy[] = {
     {NULL},
 };
 const kn_field kn_schema_get_resource_policy[] = {
-    {"ResourceARN", KN_T_STRING, .required = true, .pattern = &kn_pat_resource_arn, KN_LEN(1, 2048)},
-    {NULL},
-};
-const kn_field kn_schema_delete_resource_policy[] = {
     {"ResourceARN", KN_T_STRING, .required = true, .pattern = &kn_pat_resource_arn, KN_LEN(1, 2048)},
     {NULL},
 };
@@ -459,7 +443,8 @@ int kn_op_delete_resource_policy(kn_call *c)
     kn_buf v = KN_BUF_INIT;
     bool exists = kn_catalog_meta_get(c->srv->catalog, key, &v) == 0;
     kn_buf_free(&v);
-    if (!exists) return kn_fail(c, KN_ENOT_FOUND, "No resource policy exists for %s", kn_in_str(c, "ResourceARN"));
+    if (!exists)
+        return kn_fail(c, KN_ENOT_FOUND, "No resource policy exists for %s", kn_in_str(c, "ResourceARN"));
     rc = kn_catalog_meta_delete(c->srv->catalog, key);
     return rc < 0 ? kn_fail(c, rc, "Internal Service Failure") : 0;
 }

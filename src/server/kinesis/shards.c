@@ -4,9 +4,21 @@
 
 #include "server/kinesis/common.h"
 
-static const char *const filter_types[] = {"AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST",
-                                           "AT_TIMESTAMP",   "FROM_TIMESTAMP",  NULL};
-enum { F_AFTER_SHARD_ID, F_AT_TRIM_HORIZON, F_FROM_TRIM_HORIZON, F_AT_LATEST, F_AT_TIMESTAMP, F_FROM_TIMESTAMP };
+static const char *const filter_types[] = {"AFTER_SHARD_ID",
+                                           "AT_TRIM_HORIZON",
+                                           "FROM_TRIM_HORIZON",
+                                           "AT_LATEST",
+                                           "AT_TIMESTAMP",
+                                           "FROM_TIMESTAMP",
+                                           NULL};
+enum {
+    F_AFTER_SHARD_ID,
+    F_AT_TRIM_HORIZON,
+    F_FROM_TRIM_HORIZON,
+    F_AT_LATEST,
+    F_AT_TIMESTAMP,
+    F_FROM_TIMESTAMP
+};
 
 static const kn_field shard_filter[] = {
     {"Type", KN_T_STRING, .required = true, .enums = filter_types},
@@ -29,8 +41,8 @@ const kn_field kn_schema_list_shards[] = {
 /* What a NextToken carries: where to continue, and under which filter. */
 typedef struct page {
     int64_t stream_id;
-    int32_t after;       /* last shard index returned */
-    int32_t filter;      /* -1: none */
+    int32_t after;  /* last shard index returned */
+    int32_t filter; /* -1: none */
     int64_t filter_ms;
     char name[129];
 } page;
@@ -44,11 +56,16 @@ static bool selected(const kn_stream *st, const kn_shard *sh, int filter, int64_
 {
     int64_t horizon = now_ms - (int64_t)st->retention_hours * 3600000;
     switch (filter) {
-    case F_AT_LATEST: return sh->closed_ms == 0;
-    case F_AT_TRIM_HORIZON: return shard_open_at(sh, horizon > st->created_ms ? horizon : st->created_ms);
-    case F_AT_TIMESTAMP: return shard_open_at(sh, t > st->created_ms ? t : st->created_ms);
-    case F_FROM_TIMESTAMP: return sh->closed_ms == 0 || sh->closed_ms >= t;
-    default: return sh->closed_ms == 0 || sh->closed_ms >= horizon; /* FROM_TRIM_HORIZON, AFTER_SHARD_ID */
+    case F_AT_LATEST:
+        return sh->closed_ms == 0;
+    case F_AT_TRIM_HORIZON:
+        return shard_open_at(sh, horizon > st->created_ms ? horizon : st->created_ms);
+    case F_AT_TIMESTAMP:
+        return shard_open_at(sh, t > st->created_ms ? t : st->created_ms);
+    case F_FROM_TIMESTAMP:
+        return sh->closed_ms == 0 || sh->closed_ms >= t;
+    default:
+        return sh->closed_ms == 0 || sh->closed_ms >= horizon; /* FROM_TRIM_HORIZON, AFTER_SHARD_ID */
     }
 }
 
@@ -69,7 +86,8 @@ int kn_op_list_shards(kn_call *c)
         pg.name[128] = '\0';
         st = kn_stream_find(srv, pg.name);
         if (!st || st->id != pg.stream_id)
-            return kn_fail(c, KN_ENOT_FOUND, "Stream %s under account %s not found.", pg.name, srv->cfg.account);
+            return kn_fail(c, KN_ENOT_FOUND, "Stream %s under account %s not found.", pg.name,
+                           srv->cfg.account);
     } else {
         if (!has_stream)
             return kn_fail(c, KN_EINVALID_ARGUMENT, "Either NextToken or StreamName should be provided.");
@@ -96,20 +114,22 @@ int kn_op_list_shards(kn_call *c)
                 int64_t ix = kn_parse_shard_id(sid->valuestring);
                 if (ix > pg.after || pg.after < 0) pg.after = ix < 0 ? INT32_MAX : (int32_t)ix;
             } else if (cJSON_IsString(sid)) {
-                return kn_fail(c, KN_EINVALID_ARGUMENT,
-                               "ShardId can only be specified in the ShardFilter when the ShardFilter type is "
-                               "AFTER_SHARD_ID.");
+                return kn_fail(
+                    c, KN_EINVALID_ARGUMENT,
+                    "ShardId can only be specified in the ShardFilter when the ShardFilter type is "
+                    "AFTER_SHARD_ID.");
             }
             if (pg.filter == F_AT_TIMESTAMP || pg.filter == F_FROM_TIMESTAMP) {
                 if (!cJSON_IsNumber(ts))
-                    return kn_fail(c, KN_EINVALID_ARGUMENT,
-                                   "Must specify a Timestamp in the ShardFilter when the ShardFilter type is %s.",
-                                   type);
+                    return kn_fail(
+                        c, KN_EINVALID_ARGUMENT,
+                        "Must specify a Timestamp in the ShardFilter when the ShardFilter type is %s.", type);
                 pg.filter_ms = kn_in_time_ms(c, ts);
             } else if (cJSON_IsNumber(ts)) {
-                return kn_fail(c, KN_EINVALID_ARGUMENT,
-                               "Timestamp can only be specified in the ShardFilter when the ShardFilter type is "
-                               "AT_TIMESTAMP or FROM_TIMESTAMP.");
+                return kn_fail(
+                    c, KN_EINVALID_ARGUMENT,
+                    "Timestamp can only be specified in the ShardFilter when the ShardFilter type is "
+                    "AT_TIMESTAMP or FROM_TIMESTAMP.");
             }
         }
     }

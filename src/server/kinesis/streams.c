@@ -46,13 +46,14 @@ int kn_op_create_stream(kn_call *c)
         return kn_fail(c, KN_EIN_USE, "Stream %s under account %s already exists.", name, srv->cfg.account);
     int open = kn_open_shard_count(srv);
     if (open + n > srv->cfg.shard_limit)
-        return kn_fail(c, KN_ELIMIT_EXCEEDED,
-                       "This request would exceed the shard limit for the account %s in %s. Current shard count "
-                       "for the account: %d. Limit: %d. Number of additional shards that would have resulted "
-                       "from this request: %lld. Refer to the AWS Service Limits page "
-                       "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current "
-                       "limits and how to request higher limits.",
-                       srv->cfg.account, srv->cfg.region, open, srv->cfg.shard_limit, (long long)n);
+        return kn_fail(
+            c, KN_ELIMIT_EXCEEDED,
+            "This request would exceed the shard limit for the account %s in %s. Current shard count "
+            "for the account: %d. Limit: %d. Number of additional shards that would have resulted "
+            "from this request: %lld. Refer to the AWS Service Limits page "
+            "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current "
+            "limits and how to request higher limits.",
+            srv->cfg.account, srv->cfg.region, open, srv->cfg.shard_limit, (long long)n);
     kn_stream *st;
     rc = kn_stream_create(srv, name, (int32_t)n, c->now_ms, &st);
     if (rc < 0) return kn_fail(c, rc, "Internal Service Failure");
@@ -77,8 +78,8 @@ int kn_op_delete_stream(kn_call *c)
     int rc = kn_stream_resolve(c, &st);
     if (rc < 0) return rc;
     if (st->status == KN_DELETING) return 0;
-    if (kn_consumer_count(c->srv, st, c->now_ms) > 0 && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
-                                                            c->in, "EnforceConsumerDeletion")))
+    if (kn_consumer_count(c->srv, st, c->now_ms) > 0 &&
+        !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c->in, "EnforceConsumerDeletion")))
         return kn_fail(c, KN_EIN_USE,
                        "Stream %s under account %s has registered consumers; deregister them or set "
                        "EnforceConsumerDeletion.",
@@ -86,6 +87,27 @@ int kn_op_delete_stream(kn_call *c)
     rc = kn_stream_delete(c->srv, st, c->now_ms);
     if (rc < 0) return kn_fail(c, rc, "Internal Service Failure");
     return 0;
+}
+
+/* StreamName, StreamARN, StreamStatus, StreamModeDetails: what every description starts with. */
+static void write_identity(kn_writer *w, const kn_stream *st)
+{
+    kn_w_kstr(w, "StreamName", st->name);
+    kn_w_kstr(w, "StreamARN", st->arn);
+    kn_w_kstr(w, "StreamStatus", kn_status_name(st->status));
+    kn_w_key(w, "StreamModeDetails");
+    kn_write_stream_mode(w, st);
+}
+
+/* Retention, creation time, monitoring and encryption, as DescribeStream(Summary) give them. */
+static void write_details(kn_writer *w, const kn_stream *st)
+{
+    kn_w_kint(w, "RetentionPeriodHours", st->retention_hours);
+    kn_w_key(w, "StreamCreationTimestamp");
+    kn_w_time_ms(w, st->created_ms / 1000 * 1000);
+    kn_w_key(w, "EnhancedMonitoring");
+    kn_write_enhanced_monitoring(w, st);
+    kn_write_stream_attributes(w, st);
 }
 
 const kn_field kn_schema_describe_stream[] = {
@@ -109,11 +131,8 @@ int kn_op_describe_stream(kn_call *c)
     kn_w_obj_begin(w);
     kn_w_key(w, "StreamDescription");
     kn_w_obj_begin(w);
-    kn_w_kstr(w, "StreamName", st->name);
-    kn_w_kstr(w, "StreamARN", st->arn);
-    kn_w_kstr(w, "StreamStatus", kn_status_name(st->status));
-    kn_w_key(w, "StreamModeDetails");
-    kn_write_stream_mode(w, st);
+    write_identity(w, st);
+    write_details(w, st);
     kn_w_key(w, "Shards");
     kn_w_arr_begin(w);
     bool more = false;
@@ -131,12 +150,6 @@ int kn_op_describe_stream(kn_call *c)
     }
     kn_w_arr_end(w);
     kn_w_kbool(w, "HasMoreShards", more);
-    kn_w_kint(w, "RetentionPeriodHours", st->retention_hours);
-    kn_w_key(w, "StreamCreationTimestamp");
-    kn_w_time_ms(w, st->created_ms / 1000 * 1000);
-    kn_w_key(w, "EnhancedMonitoring");
-    kn_write_enhanced_monitoring(w, st);
-    kn_write_stream_attributes(w, st);
     kn_w_obj_end(w);
     kn_w_obj_end(w);
     return 0;
@@ -155,22 +168,14 @@ int kn_op_describe_stream_summary(kn_call *c)
     if (rc < 0) return rc;
     int open = 0;
     if (st->status != KN_CREATING)
-        for (int32_t i = 0; i < st->nshards; i++) open += st->shards[i].closed_ms == 0;
+        for (int32_t i = 0; i < st->nshards; i++)
+            open += st->shards[i].closed_ms == 0;
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
     kn_w_key(w, "StreamDescriptionSummary");
     kn_w_obj_begin(w);
-    kn_w_kstr(w, "StreamName", st->name);
-    kn_w_kstr(w, "StreamARN", st->arn);
-    kn_w_kstr(w, "StreamStatus", kn_status_name(st->status));
-    kn_w_key(w, "StreamModeDetails");
-    kn_write_stream_mode(w, st);
-    kn_w_kint(w, "RetentionPeriodHours", st->retention_hours);
-    kn_w_key(w, "StreamCreationTimestamp");
-    kn_w_time_ms(w, st->created_ms / 1000 * 1000);
-    kn_w_key(w, "EnhancedMonitoring");
-    kn_write_enhanced_monitoring(w, st);
-    kn_write_stream_attributes(w, st);
+    write_identity(w, st);
+    write_details(w, st);
     kn_w_kint(w, "OpenShardCount", open);
     kn_w_kint(w, "ConsumerCount", kn_consumer_count(c->srv, st, c->now_ms));
     kn_write_summary_extras(w, st);
@@ -206,14 +211,16 @@ int kn_op_list_streams(kn_call *c)
         has_after = true;
     }
     size_t from = 0;
-    while (has_after && from < srv->nstreams && strcmp(srv->streams[from]->name, after) <= 0) from++;
+    while (has_after && from < srv->nstreams && strcmp(srv->streams[from]->name, after) <= 0)
+        from++;
     size_t to = from + (size_t)limit < srv->nstreams ? from + (size_t)limit : srv->nstreams;
     bool more = to < srv->nstreams;
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
     kn_w_key(w, "StreamNames");
     kn_w_arr_begin(w);
-    for (size_t i = from; i < to; i++) kn_w_str(w, srv->streams[i]->name);
+    for (size_t i = from; i < to; i++)
+        kn_w_str(w, srv->streams[i]->name);
     kn_w_arr_end(w);
     kn_w_kbool(w, "HasMoreStreams", more);
     if (more && to > from) {
@@ -229,11 +236,7 @@ int kn_op_list_streams(kn_call *c)
     for (size_t i = from; i < to; i++) {
         kn_stream *st = srv->streams[i];
         kn_w_obj_begin(w);
-        kn_w_kstr(w, "StreamName", st->name);
-        kn_w_kstr(w, "StreamARN", st->arn);
-        kn_w_kstr(w, "StreamStatus", kn_status_name(st->status));
-        kn_w_key(w, "StreamModeDetails");
-        kn_write_stream_mode(w, st);
+        write_identity(w, st);
         kn_w_key(w, "StreamCreationTimestamp");
         kn_w_time_ms(w, st->created_ms / 1000 * 1000);
         kn_w_obj_end(w);

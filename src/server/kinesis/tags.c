@@ -34,7 +34,10 @@ const kn_field kn_schema_list_tags_for_stream[] = {
     {NULL},
 };
 
-#define KN_F_RESOURCE_ARN {"ResourceARN", KN_T_STRING, .required = true, KN_LEN(1, 2048)}
+#define KN_F_RESOURCE_ARN                                                                                    \
+    {                                                                                                        \
+        "ResourceARN", KN_T_STRING, .required = true, KN_LEN(1, 2048)                                        \
+    }
 
 const kn_field kn_schema_tag_resource[] = {
     KN_F_TAGS("Tags", true),
@@ -95,8 +98,9 @@ static bool has_percent(const cJSON *tags_or_keys)
 
 static int invalid_chars(kn_call *c)
 {
-    return kn_fail(c, KN_EINVALID_ARGUMENT, "Some tags contain invalid characters. Valid characters: Unicode letters, "
-                                            "digits, white space, _ . / = + - %% @.");
+    return kn_fail(c, KN_EINVALID_ARGUMENT,
+                   "Some tags contain invalid characters. Valid characters: Unicode letters, "
+                   "digits, white space, _ . / = + - %% @.");
 }
 
 int kn_tags_check(kn_call *c, const cJSON *tags, const kn_stream *stream)
@@ -104,11 +108,12 @@ int kn_tags_check(kn_call *c, const cJSON *tags, const kn_stream *stream)
     for (const cJSON *t = tags->child; t; t = t->next)
         if (!allowed(t->string) || (cJSON_IsString(t) && !allowed(t->valuestring))) return invalid_chars(c);
     if (has_percent(tags))
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Failed to add tags to stream %s under account %s because some tags contained illegal "
-                       "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+',"
-                       "'-','@'.",
-                       stream ? stream->name : kn_in_str(c, "StreamName"), c->srv->cfg.account);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Failed to add tags to stream %s under account %s because some tags contained illegal "
+            "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+',"
+            "'-','@'.",
+            stream ? stream->name : kn_in_str(c, "StreamName"), c->srv->cfg.account);
     return 0;
 }
 
@@ -157,14 +162,16 @@ static int store(kn_call *c, const char *resource, const char *stream_name, cons
         keys[i] = t->string;
         values[i] = cJSON_IsString(t) ? t->valuestring : "";
         bool known = false;
-        for (size_t k = 0; k < have.n && !known; k++) known = strcmp(have.keys[k], t->string) == 0;
+        for (size_t k = 0; k < have.n && !known; k++)
+            known = strcmp(have.keys[k], t->string) == 0;
         total += !known;
     }
     if (rc == 0 && total > MAX_TAGS)
-        rc = kn_fail(c, KN_EINVALID_ARGUMENT,
-                     "Failed to add tags to stream %s under account %s because a given stream cannot have more than "
-                     "10 tags associated with it.", /* sic: AWS says 10 while it allows 50 */
-                     stream_name, c->srv->cfg.account);
+        rc = kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Failed to add tags to stream %s under account %s because a given stream cannot have more than "
+            "10 tags associated with it.", /* sic: AWS says 10 while it allows 50 */
+            stream_name, c->srv->cfg.account);
     else if (rc == 0 && (rc = kn_catalog_tags_set(c->srv->catalog, resource, keys, values, n)) < 0)
         kn_fail(c, rc, "Internal Service Failure");
     free(keys);
@@ -180,19 +187,22 @@ int kn_tags_store(kn_call *c, kn_stream *st, const cJSON *tags)
     return store(c, res, st->name, tags);
 }
 
-static int remove_keys(kn_call *c, const char *resource, const char *stream_name, const cJSON *keys, bool by_stream)
+static int remove_keys(kn_call *c, const char *resource, const char *stream_name, const cJSON *keys,
+                       bool by_stream)
 {
     for (const cJSON *k = keys->child; k; k = k->next)
         if (!cJSON_IsString(k) || !allowed(k->valuestring)) return invalid_chars(c);
     if (by_stream && has_percent(keys))
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Failed to remove tags from stream %s under account %s because some tags contained illegal "
-                       "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+',"
-                       "'-','@'.",
-                       stream_name, c->srv->cfg.account);
+        return kn_fail(
+            c, KN_EINVALID_ARGUMENT,
+            "Failed to remove tags from stream %s under account %s because some tags contained illegal "
+            "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+',"
+            "'-','@'.",
+            stream_name, c->srv->cfg.account);
     size_t n = (size_t)cJSON_GetArraySize(keys), i = 0;
     const char **k = kn_xcalloc(n, sizeof *k);
-    for (const cJSON *e = keys->child; e; e = e->next) k[i++] = e->valuestring;
+    for (const cJSON *e = keys->child; e; e = e->next)
+        k[i++] = e->valuestring;
     int rc = kn_catalog_tags_remove(c->srv->catalog, resource, k, n);
     free(k);
     return rc < 0 ? kn_fail(c, rc, "Internal Service Failure") : 0;
@@ -226,7 +236,8 @@ int kn_op_list_tags_for_stream(kn_call *c)
     char res[40];
     stream_resource(st, res);
     tag_list l = {0};
-    if ((rc = kn_catalog_tags(c->srv->catalog, res, collect, &l)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    if ((rc = kn_catalog_tags(c->srv->catalog, res, collect, &l)) < 0)
+        return kn_fail(c, rc, "Internal Service Failure");
     int64_t limit = kn_in_int(c, "Limit", 50);
     const char *after = kn_in_str(c, "ExclusiveStartTagKey");
     kn_writer *w = &c->w;
@@ -269,7 +280,8 @@ static int resolve_resource(kn_call *c, char *resource, size_t cap, char *stream
     snprintf(stream_arn, sizeof stream_arn, "%.*s", (int)(name - arn + (ptrdiff_t)nl), arn);
     kn_stream *st = kn_stream_find(c->srv, stream_name);
     if (!st || strcmp(st->arn, stream_arn) != 0)
-        return kn_fail(c, KN_ENOT_FOUND, "Stream %s under account %s not found.", stream_name, c->srv->cfg.account);
+        return kn_fail(c, KN_ENOT_FOUND, "Stream %s under account %s not found.", stream_name,
+                       c->srv->cfg.account);
     if (!cons) {
         snprintf(resource, cap, "stream:%lld", (long long)st->id);
         return 0;
@@ -305,7 +317,8 @@ int kn_op_list_tags_for_resource(kn_call *c)
     int rc = resolve_resource(c, res, sizeof res, name);
     if (rc < 0) return rc;
     tag_list l = {0};
-    if ((rc = kn_catalog_tags(c->srv->catalog, res, collect, &l)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    if ((rc = kn_catalog_tags(c->srv->catalog, res, collect, &l)) < 0)
+        return kn_fail(c, rc, "Internal Service Failure");
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
     kn_w_key(w, "Tags");
