@@ -113,6 +113,7 @@ int kn_seq_parse(const char *dec, size_t len, kn_seq *out)
         if (version == 2) {
             if (hexval(h[11]) > 7) return KN_EINVALID_ARGUMENT;
             out->seq_ix = hexfield(h, 11, 27);
+            out->before = hexfield(h, 27, 29) == 1;
             out->seq_secs = (int64_t)hexfield(h, 29, 38);
             out->shard_index = (int32_t)(uint32_t)hexfield(h, 38, 46);
         } else if (version == 1) {

@@ -6,10 +6,14 @@
  *                  time (s)      low digit              byte1  (s)        index     version
  *
  * In kinesin seq_ix is the record's offset in its shard, so a sequence number maps straight to a
- * log position. Within a shard, numeric order = string order = offset order. */
+ * log position. Within a shard, numeric order = string order = offset order. byte1 (unused by
+ * AWS's records) is 01 in the continuation numbers kinesind hands out where no record precedes
+ * a position: such a number means "just before seq_ix", so AFTER_SEQUENCE_NUMBER resolves to
+ * seq_ix itself. */
 #ifndef KN_BASE_SEQNUM_H
 #define KN_BASE_SEQNUM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +26,7 @@ typedef struct kn_seq {
     int32_t shard_index;  /* shard index (two's complement in the number) */
     uint64_t seq_ix;      /* v2: offset in the shard */
     int64_t seq_secs;     /* v1/v2: record time, epoch seconds */
+    bool before;          /* v2, byte1 = 01: the position before seq_ix (continuation numbers) */
 } kn_seq;
 
 /* Formats a version-2 number into out (NUL-terminated); returns its length. */

@@ -24,6 +24,17 @@ int kn_tags_store(kn_call *c, kn_stream *st, const cJSON *tags);
 void kn_write_shard(kn_writer *w, const kn_shard *sh);
 /* Writes a ChildShard structure (ShardId, ParentShards, HashKeyRange). */
 void kn_write_child_shard(kn_writer *w, const kn_shard *child);
+/* Writes "ChildShards": [...] for the children of sh. */
+void kn_write_child_shards(kn_writer *w, const kn_stream *st, const kn_shard *sh);
+/* Writes "Records": [...] with the records of sh from offset `from` on (at most max_records and
+ * 10 MiB); *next is the offset after the last one written, *last_arrival its arrival time (0
+ * when none). Returns 0 or a KN_E* (nothing written then). */
+int kn_write_records(kn_writer *w, const kn_stream *st, const kn_shard *sh, kn_shardlog *log, uint64_t from,
+                     size_t max_records, uint64_t *next, int64_t *last_arrival);
+/* Resolves a starting position (an iterator type with its sequence number or timestamp) on a
+ * shard to an offset, failing the call with AWS's errors. */
+int kn_resolve_position(kn_call *c, kn_stream *st, kn_shard *sh, const char *type, const char *seq, cJSON *ts,
+                        uint64_t *offset);
 /* Writes {"StreamMode": mode}. */
 void kn_write_stream_mode(kn_writer *w, const kn_stream *st);
 /* Writes [{"ShardLevelMetrics": [...]}] (settings.c). */

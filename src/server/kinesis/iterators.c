@@ -22,27 +22,9 @@ const kn_field kn_schema_get_shard_iterator[] = {
     {NULL},
 };
 
-int kn_op_get_shard_iterator(kn_call *c)
+int kn_resolve_position(kn_call *c, kn_stream *st, kn_shard *sh, const char *type, const char *seq, cJSON *ts,
+                        uint64_t *offset)
 {
-    kn_server *srv = c->srv;
-    const char *acct = srv->cfg.account;
-    char name[129], account[13];
-    int rc = kn_stream_name(c, name, account);
-    if (rc < 0) return rc;
-    const char *raw_id = kn_in_str(c, "ShardId");
-    int64_t ix = kn_parse_shard_id(raw_id);
-    if (ix < 0)
-        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", raw_id,
-                       name, acct);
-    char shard_id[32];
-    kn_shard_id((int32_t)ix, shard_id);
-    kn_stream *st = kn_stream_find(srv, name);
-    if (!st || st->status == KN_CREATING || ix >= st->nshards)
-        return kn_fail(c, KN_ENOT_FOUND, "Shard %s in stream %s under account %s does not exist", shard_id,
-                       name, acct);
-    kn_shard *sh = &st->shards[ix];
-    const char *type = kn_in_str(c, "ShardIteratorType");
-    const char *seq = kn_in_str(c, "StartingSequenceNumber");
     bool by_seq = strcmp(type, "AT_SEQUENCE_NUMBER") == 0 || strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0;
     bool by_time = strcmp(type, "AT_TIMESTAMP") == 0;
     if (!by_seq && !by_time && seq)
@@ -58,8 +40,11 @@ int kn_op_get_shard_iterator(kn_call *c)
                        "Request specified %s and no StartingSequenceNumber.",
                        type);
     kn_shardlog *log;
-    if ((rc = kn_shard_log(srv, st, sh, &log)) < 0) return kn_fail(c, rc, "Internal Service Failure");
-    uint64_t offset;
+    int rc;
+    if ((rc = kn_shard_log(c->srv, st, sh, &log)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    char shard_id[32];
+    kn_shard_id(sh->index, shard_id);
+    const char *name = st->name, *acct = c->srv->cfg.account;
     if (by_seq) {
         kn_seq s;
         if (kn_seq_parse(seq, strlen(seq), &s) < 0)
@@ -89,9 +74,9 @@ int kn_op_get_shard_iterator(kn_call *c)
                 c, KN_EINVALID_ARGUMENT,
                 "Invalid SequenceNumber for ShardIteratorType AFTER_SEQUENCE_NUMBER, SequenceNumber has "
                 "reached max possible value for the shard.");
-        offset = s.seq_ix + (type[1] == 'F' ? 1 : 0); /* AFTER_... */
+        /* AFTER_...; a continuation number marks the position before its record (see seqnum.h) */
+        *offset = s.seq_ix + (type[1] == 'F' && !s.before ? 1 : 0);
     } else if (by_time) {
-        cJSON *ts = cJSON_GetObjectItemCaseSensitive(c->in, "Timestamp");
         if (!cJSON_IsNumber(ts))
             return kn_fail(
                 c, KN_EINVALID_ARGUMENT,
@@ -104,13 +89,39 @@ int kn_op_get_shard_iterator(kn_call *c)
                 "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
                 "timestampInMillis: %" PRId64 ", currentTimestampInMillis: %" PRId64,
                 ms, c->now_ms);
-        if ((rc = kn_shardlog_seek_time(log, ms, &offset)) < 0)
+        if ((rc = kn_shardlog_seek_time(log, ms, offset)) < 0)
             return kn_fail(c, rc, "Internal Service Failure");
     } else if (type[0] == 'T') { /* TRIM_HORIZON */
-        offset = kn_shardlog_start_offset(log);
+        *offset = kn_shardlog_start_offset(log);
     } else { /* LATEST */
-        offset = kn_shardlog_end_offset(log);
+        *offset = kn_shardlog_end_offset(log);
     }
+    return 0;
+}
+
+int kn_op_get_shard_iterator(kn_call *c)
+{
+    kn_server *srv = c->srv;
+    const char *acct = srv->cfg.account;
+    char name[129], account[13];
+    int rc = kn_stream_name(c, name, account);
+    if (rc < 0) return rc;
+    const char *raw_id = kn_in_str(c, "ShardId");
+    int64_t ix = kn_parse_shard_id(raw_id);
+    if (ix < 0)
+        return kn_fail(c, KN_ENOT_FOUND, "Could not find shard %s in stream %s under account %s.", raw_id,
+                       name, acct);
+    char shard_id[32];
+    kn_shard_id((int32_t)ix, shard_id);
+    kn_stream *st = kn_stream_find(srv, name);
+    if (!st || st->status == KN_CREATING || ix >= st->nshards)
+        return kn_fail(c, KN_ENOT_FOUND, "Shard %s in stream %s under account %s does not exist", shard_id,
+                       name, acct);
+    kn_shard *sh = &st->shards[ix];
+    uint64_t offset;
+    if ((rc = kn_resolve_position(c, st, sh, kn_in_str(c, "ShardIteratorType"), kn_in_str(c, "StartingSequenceNumber"),
+                                  cJSON_GetObjectItemCaseSensitive(c->in, "Timestamp"), &offset)) < 0)
+        return rc;
     kn_iter it = {c->now_ms, st->id, (uint32_t)sh->index, offset, ""};
     snprintf(it.stream_name, sizeof it.stream_name, "%s", st->name);
     char tok[KN_ITER_MAX];
@@ -164,6 +175,34 @@ static int emit(void *p, const kn_record *r)
     return 0;
 }
 
+void kn_write_child_shards(kn_writer *w, const kn_stream *st, const kn_shard *sh)
+{
+    kn_w_key(w, "ChildShards");
+    kn_w_arr_begin(w);
+    for (int32_t i = 0; i < st->nshards; i++) {
+        const kn_shard *ch = &st->shards[i];
+        if (ch->parent == sh->index || ch->adjacent_parent == sh->index) kn_write_child_shard(w, ch);
+    }
+    kn_w_arr_end(w);
+}
+
+int kn_write_records(kn_writer *w, const kn_stream *st, const kn_shard *sh, kn_shardlog *log, uint64_t from,
+                     size_t max_records, uint64_t *next, int64_t *last_arrival)
+{
+    size_t mark = w->out->len;
+    kn_w_key(w, "Records");
+    kn_w_arr_begin(w);
+    emit_ctx e = {w, sh, strcmp(st->encryption_type, "KMS") == 0, 0};
+    int rc = kn_shardlog_read(log, from, max_records, GET_RECORDS_MAX_BYTES, emit, &e, next);
+    if (rc < 0) {
+        w->out->len = mark;
+        return rc;
+    }
+    kn_w_arr_end(w);
+    *last_arrival = e.last_arrival;
+    return 0;
+}
+
 int kn_op_get_records(kn_call *c)
 {
     kn_server *srv = c->srv;
@@ -194,31 +233,17 @@ int kn_op_get_records(kn_call *c)
     int64_t limit = kn_in_int(c, "Limit", 10000);
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
-    kn_w_key(w, "Records");
-    kn_w_arr_begin(w);
-    emit_ctx e = {w, sh, strcmp(st->encryption_type, "KMS") == 0, 0};
     uint64_t next;
-    size_t mark = c->out.len;
-    rc = kn_shardlog_read(log, it.offset, (size_t)limit, GET_RECORDS_MAX_BYTES, emit, &e, &next);
-    if (rc < 0) {
-        c->out.len = mark;
+    int64_t last_arrival;
+    if ((rc = kn_write_records(w, st, sh, log, it.offset, (size_t)limit, &next, &last_arrival)) < 0)
         return kn_fail(c, rc, "Internal Service Failure");
-    }
-    kn_w_arr_end(w);
     if (next < it.offset) next = it.offset; /* never move backwards */
     bool at_end = next >= kn_shardlog_end_offset(log);
     if (sh->closed_ms && at_end && !kn_shardlog_dirty(log)) {
         /* the end of a closed shard: no NextShardIterator, and the children to go on with (the
          * KCL >= 2.3 needs both) */
         kn_w_kint(w, "MillisBehindLatest", 0);
-        kn_w_key(w, "ChildShards");
-        kn_w_arr_begin(w);
-        for (int32_t i = 0; i < st->nshards; i++) {
-            const kn_shard *ch = &st->shards[i];
-            if (ch->parent != sh->index && ch->adjacent_parent != sh->index) continue;
-            kn_write_child_shard(w, ch);
-        }
-        kn_w_arr_end(w);
+        kn_write_child_shards(w, st, sh);
         kn_w_obj_end(w);
         return 0;
     }
@@ -228,7 +253,7 @@ int kn_op_get_records(kn_call *c)
     kn_iter_encode(srv->iter_key, &nit, ntok);
     kn_w_kstr(w, "NextShardIterator", ntok);
     int64_t behind = 0;
-    if (!at_end && e.last_arrival) behind = kn_shardlog_last_arrival(log) - e.last_arrival;
+    if (!at_end && last_arrival) behind = kn_shardlog_last_arrival(log) - last_arrival;
     kn_w_kint(w, "MillisBehindLatest", behind > 0 ? behind : 0);
     kn_w_obj_end(w);
     return 0;
