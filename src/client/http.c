@@ -543,21 +543,26 @@ static void unlink_from(kn_req **head, kn_req *r)
         }
 }
 
-void kn_client_free(kn_client *c)
+void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud))
 {
-    if (!c) return;
-    while (c->reqs) {
-        kn_req *r = c->reqs;
+    for (kn_req *r = c->reqs, *next; r; r = next) {
+        next = r->cnext;
+        if (cb && r->cb != cb) continue;
         unlink_from(&r->t->waiting, r);
         unlink_from(&r->t->done, r);
         r->t->pending--;
+        if (drop) drop(r->ud);
         req_free(r);
     }
-    if (c->t && c->t->done_tail) { /* re-find the tail after unlinking */
-        kn_req **pp = &c->t->done;
-        while (*pp) pp = &(*pp)->next;
-        c->t->done_tail = pp;
-    }
+    kn_req **pp = &c->t->done; /* re-find the tail after unlinking */
+    while (*pp) pp = &(*pp)->next;
+    c->t->done_tail = pp;
+}
+
+void kn_client_free(kn_client *c)
+{
+    if (!c) return;
+    kn__client_cancel(c, NULL, NULL);
     if (c->own_transport) kn_transport_free(c->t);
     kn__settings_free(&c->s);
     free(c->url);

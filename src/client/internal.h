@@ -25,6 +25,10 @@ int kn__fail(kn_error *err, int code, int status, const char *type, const char *
 /* Blocking call with a body built in a soft buffer; a failed buffer is KN_ENOMEM. */
 int kn__call_buf(kn_client *c, const char *operation, kn_buf *body, cJSON **response, kn_error *err);
 
+/* Withdraws every request of c whose callback is cb, without calling it; drop(ud) runs for
+ * each so the caller can release what ud holds. */
+void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud));
+
 /* Copies s into dst (size n), truncating; "" for NULL. */
 void kn__copy(char *dst, size_t n, const char *s);
 /* String member of o, or NULL. */
