@@ -27,6 +27,9 @@ void kn_b64_encode(kn_buf *out, const void *data, size_t len);
 /* Writes the encoding to dst, which must hold kn_b64_encoded_len(len) + 1 bytes (a NUL may be
  * written after the encoding); returns the encoded length. */
 size_t kn_b64_encode_to(char *dst, const void *data, size_t len);
+/* Checks that src is canonical padded base64 without decoding it; sets *decoded_len (if not
+ * NULL) to the decoded size, and *bad (if not NULL) on KN_B64_BAD_CHAR. */
+kn_b64_status kn_b64_check(const char *src, size_t len, size_t *decoded_len, char *bad);
 /* Decodes strictly: canonical padded base64 only. dst must hold kn_b64_decoded_max(len) bytes.
  * On KN_B64_BAD_CHAR, *bad (if not NULL) is set to the offending character. */
 kn_b64_status kn_b64_decode(const char *src, size_t len, unsigned char *dst, size_t *dst_len, char *bad);

@@ -44,24 +44,29 @@ static int hexval(char c)
 
 size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
 {
-    char hex[49];
-    /* 48 hex digits = 192 bits: a leading 0, then the 47-digit layout */
-    snprintf(hex, sizeof hex, "02%09llx%01x%016llx00%09llx%08x2", (unsigned long long)s->create_secs,
-             (unsigned)s->shard_index & 0xf, (unsigned long long)s->seq_ix, (unsigned long long)s->seq_secs,
-             (uint32_t)s->shard_index);
-    u192 v = {{0, 0, 0}};
-    for (int i = 0; i < 48; i++) u192_mul_add(&v, 16, (uint64_t)hexval(hex[i]));
-    char tmp[KN_SEQ_DEC_MAX];
-    size_t n = 0;
-    while (!u192_is_zero(&v)) {
-        uint64_t chunk = u192_div(&v, 10000000000000000000ull);
-        for (int k = 0; k < 19 && (chunk || !u192_is_zero(&v)); k++) {
-            tmp[n++] = (char)('0' + chunk % 10);
-            chunk /= 10;
+    /* the 47 hex digits as bit fields of a 192-bit number (digit i weighs 16^(46-i)) */
+    unsigned __int128 lo = ((unsigned __int128)s->seq_ix << 80) | ((unsigned __int128)(uint64_t)s->seq_secs << 36) |
+                           ((unsigned __int128)(uint32_t)s->shard_index << 4) | 2u;
+    uint64_t hi = (2ull << (184 - 128)) | ((uint64_t)s->create_secs << (148 - 128)) |
+                  ((uint64_t)((uint32_t)s->shard_index & 0xf) << (144 - 128)) | (uint64_t)(s->seq_ix >> 48);
+    u192 v = {{hi, (uint64_t)(lo >> 64), (uint64_t)lo}};
+    /* base 10^19 chunks, least significant first */
+    uint64_t chunk[4];
+    int nc = 0;
+    while (!u192_is_zero(&v)) chunk[nc++] = u192_div(&v, 10000000000000000000ull);
+    if (nc == 0) chunk[nc++] = 0;
+    char lead[20];
+    size_t n = 0, ln = 0;
+    for (uint64_t c = chunk[nc - 1]; c || ln == 0; c /= 10) lead[ln++] = (char)('0' + c % 10);
+    while (ln) out[n++] = lead[--ln];
+    for (int i = nc - 2; i >= 0; i--) {
+        uint64_t c = chunk[i];
+        for (int k = 18; k >= 0; k--) {
+            out[n + (size_t)k] = (char)('0' + c % 10);
+            c /= 10;
         }
+        n += 19;
     }
-    if (n == 0) tmp[n++] = '0';
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
     out[n] = '\0';
     return n;
 }

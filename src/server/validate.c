@@ -17,6 +17,13 @@ kn_pattern kn_pat_sequence = {"0|([1-9]\\d{0,128})", "^(0|[1-9][0-9]{0,128})$"};
 kn_pattern kn_pat_stream_arn = {"arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
                                 "^arn:aws.*:kinesis:.*:[0-9]{12}:stream/[^[:space:]]+$"};
 
+kn_pattern kn_pat_resource_arn = {"arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
+                                  "^arn:aws.*:kinesis:.*:[0-9]{12}:.*stream/[^[:space:]]+$"};
+kn_pattern kn_pat_consumer_arn = {"^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/"
+                                  "[a-zA-Z0-9_.-]+:[0-9]+",
+                                  "^arn:aws.*:kinesis:.*:[0-9]{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/"
+                                  "[a-zA-Z0-9_.-]+:[0-9]+"};
+
 #define MAX_ITEMS 10
 #define TRUNCATING "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
 
@@ -58,33 +65,7 @@ static int check_blob_string(const char *s, kn_buf *msg)
 {
     size_t n = strlen(s);
     char bad = 0;
-    size_t out_len;
-    /* validate without keeping the bytes: decode into a scratch buffer in chunks of 4 */
-    unsigned char tmp[3];
-    kn_b64_status st = KN_B64_OK;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '+' || c == '/' || c == '=')) {
-            bad = (char)c;
-            st = KN_B64_BAD_CHAR;
-            break;
-        }
-    }
-    if (st == KN_B64_OK) {
-        /* '=' followed by a non-'=' */
-        const char *eq = strchr(s, '=');
-        if (eq) {
-            for (const char *p = eq; *p; p++)
-                if (*p != '=') {
-                    bad = *p;
-                    st = KN_B64_BAD_CHAR;
-                    break;
-                }
-        }
-    }
-    if (st == KN_B64_OK && n % 4) st = KN_B64_BAD_LENGTH;
-    if (st == KN_B64_OK && n >= 4) st = kn_b64_decode(s + n - 4, 4, tmp, &out_len, &bad);
-    switch (st) {
+    switch (kn_b64_check(s, n, NULL, &bad)) {
     case KN_B64_OK: return 0;
     case KN_B64_BAD_LENGTH:
         kn_buf_printf(msg,
@@ -280,7 +261,7 @@ static int64_t length_of(const cJSON *v, const kn_field *f)
     }
 }
 
-static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path);
+static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path, const cJSON *parent);
 
 static void check_struct(items *it, const cJSON *obj, const kn_field *fields, const char *prefix)
 {
@@ -289,14 +270,15 @@ static void check_struct(items *it, const cJSON *obj, const kn_field *fields, co
         if (v && cJSON_IsNull(v)) v = NULL;
         char path[400];
         snprintf(path, sizeof path, "%.250s%c%.100s", prefix, tolower((unsigned char)f->name[0]), f->name + 1);
-        check_field(it, v, f, path);
+        check_field(it, v, f, path, obj);
     }
 }
 
-static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path)
+static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path, const cJSON *parent)
 {
     if (!v) {
-        if (f->required) item(it, NULL, f, path, "Member must not be null");
+        if (f->required || (f->required_if && f->required_if(parent)))
+            item(it, NULL, f, path, "Member must not be null");
         return;
     }
     if (f->type == KN_T_INTEGER || f->type == KN_T_LONG) {
