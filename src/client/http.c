@@ -423,21 +423,28 @@ static void drain_messages(kn_transport *t)
         if (m->msg == CURLMSG_DONE) on_attempt_done(t, m->easy_handle, m->data.result);
 }
 
-/* Starts due retries; returns ms until the next one is due (INT_MAX: none). */
-static int start_due(kn_transport *t)
+/* Starts due retries. */
+static void start_due(kn_transport *t)
 {
-    int64_t now = kn_mono_ms(), next = INT_MAX;
+    int64_t now = kn_mono_ms();
     for (kn_req **pp = &t->waiting; *pp;) {
         kn_req *r = *pp;
         if (r->due_ms <= now) {
             *pp = r->next;
             if (start_attempt(r) < 0) finish(r);
         } else {
-            if (r->due_ms - now < next) next = r->due_ms - now;
             pp = &r->next;
         }
     }
-    return (int)next;
+}
+
+/* Ms until the next retry is due (INT_MAX: none waiting). */
+static int next_due(const kn_transport *t)
+{
+    int64_t now = kn_mono_ms(), next = INT_MAX;
+    for (const kn_req *r = t->waiting; r; r = r->next)
+        if (r->due_ms - now < next) next = r->due_ms - now;
+    return next < 0 ? 0 : (int)next;
 }
 
 static int run_callbacks(kn_transport *t)
@@ -462,12 +469,12 @@ static int run_callbacks(kn_transport *t)
 int kn_transport_poll(kn_transport *t, int timeout_ms, struct pollfd *extra, unsigned nextra)
 {
     int running = 0;
-    int next_due = start_due(t);
+    start_due(t);
     curl_multi_perform(t->multi, &running);
     drain_messages(t);
     if (!t->done && timeout_ms != 0 && (t->pending || nextra)) {
-        int wait = timeout_ms < 0 ? INT_MAX : timeout_ms;
-        if (next_due < wait) wait = next_due;
+        int wait = timeout_ms < 0 ? INT_MAX : timeout_ms, due = next_due(t);
+        if (due < wait) wait = due;
         struct curl_waitfd fds[16];
         unsigned n = nextra < 16 ? nextra : 16;
         for (unsigned i = 0; i < n; i++) {
