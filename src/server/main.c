@@ -14,6 +14,7 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "server/auth.h"
 #include "server/http.h"
 #include "server/server.h"
 
@@ -45,6 +46,9 @@ static void usage(FILE *f)
                "                           interval=MS: acknowledge after write(), sync every MS;\n"
                "                           never: leave syncing to the operating system\n"
                "  --retention-check-ms MS  how often expired records are deleted (default 60000)\n"
+               "  --auth MODE              none (default): check only that requests look signed;\n"
+               "                           sigv4: verify every signature against --credentials\n"
+               "  --credentials FILE       ACCESS_KEY_ID SECRET pairs, one per line (--auth sigv4)\n"
                "  --log-level LEVEL        debug, info, warn or error (default info)\n"
                "  --help                   this text\n"
                "  --version                print the version\n"
@@ -82,7 +86,9 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_HELP,
         OPT_VER,
         OPT_FSYNC,
-        OPT_RETENTION
+        OPT_RETENTION,
+        OPT_AUTH,
+        OPT_CREDENTIALS
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -96,6 +102,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"log-level", required_argument, 0, OPT_LOG},
                                          {"fsync", required_argument, 0, OPT_FSYNC},
                                          {"retention-check-ms", required_argument, 0, OPT_RETENTION},
+                                         {"auth", required_argument, 0, OPT_AUTH},
+                                         {"credentials", required_argument, 0, OPT_CREDENTIALS},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
                                          {0, 0, 0, 0}};
@@ -165,6 +173,19 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
             kn_log_threshold = l;
             break;
         }
+        case OPT_AUTH:
+            if (strcmp(optarg, "sigv4") == 0) {
+                cfg->auth_sigv4 = true;
+            } else if (strcmp(optarg, "none") == 0) {
+                cfg->auth_sigv4 = false;
+            } else {
+                fprintf(stderr, "kinesind: --auth: '%s' is not none or sigv4\n", optarg);
+                return -1;
+            }
+            break;
+        case OPT_CREDENTIALS:
+            cfg->credentials_file = optarg;
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(0);
@@ -181,6 +202,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
     }
     if (optind < argc) {
         fprintf(stderr, "kinesind: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if (cfg->auth_sigv4 != (cfg->credentials_file != NULL)) {
+        fprintf(stderr, "kinesind: --auth sigv4 and --credentials FILE go together (see --help)\n");
         return -1;
     }
     return 0;
@@ -249,6 +274,7 @@ int main(int argc, char **argv)
     env_config(cfg);
 
     int lock_fd = -1, rc = 1;
+    if (cfg->auth_sigv4 && kn_auth_load(cfg->credentials_file, &srv.auth) < 0) return 2;
     if (cfg->in_memory) {
         srv.vfs = kn_vfs_mem_new();
         if (kn_catalog_open(":memory:", &srv.catalog) < 0) goto out;
@@ -281,6 +307,11 @@ int main(int argc, char **argv)
     kn_info("kinesind %s listening on %s:%d (%s, account %s, region %s, %zu streams recovered in %lld ms)",
             KN_VERSION, cfg->host, cfg->port, cfg->in_memory ? "in memory" : cfg->data_dir, cfg->account,
             cfg->region, srv.nstreams, (long long)(kn_mono_ms() - t0));
+    if (!srv.auth && strncmp(cfg->host, "127.", 4) != 0)
+        kn_warn(
+            "listening on %s without authentication (--auth none): anyone who can reach this port can read "
+            "and write every stream; use --auth sigv4 --credentials FILE",
+            cfg->host);
     rc = kn_http_run(&srv, &stop_int) < 0 ? 1 : 0;
     kn_info("kinesind stopping");
     kn_commit_free(&srv);
@@ -291,5 +322,6 @@ out:
     kn_catalog_close(srv.catalog);
     if (cfg->in_memory && srv.vfs) kn_vfs_mem_free(srv.vfs);
     if (lock_fd >= 0) close(lock_fd);
+    kn_auth_free(srv.auth);
     return rc;
 }

@@ -33,6 +33,8 @@ typedef struct kn_config {
     int64_t retention_check_ms;
     char account[13];
     char region[64];
+    bool auth_sigv4;              /* --auth sigv4: verify signatures against credentials_file */
+    const char *credentials_file;
 } kn_config;
 
 typedef enum { KN_CREATING, KN_ACTIVE, KN_UPDATING, KN_DELETING } kn_stream_status;
@@ -78,6 +80,7 @@ typedef struct kn_server {
     size_t nstreams, capstreams;
     int pending_transitions; /* streams with a status change due */
     kn_commit *commit;
+    struct kn_auth *auth; /* --auth sigv4 keys, NULL with --auth none */
 } kn_server;
 
 /* One request in flight. Allocated per request, freed when both the response is done and

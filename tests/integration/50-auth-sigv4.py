@@ -1,0 +1,83 @@
+"""kinesind --auth sigv4: requests signed by boto3 and by libkinesin (the kinesin CLI) with a
+configured key pass; a wrong secret, an unknown key, a stale or future date, a wrong region or
+service are rejected with AWS's error types and messages (spec B.4)."""
+
+import datetime
+import os
+import subprocess
+import tempfile
+from unittest import mock
+
+import boto3
+from botocore.config import Config
+
+from kn import Kinesind, check, eq, expect_error, main, soft
+
+AK, SK = "AKIDKINESINAUTH", "s3cr3t/Key+with=chars"
+
+
+def client(endpoint, ak=AK, sk=SK, region="us-east-1"):
+    return boto3.client("kinesis", endpoint_url=endpoint, region_name=region, aws_access_key_id=ak,
+                        aws_secret_access_key=sk,
+                        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+def test():
+    creds = os.path.join(tempfile.mkdtemp(), "keys")
+    with open(creds, "w") as f:
+        f.write("# test keys\nAKIDOTHER other-secret\n%s %s\n" % (AK, SK))
+    with Kinesind(args=["--auth", "sigv4", "--credentials", creds]) as kd:
+        ok = client(kd.endpoint)
+        with soft("boto3 with the right key passes"):
+            ok.create_stream(StreamName="s", ShardCount=1)
+            eq(ok.list_streams()["StreamNames"], ["s"], "list_streams")
+            r = client(kd.endpoint, "AKIDOTHER", "other-secret").describe_stream_summary(StreamName="s")
+            eq(r["StreamDescriptionSummary"]["StreamName"], "s", "second key")
+        with soft("wrong secret"):
+            expect_error(client(kd.endpoint, sk="wrong").list_streams, "InvalidSignatureException",
+                         "The request signature we calculated does not match the signature you provided. Check your "
+                         "AWS Secret Access Key and signing method. Consult the service documentation for details.")
+        with soft("unknown key id"):
+            expect_error(client(kd.endpoint, ak="AKIDNOBODY").list_streams, "UnrecognizedClientException",
+                         "The security token included in the request is invalid.")
+        with soft("wrong region"):
+            expect_error(client(kd.endpoint, region="eu-west-1").list_streams, "InvalidSignatureException",
+                         "Credential should be scoped to a valid region, not 'eu-west-1'. ")
+        with soft("wrong service"):
+            from botocore.auth import SigV4Auth
+            from botocore.credentials import Credentials
+            c = client(kd.endpoint)
+            c._request_signer.sign = lambda operation_name, request, **kw: SigV4Auth(
+                Credentials(AK, SK), "dynamodb", "us-east-1").add_auth(request)
+            expect_error(c.list_streams, "InvalidSignatureException",
+                         "Credential should be scoped to correct service: 'kinesis'. ")
+        for minutes, prefix in ((-6, "Signature expired: "), (6, "Signature not yet current: ")):
+            with soft("date %+d minutes" % minutes):
+                when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+                with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+                    _, msg, status = expect_error(ok.list_streams, "InvalidSignatureException", prefix=prefix)
+                eq(status, 400, "status")
+                check(msg.endswith("5 min.)") and when.strftime("%Y%m%dT%H%M%SZ") in msg, "message %r" % msg)
+        with soft("4 minutes of skew is accepted"):
+            when = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=4)
+            with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+                ok.list_streams()
+        with soft("libkinesin signs what kinesind verifies"):
+            binp = os.path.join(os.environ.get("KN_BIN") or os.path.join(os.environ["KN_SRC"], "build", "bin"),
+                                "kinesin")
+            env = dict(os.environ, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_SESSION_TOKEN="tok")
+            p = subprocess.run([binp, "--endpoint", kd.endpoint, "put", "s", "--key", "k"], input="a\nb\n",
+                               capture_output=True, text=True, env=env, timeout=30)
+            eq(p.returncode, 0, "kinesin put (%s)" % p.stderr)
+            p = subprocess.run([binp, "--endpoint", kd.endpoint, "cat", "s"], capture_output=True, text=True,
+                               env=env, timeout=30)
+            eq((p.returncode, p.stdout), (0, "a\nb\n"), "kinesin cat (%s)" % p.stderr)
+            env["AWS_SECRET_ACCESS_KEY"] = "nope"
+            p = subprocess.run([binp, "--endpoint", kd.endpoint, "list"], capture_output=True, text=True, env=env,
+                               timeout=30)
+            eq(p.returncode, 1, "kinesin with a wrong secret")
+            check(p.stderr.startswith("kinesin: InvalidSignatureException: The request signature we calculated"),
+                  "kinesin's message: %r" % p.stderr)
+
+
+main(test)
