@@ -39,7 +39,7 @@ static const kn_field write_request_fields[] = {
     {NULL},
 };
 static const kn_field write_request = {"", KN_T_STRUCT, .fields = write_request_fields};
-static const kn_field write_requests = {"", KN_T_LIST, KN_LEN(1, 25), .member = &write_request};
+static const kn_field write_requests = {"", KN_T_LIST, .member = &write_request};
 static const kn_field batch_write_fields[] = {
     {"RequestItems", KN_T_MAP, .required = true, KN_LEN(1, 25), .member = &write_requests},
     {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity},
@@ -169,7 +169,15 @@ int ddb_op_batch_write_item(ddb_req *r)
     if (validate(r, batch_write_fields)) return r->err;
     cJSON *req = member(r->in, "RequestItems");
     int total = 0;
-    for (cJSON *t = req->child; t; t = t->next) total += cJSON_GetArraySize(t);
+    for (cJSON *t = req->child; t; t = t->next) {
+        if (!cJSON_GetArraySize(t))
+            return ddb_fail(r, KN_EVALIDATION, "1 validation error detected: Value '{%s=[]}' at 'requestItems' failed "
+                                               "to satisfy constraint: Map value must satisfy constraint: [Member must "
+                                               "have length less than or equal to 25, Member must have length greater "
+                                               "than or equal to 1]",
+                            t->string);
+        total += cJSON_GetArraySize(t);
+    }
     if (total > 25)
         return ddb_fail(r, KN_EVALIDATION, "Too many items requested for the BatchWriteItem call");
     ddb_write *w = kn_xcalloc((size_t)total + 1, sizeof *w);
