@@ -45,6 +45,7 @@ typedef struct kn_field {
     const struct kn_field *fields; /* members of a structure, ended by {NULL} */
     const char *render_as;         /* how a list element is shown in messages, if not by value */
     bool member_lengths;           /* list: check element lengths as one constraint (TagKeys) */
+    int64_t max_key_len;           /* map: longest key allowed (0: 128, Kinesis's tag keys) */
 } kn_field;
 
 #define KN_LEN(a, b) .has_min_len = 1, .min_len = (a), .has_max_len = 1, .max_len = (b)

@@ -79,6 +79,11 @@ def items(d):
         eq(got["m"], item["m"], "document")
         eq(got["b"], {"B": b"\x00\x01"}, "binary")
         eq(d.get_item(TableName="t-basic", Key={"pk": {"S": "zz"}, "sk": {"N": "1"}}).get("Item"), None, "missing item")
+        long_name = "attr-" + "x" * 1000  # attribute names may be far longer than Kinesis's 128-char map keys
+        d.put_item(TableName="t-basic", Item={"pk": {"S": "long"}, "sk": {"N": "0"}, long_name: {"S": "v"}})
+        got = d.get_item(TableName="t-basic", Key={"pk": {"S": "long"}, "sk": {"N": "0"}})["Item"]
+        eq(got.get(long_name), {"S": "v"}, "long attribute name")
+        d.delete_item(TableName="t-basic", Key={"pk": {"S": "long"}, "sk": {"N": "0"}})
         expect_ddb_error(d.get_item, "ValidationException", "The provided key element does not match the schema",
                          TableName="t-basic", Key={"pk": {"S": "a"}})
         expect_ddb_error(d.put_item, "ValidationException",

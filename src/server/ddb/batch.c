@@ -19,19 +19,19 @@ static const kn_field keys_and_attrs_fields[] = {
     {"AttributesToGet", KN_T_LIST, .has_min_len = 1, .min_len = 1, .member = &string_member},
     {"ConsistentRead", KN_T_BOOLEAN},
     {"ProjectionExpression", KN_T_STRING},
-    {"ExpressionAttributeNames", KN_T_MAP, .member = &string_member},
+    {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &string_member},
     {NULL},
 };
 static const kn_field keys_and_attrs = {"", KN_T_STRUCT, .fields = keys_and_attrs_fields};
 static const kn_field batch_get_fields[] = {
-    {"RequestItems", KN_T_MAP, .required = true, KN_LEN(1, 100), .member = &keys_and_attrs},
+    {"RequestItems", KN_T_MAP, DDB_ANY_KEYS, .required = true, KN_LEN(1, 100), .member = &keys_and_attrs},
     {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity},
     {NULL},
 };
 
-static const kn_field put_request_fields[] = {{"Item", KN_T_MAP, .required = true, .member = &ddb_av_struct},
+static const kn_field put_request_fields[] = {{"Item", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
                                               {NULL}};
-static const kn_field delete_request_fields[] = {{"Key", KN_T_MAP, .required = true, .member = &ddb_av_struct},
+static const kn_field delete_request_fields[] = {{"Key", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
                                                  {NULL}};
 static const kn_field write_request_fields[] = {
     {"PutRequest", KN_T_STRUCT, .fields = put_request_fields},
@@ -41,18 +41,18 @@ static const kn_field write_request_fields[] = {
 static const kn_field write_request = {"", KN_T_STRUCT, .fields = write_request_fields};
 static const kn_field write_requests = {"", KN_T_LIST, .member = &write_request};
 static const kn_field batch_write_fields[] = {
-    {"RequestItems", KN_T_MAP, .required = true, KN_LEN(1, 25), .member = &write_requests},
+    {"RequestItems", KN_T_MAP, DDB_ANY_KEYS, .required = true, KN_LEN(1, 25), .member = &write_requests},
     {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity},
     {"ReturnItemCollectionMetrics", KN_T_STRING, .enums = metrics},
     {NULL},
 };
 
 static const kn_field check_fields[] = {
-    {"Key", KN_T_MAP, .required = true, .member = &ddb_av_struct},
+    {"Key", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
     DDB_F_TABLE_NAME,
     {"ConditionExpression", KN_T_STRING, .required = true},
-    {"ExpressionAttributeNames", KN_T_MAP, .member = &string_member},
-    {"ExpressionAttributeValues", KN_T_MAP, .member = &ddb_av_struct},
+    {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &string_member},
+    {"ExpressionAttributeValues", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},
     {NULL},
 };
 static const kn_field transact_item_fields[] = {

@@ -24,13 +24,13 @@ const kn_field ddb_av_fields[] = {
     {"SS", KN_T_LIST, .member = &string_member},
     {"NS", KN_T_LIST, .member = &string_member},
     {"BS", KN_T_LIST, .member = &blob_member},
-    {"M", KN_T_MAP, .member = &ddb_av_struct},
+    {"M", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},
     {"L", KN_T_LIST, .member = &ddb_av_struct},
     {"NULL", KN_T_BOOLEAN},
     {"BOOL", KN_T_BOOLEAN},
     {NULL},
 };
-const kn_field ddb_av_map = {"", KN_T_MAP, .member = &ddb_av_struct};
+const kn_field ddb_av_map = {"", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct};
 const kn_field ddb_av_map_list = {"", KN_T_LIST, .member = &ddb_av_map};
 
 static const char *const return_values[] = {"ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW", NULL};
@@ -60,40 +60,40 @@ static const kn_field update_struct = {"", KN_T_STRUCT, .fields = update_fields}
 static const kn_field names_member = {"", KN_T_STRING};
 
 #define F_COMMON_WRITE                                                                                       \
-    DDB_F_TABLE_NAME, {"Expected", KN_T_MAP, .member = &expected_struct},                                    \
+    DDB_F_TABLE_NAME, {"Expected", KN_T_MAP, DDB_ANY_KEYS, .member = &expected_struct},                                    \
         {"ConditionalOperator", KN_T_STRING, .enums = conditional_ops},                                      \
         {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity},                                          \
         {"ReturnItemCollectionMetrics", KN_T_STRING, .enums = metrics},                                      \
-        {"ConditionExpression", KN_T_STRING}, {"ExpressionAttributeNames", KN_T_MAP, .member = &names_member}, \
-        {"ExpressionAttributeValues", KN_T_MAP, .member = &ddb_av_struct},                                   \
+        {"ConditionExpression", KN_T_STRING}, {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &names_member}, \
+        {"ExpressionAttributeValues", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},                                   \
         {"ReturnValues", KN_T_STRING, .enums = return_values},                                               \
         {"ReturnValuesOnConditionCheckFailure", KN_T_STRING, .enums = return_on_failure}
 
 const kn_field ddb_put_fields[] = {
-    {"Item", KN_T_MAP, .required = true, .member = &ddb_av_struct},
+    {"Item", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
     F_COMMON_WRITE,
     {NULL},
 };
 const kn_field ddb_delete_fields[] = {
-    {"Key", KN_T_MAP, .required = true, .member = &ddb_av_struct},
+    {"Key", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
     F_COMMON_WRITE,
     {NULL},
 };
 const kn_field ddb_update_fields[] = {
-    {"Key", KN_T_MAP, .required = true, .member = &ddb_av_struct},
-    {"AttributeUpdates", KN_T_MAP, .member = &update_struct},
+    {"Key", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
+    {"AttributeUpdates", KN_T_MAP, DDB_ANY_KEYS, .member = &update_struct},
     {"UpdateExpression", KN_T_STRING},
     F_COMMON_WRITE,
     {NULL},
 };
 static const kn_field get_fields[] = {
     DDB_F_TABLE_NAME,
-    {"Key", KN_T_MAP, .required = true, .member = &ddb_av_struct},
+    {"Key", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
     {"AttributesToGet", KN_T_LIST, .has_min_len = 1, .min_len = 1, .member = &string_member},
     {"ConsistentRead", KN_T_BOOLEAN},
     {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity},
     {"ProjectionExpression", KN_T_STRING},
-    {"ExpressionAttributeNames", KN_T_MAP, .member = &names_member},
+    {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &names_member},
     {NULL},
 };
 

@@ -34,22 +34,22 @@ static const kn_field condition = {"", KN_T_STRUCT, .fields = condition_fields};
         {"AttributesToGet", KN_T_LIST, .has_min_len = 1, .min_len = 1, .member = &string_member},           \
         {"Limit", KN_T_INTEGER, KN_MIN(1)}, {"Select", KN_T_STRING, .enums = selects},                      \
         {"ConditionalOperator", KN_T_STRING, .enums = conditional_ops},                                     \
-        {"ExclusiveStartKey", KN_T_MAP, .member = &ddb_av_struct},                                          \
+        {"ExclusiveStartKey", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},                                          \
         {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity}, {"ProjectionExpression", KN_T_STRING},  \
-        {"FilterExpression", KN_T_STRING}, {"ExpressionAttributeNames", KN_T_MAP, .member = &string_member}, \
-        {"ExpressionAttributeValues", KN_T_MAP, .member = &ddb_av_struct}, {"ConsistentRead", KN_T_BOOLEAN}
+        {"FilterExpression", KN_T_STRING}, {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &string_member}, \
+        {"ExpressionAttributeValues", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct}, {"ConsistentRead", KN_T_BOOLEAN}
 
 static const kn_field scan_fields[] = {
     F_READ_COMMON,
-    {"ScanFilter", KN_T_MAP, .member = &condition},
+    {"ScanFilter", KN_T_MAP, DDB_ANY_KEYS, .member = &condition},
     {"TotalSegments", KN_T_INTEGER, KN_VAL(1, 1000000)},
     {"Segment", KN_T_INTEGER, KN_VAL(0, 999999)},
     {NULL},
 };
 static const kn_field query_fields[] = {
     F_READ_COMMON,
-    {"KeyConditions", KN_T_MAP, .member = &condition},
-    {"QueryFilter", KN_T_MAP, .member = &condition},
+    {"KeyConditions", KN_T_MAP, DDB_ANY_KEYS, .member = &condition},
+    {"QueryFilter", KN_T_MAP, DDB_ANY_KEYS, .member = &condition},
     {"ScanIndexForward", KN_T_BOOLEAN},
     {"KeyConditionExpression", KN_T_STRING},
     {NULL},
