@@ -21,12 +21,13 @@
     X(EXPIRED_ITERATOR, "ExpiredIteratorException", 400)                                                     \
     X(EXPIRED_NEXT_TOKEN, "ExpiredNextTokenException", 400)                                                  \
     X(THROUGHPUT_EXCEEDED, "ProvisionedThroughputExceededException", 400)                                    \
+    X(CONDITIONAL_CHECK_FAILED, "ConditionalCheckFailedException", 400)                                      \
+    X(TRANSACTION_CANCELED, "TransactionCanceledException", 400)                                             \
     X(ACCESS_DENIED, "AccessDeniedException", 403)                                                           \
     X(INTERNAL, "InternalFailure", 500)                                                                      \
     X(IO, "InternalFailure", 500)                                                                            \
     X(NOMEM, "InternalFailure", 500)                                                                         \
     X(UNRECOGNIZED_CLIENT, "UnrecognizedClientException", 400)                                               \
-    X(CONDITIONAL_CHECK_FAILED, "ConditionalCheckFailedException", 400)                                      \
     X(THROTTLING, "ThrottlingException", 400)                                                                \
     X(UNAVAILABLE, "ServiceUnavailable", 503)                                                                \
     X(NO_CREDENTIALS, "kinesin.NoCredentials", 0)                                                            \

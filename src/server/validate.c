@@ -364,10 +364,12 @@ static void check_field(items *it, const cJSON *v, const kn_field *f, const char
         const kn_field *m = f->member;
         for (const cJSON *e = v->child; e; e = e->next) {
             int64_t kl = (int64_t)kn_utf16_len(e->string, strlen(e->string));
-            if (kl < 1 || kl > 128) {
+            int64_t max_key = f->max_key_len ? f->max_key_len : 128;
+            if (kl < 1 || kl > max_key) {
                 item(it, v, f, path,
-                     "Map keys must satisfy constraint: [Member must have length less than or equal to 128, "
-                     "Member must have length greater than or equal to 1]");
+                     "Map keys must satisfy constraint: [Member must have length less than or equal to %" PRId64
+                     ", Member must have length greater than or equal to 1]",
+                     max_key);
                 break;
             }
         }

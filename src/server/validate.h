@@ -46,6 +46,7 @@ typedef struct kn_field {
     const char *render_as;         /* how a list element is shown in messages, if not by value */
     bool member_lengths;           /* list: check element lengths as one constraint (TagKeys) */
     bool (*required_if)(const cJSON *obj); /* required only when this says so (obj: the parent) */
+    int64_t max_key_len;           /* map: longest key allowed (0: 128, Kinesis's tag keys) */
 } kn_field;
 
 #define KN_LEN(a, b) .has_min_len = 1, .min_len = (a), .has_max_len = 1, .max_len = (b)
