@@ -45,7 +45,7 @@ static int hexval(char c)
 size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
 {
     /* the 47 hex digits as bit fields of a 192-bit number (digit i weighs 16^(46-i)) */
-    unsigned __int128 lo = ((unsigned __int128)s->seq_ix << 80) |
+    unsigned __int128 lo = ((unsigned __int128)s->seq_ix << 80) | ((unsigned __int128)(s->before ? 1 : 0) << 72) |
                            ((unsigned __int128)(uint64_t)s->seq_secs << 36) |
                            ((unsigned __int128)(uint32_t)s->shard_index << 4) | 2u;
     uint64_t hi = (2ull << (184 - 128)) | ((uint64_t)s->create_secs << (148 - 128)) |

@@ -498,10 +498,9 @@ def test():
             eq(sorted(x["ConsumerName"] for x in c.list_stream_consumers(StreamARN=ARN)["Consumers"]),
                ["c1", "c2", "c3", "c4"], "consumers after deregistering two")
             expect_error(c.deregister_stream_consumer, "ResourceNotFoundException", ConsumerARN=consumers["c6"])
-        with soft("SubscribeToShard answers InvalidArgumentException (not supported yet)"):
-            code, msg, st = expect_error(c.subscribe_to_shard, "InvalidArgumentException", ConsumerARN=c1,
-                                         ShardId=SHARD % 0, StartingPosition={"Type": "LATEST"})
-            check("not supported" in msg, "message %r" % msg)
+        with soft("SubscribeToShard on a shard the stream does not have -> ResourceNotFoundException"):
+            expect_error(c.subscribe_to_shard, "ResourceNotFoundException", ConsumerARN=c1,
+                         ShardId=SHARD % 99, StartingPosition={"Type": "LATEST"})
         with soft("DeleteStream with consumers needs EnforceConsumerDeletion"):
             expect_error(c.delete_stream, "ResourceInUseException", StreamName=S)
             eq(status(c, S), "ACTIVE", "status after the refused DeleteStream")

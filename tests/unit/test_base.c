@@ -110,11 +110,18 @@ static void seqnum_round_trip_and_order(void **state)
         if (prev[0]) assert_true(strcmp(prev, out) < 0);
         strcpy(prev, out);
     }
+    kn_seq mark = {2, 1700000000, 1, 42, 1700000000, true}, back;
+    char m[KN_SEQ_DEC_MAX];
+    kn_seq_format(&mark, m); /* a continuation number: "just before" offset 42 */
+    assert_int_equal(kn_seq_parse(m, strlen(m), &back), 0);
+    assert_true(back.before);
+    assert_int_equal(back.seq_ix, 42);
     kn_seq big = {2, 1700000000, 1, (uint64_t)KN_SEQ_IX_MAX, 1700000001}, t;
     char out[KN_SEQ_DEC_MAX];
     kn_seq_format(&big, out);
     assert_int_equal(kn_seq_parse(out, strlen(out), &t), 0);
     assert_true(t.seq_ix == (uint64_t)KN_SEQ_IX_MAX);
+    assert_false(t.before);
 }
 
 static void seqnum_rejects(void **state)

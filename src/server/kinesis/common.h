@@ -48,6 +48,8 @@ extern const char *const kn_metric_names[];
 /* Consumers of a stream that exist now (consumers.c). */
 int kn_consumer_count(kn_server *srv, const kn_stream *st, int64_t now_ms);
 bool kn_consumer_exists(kn_server *srv, const kn_stream *st, const char *arn);
+/* The consumer a request names (ConsumerARN, or StreamARN + ConsumerName), or fails the call. */
+int kn_consumer_find(kn_call *c, kn_stream **st, kn_cat_consumer *out);
 
 /* Paging tokens (NextToken) for list operations: a sealed payload with its issue time;
  * they expire after 300 s like AWS's. */

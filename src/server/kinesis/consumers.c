@@ -1,8 +1,7 @@
 /* Enhanced fan-out consumers: RegisterStreamConsumer, DeregisterStreamConsumer,
  * DescribeStreamConsumer, ListStreamConsumers. Consumers are kept in the catalog; their
  * CREATING -> ACTIVE and DELETING -> gone transitions are settled lazily whenever a stream's
- * consumers are looked at. SubscribeToShard (the HTTP/2 event stream) is not served yet and
- * answers with a clear error. */
+ * consumers are looked at. SubscribeToShard is in subscribe.c. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,20 +52,6 @@ const kn_field kn_schema_list_stream_consumers[] = {
     {"NextToken", KN_T_STRING, KN_LEN(1, 1048576)},
     {"MaxResults", KN_T_INTEGER, KN_VAL(1, 10000)},
     {"StreamCreationTimestamp", KN_T_TIMESTAMP},
-    {NULL},
-};
-
-static const kn_field starting_position[] = {
-    {"Type", KN_T_STRING, .required = true},
-    {"SequenceNumber", KN_T_STRING, .pattern = &kn_pat_sequence},
-    {"Timestamp", KN_T_TIMESTAMP},
-    {NULL},
-};
-
-const kn_field kn_schema_subscribe_to_shard[] = {
-    KN_F_CONSUMER_ARN,
-    KN_F_SHARD_ID("ShardId", true),
-    {"StartingPosition", KN_T_STRUCT, .required = true, .fields = starting_position},
     {NULL},
 };
 
@@ -200,8 +185,7 @@ int kn_op_register_stream_consumer(kn_call *c)
     return 0;
 }
 
-/* Finds the consumer a request names: ConsumerARN, or StreamARN + ConsumerName. */
-static int find_consumer(kn_call *c, kn_stream **st_out, kn_cat_consumer *out)
+int kn_consumer_find(kn_call *c, kn_stream **st_out, kn_cat_consumer *out)
 {
     const char *carn = kn_in_str(c, "ConsumerARN");
     const char *name = kn_in_str(c, "ConsumerName");
@@ -242,7 +226,7 @@ int kn_op_deregister_stream_consumer(kn_call *c)
 {
     kn_stream *st;
     kn_cat_consumer cons;
-    int rc = find_consumer(c, &st, &cons);
+    int rc = kn_consumer_find(c, &st, &cons);
     if (rc < 0) return rc;
     if (strcmp(cons.status, "DELETING") == 0) return 0;
     snprintf(cons.status, sizeof cons.status, "DELETING");
@@ -256,7 +240,7 @@ int kn_op_describe_stream_consumer(kn_call *c)
 {
     kn_stream *st;
     kn_cat_consumer cons;
-    int rc = find_consumer(c, &st, &cons);
+    int rc = kn_consumer_find(c, &st, &cons);
     if (rc < 0) return rc;
     kn_w_obj_begin(&c->w);
     kn_w_key(&c->w, "ConsumerDescription");
@@ -304,11 +288,4 @@ int kn_op_list_stream_consumers(kn_call *c)
     kn_w_obj_end(w);
     free(l.items);
     return 0;
-}
-
-int kn_op_subscribe_to_shard(kn_call *c)
-{
-    return kn_fail(c, KN_EINVALID_ARGUMENT,
-                   "SubscribeToShard (enhanced fan-out over an HTTP/2 event stream) is not supported by this "
-                   "kinesind yet; read the shard with GetShardIterator and GetRecords.");
 }
