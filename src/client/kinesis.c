@@ -18,11 +18,17 @@ static void begin(kn_writer *w, kn_buf *b, const char *stream)
     if (stream) kn_w_kstr(w, strncmp(stream, "arn:", 4) == 0 ? "StreamARN" : "StreamName", stream);
 }
 
+/* Sends the request in b (freed); on success *resp is the answer (the caller deletes it), on an
+ * error it is NULL: the error is all Kinesis callers need. */
 static int call(kn_client *c, const char *op, kn_writer *w, kn_buf *b, cJSON **resp, kn_error *err)
 {
     kn_w_obj_end(w);
     int rc = kn__call_buf(c, op, b, resp, err);
     kn_buf_free(b);
+    if (rc < 0) {
+        cJSON_Delete(*resp);
+        *resp = NULL;
+    }
     return rc;
 }
 
