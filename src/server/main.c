@@ -44,6 +44,8 @@ static void usage(FILE *f)
                "  --create-table-ms MS     time a DynamoDB table or index stays CREATING, and a table\n"
                "                           UPDATING while an index builds (default 500; 0: at once)\n"
                "  --shard-limit N          open shards allowed in the account (default 1000)\n"
+               "  --enforce-throughput     apply AWS's per-shard limits (in: 1 MiB/s or 1000 records/s;\n"
+               "                           out: 2 MiB/s and 5 calls/s) with ProvisionedThroughputExceeded\n"
                "  --segment-bytes N        roll shard log segments past N bytes (default 67108864)\n"
                "  --fsync POLICY           always (default): acknowledge writes after fdatasync;\n"
                "                           interval=MS: acknowledge after write(), sync every MS;\n"
@@ -92,7 +94,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_RETENTION,
         OPT_AUTH,
         OPT_CREDENTIALS,
-        OPT_CREATE_TABLE
+        OPT_CREATE_TABLE,
+        OPT_THROUGHPUT
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -107,6 +110,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"fsync", required_argument, 0, OPT_FSYNC},
                                          {"retention-check-ms", required_argument, 0, OPT_RETENTION},
                                          {"create-table-ms", required_argument, 0, OPT_CREATE_TABLE},
+                                         {"enforce-throughput", no_argument, 0, OPT_THROUGHPUT},
                                          {"auth", required_argument, 0, OPT_AUTH},
                                          {"credentials", required_argument, 0, OPT_CREDENTIALS},
                                          {"help", no_argument, 0, OPT_HELP},
@@ -141,6 +145,9 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         case OPT_UPDATE:
             if (parse_int("--update-stream-ms", optarg, 0, 86400000, &v)) return -1;
             cfg->update_stream_ms = v;
+            break;
+        case OPT_THROUGHPUT:
+            cfg->enforce_throughput = true;
             break;
         case OPT_CREATE_TABLE:
             if (parse_int("--create-table-ms", optarg, 0, 86400000, &v)) return -1;

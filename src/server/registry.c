@@ -24,6 +24,21 @@ static kn_stream_status parse_status(const char *s)
     return KN_CREATING;
 }
 
+bool kn_bucket_take(kn_bucket *b, double n, double rate, int64_t now_ms, bool allow_debt)
+{
+    if (b->at_ms == 0)
+        b->tokens = rate; /* one second's worth to start with */
+    else if (now_ms > b->at_ms)
+        b->tokens += (double)(now_ms - b->at_ms) * rate / 1000.0;
+    if (b->tokens > rate) b->tokens = rate;
+    b->at_ms = now_ms;
+    if (b->tokens >= n || (allow_debt && b->tokens > 0)) {
+        b->tokens -= n;
+        return true;
+    }
+    return false;
+}
+
 void kn_shard_id(int32_t index, char out[32])
 {
     if (index < 0) { /* only ever seen in error messages about foreign sequence numbers */

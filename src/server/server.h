@@ -32,6 +32,7 @@ typedef struct kn_config {
     kn_fsync_mode fsync_mode;
     int64_t fsync_interval_ms;
     int64_t retention_check_ms;
+    bool enforce_throughput; /* AWS's per-shard write and read limits */
     char account[13];
     char region[64];
     bool auth_sigv4;              /* --auth sigv4: verify signatures against credentials_file */
@@ -40,6 +41,16 @@ typedef struct kn_config {
 
 typedef enum { KN_CREATING, KN_ACTIVE, KN_UPDATING, KN_DELETING } kn_stream_status;
 
+/* A token bucket (--enforce-throughput): refills at a rate per second up to a capacity. */
+typedef struct kn_bucket {
+    double tokens;
+    int64_t at_ms; /* last refill; 0: never used (full) */
+} kn_bucket;
+
+/* Takes n tokens if the bucket holds them (or, with allow_debt, if it is not already in debt);
+ * returns false, taking nothing, otherwise. */
+bool kn_bucket_take(kn_bucket *b, double n, double rate, int64_t now_ms, bool allow_debt);
+
 typedef struct kn_shard {
     int32_t index;
     kn_u128 start_hash, end_hash;
@@ -47,6 +58,7 @@ typedef struct kn_shard {
     int64_t created_ms;
     int64_t closed_ms;               /* 0 while open */
     kn_shardlog *log;
+    kn_bucket put_records, put_bytes, get_calls, get_bytes; /* AWS's per-shard limits */
 } kn_shard;
 
 typedef struct kn_stream {

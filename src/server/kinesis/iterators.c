@@ -119,7 +119,8 @@ int kn_op_get_shard_iterator(kn_call *c)
                        name, acct);
     kn_shard *sh = &st->shards[ix];
     uint64_t offset;
-    if ((rc = kn_resolve_position(c, st, sh, kn_in_str(c, "ShardIteratorType"), kn_in_str(c, "StartingSequenceNumber"),
+    if ((rc = kn_resolve_position(c, st, sh, kn_in_str(c, "ShardIteratorType"),
+                                  kn_in_str(c, "StartingSequenceNumber"),
                                   cJSON_GetObjectItemCaseSensitive(c->in, "Timestamp"), &offset)) < 0)
         return rc;
     kn_iter it = {c->now_ms, st->id, (uint32_t)sh->index, offset, ""};
@@ -231,13 +232,25 @@ int kn_op_get_records(kn_call *c)
     int rc = kn_shard_log(srv, st, sh, &log);
     if (rc < 0) return kn_fail(c, rc, "Internal Service Failure");
     int64_t limit = kn_in_int(c, "Limit", 10000);
+    if (srv->cfg.enforce_throughput) {
+        /* AWS's per-shard read limit: 5 calls and 2 MiB per second; one big read may overdraw
+         * the bytes, and then the calls after it wait until they are paid back */
+        kn_bucket calls = sh->get_calls;
+        if (!kn_bucket_take(&calls, 1, 5, c->now_ms, false) ||
+            !kn_bucket_take(&sh->get_bytes, 0, 2097152, c->now_ms, true))
+            return kn_fail(c, KN_ETHROUGHPUT_EXCEEDED,
+                           "Rate exceeded for shard %s in stream %s under account %s.", shard_id, st->name,
+                           srv->cfg.account);
+        sh->get_calls = calls;
+    }
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
     uint64_t next;
     int64_t last_arrival;
     if ((rc = kn_write_records(w, st, sh, log, it.offset, (size_t)limit, &next, &last_arrival)) < 0)
         return kn_fail(c, rc, "Internal Service Failure");
-    if (next < it.offset) next = it.offset; /* never move backwards */
+    if (next < it.offset) next = it.offset;                                      /* never move backwards */
+    if (srv->cfg.enforce_throughput) sh->get_bytes.tokens -= (double)c->out.len; /* what was read */
     bool at_end = next >= kn_shardlog_end_offset(log);
     if (sh->closed_ms && at_end && !kn_shardlog_dirty(log)) {
         /* the end of a closed shard: no NextShardIterator, and the children to go on with (the

@@ -49,6 +49,7 @@ typedef struct staged {
 
 typedef struct put_state {
     kn_stream *stream;
+    char stream_name[129];
     bool kms; /* the stream encrypts: answers say EncryptionType KMS */
     size_t n;
     staged recs[];
@@ -134,10 +135,30 @@ static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const
     kn_b64_decode(b64, len, dst, &dlen, NULL); /* validated in stage 1 */
     if (sh) out->shard = *sh;
     out->arrival_ms = c->now_ms;
+    if (sh && c->srv->cfg.enforce_throughput) {
+        /* AWS's per-shard write limit: 1,000 records and 1 MiB per second */
+        double bytes = (double)(dlen + strlen(pk));
+        kn_bucket r = sh->put_records, b = sh->put_bytes;
+        if (!kn_bucket_take(&r, 1, 1000, c->now_ms, false) ||
+            !kn_bucket_take(&b, bytes, 1048576, c->now_ms, false)) {
+            out->err = KN_ETHROUGHPUT_EXCEEDED;
+            return;
+        }
+        sh->put_records = r;
+        sh->put_bytes = b;
+    }
     int rc = sh ? kn_shard_log(c->srv, st, sh, &out->log) : KN_EINTERNAL;
     if (rc == 0) rc = kn_shardlog_append(out->log, c->now_ms, pk, strlen(pk), dst, dlen, &out->offset);
     if (rc == 0) kn_commit_touch(c->srv, c, out->log);
     out->err = rc;
+}
+
+static int rate_exceeded(kn_call *c, const char *stream, const kn_shard *sh)
+{
+    char id[32];
+    kn_shard_id(sh->index, id);
+    return kn_fail(c, KN_ETHROUGHPUT_EXCEEDED, "Rate exceeded for shard %s in stream %s under account %s.",
+                   id, stream, c->srv->cfg.account);
 }
 
 static bool committed(const staged *s)
@@ -149,6 +170,10 @@ static void put_record_done(kn_call *c)
 {
     put_state *ps = c->state;
     staged *s = &ps->recs[0];
+    if (s->err == KN_ETHROUGHPUT_EXCEEDED) {
+        rate_exceeded(c, ps->stream_name, &s->shard);
+        return;
+    }
     if (!committed(s)) {
         kn_fail(c, KN_EINTERNAL, "Internal Service Failure");
         return;
@@ -188,6 +213,7 @@ int kn_op_put_record(kn_call *c)
     }
     put_state *ps = kn_xcalloc(1, sizeof *ps + sizeof(staged));
     ps->stream = st;
+    snprintf(ps->stream_name, sizeof ps->stream_name, "%s", st->name);
     ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = 1;
     c->state = ps;
@@ -195,6 +221,7 @@ int kn_op_put_record(kn_call *c)
     kn_buf scratch = KN_BUF_INIT;
     stage(c, st, route(st, hash), pk, kn_in_str(c, "Data"), &scratch, &ps->recs[0]);
     kn_buf_free(&scratch);
+    if (ps->recs[0].err == KN_ETHROUGHPUT_EXCEEDED) return rate_exceeded(c, st->name, &ps->recs[0].shard);
     if (ps->recs[0].err) return kn_fail(c, KN_EINTERNAL, "Internal Service Failure");
     c->resume = put_record_done;
     kn_commit_wait(c->srv, c);
@@ -221,6 +248,16 @@ static void put_records_done(kn_call *c)
             kn_shard_id(s->shard.index, id);
             kn_w_kstr(w, "SequenceNumber", seq);
             kn_w_kstr(w, "ShardId", id);
+        } else if (s->err == KN_ETHROUGHPUT_EXCEEDED) {
+            char id[32];
+            kn_shard_id(s->shard.index, id);
+            kn_w_kstr(w, "ErrorCode", "ProvisionedThroughputExceededException");
+            kn_w_key(w, "ErrorMessage");
+            kn_buf m = KN_BUF_INIT;
+            kn_buf_printf(&m, "Rate exceeded for shard %s in stream %s under account %s.", id,
+                          ps->stream_name, c->srv->cfg.account);
+            kn_w_strn(w, m.data, m.len);
+            kn_buf_free(&m);
         } else {
             kn_w_kstr(w, "ErrorCode", "InternalFailure");
             kn_w_kstr(w, "ErrorMessage", "Internal Service Failure");
@@ -251,6 +288,7 @@ int kn_op_put_records(kn_call *c)
     size_t n = (size_t)cJSON_GetArraySize(records);
     put_state *ps = kn_xcalloc(1, sizeof *ps + n * sizeof(staged));
     ps->stream = st;
+    snprintf(ps->stream_name, sizeof ps->stream_name, "%s", st->name);
     ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = n;
     c->state = ps;
