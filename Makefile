@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 PORT ?= 4567
 DATA ?= ./kinesin-data
 
-.PHONY: all build deps run test unit asan bench clean format
+.PHONY: all build deps run test unit asan fuzz bench clean format
 
 all: build
 
@@ -30,6 +30,11 @@ asan: deps
 	@cd build-asan && ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 	    UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1 \
 	    ctest --output-on-failure -j2 $(CTEST_ARGS)
+
+# libFuzzer targets for the parsers of untrusted bytes (clang): FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@tests/fuzz/run $(FUZZ_SECONDS)
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit

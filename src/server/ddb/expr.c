@@ -103,7 +103,11 @@ typedef struct parser {
     const char *p;
     token cur, prev;
     int err;
+    int depth; /* parentheses, NOTs and function calls open: bounded, so no input can exhaust the stack */
 } parser;
+
+#define MAX_DEPTH 64
+#define MAX_EXPRESSION 4096 /* AWS's limit on an expression's size, in bytes */
 
 static bool is_alpha(char c)
 {
@@ -174,6 +178,14 @@ static int fail(parser *ps, const char *fmt, ...)
     kn_buf_puts(m, tmp);
     ps->err = KN_EVALIDATION;
     return ps->err;
+}
+
+/* Enters one level of nesting; fails once the input nests deeper than any sane expression. */
+static bool enter(parser *ps)
+{
+    if (++ps->depth <= MAX_DEPTH) return true;
+    fail(ps, "The expression is nested too deeply; maximum depth: %d", MAX_DEPTH);
+    return false;
 }
 
 static int syntax_error(parser *ps)
@@ -304,7 +316,7 @@ static ddb_node *function(parser *ps, bool update)
         return NULL;
     }
     next(ps);
-    if (!expect(ps, T_LP)) return NULL;
+    if (!expect(ps, T_LP) || !enter(ps)) return NULL;
     ddb_node *args[8];
     int na = 0;
     if (ps->cur.t != T_RP) {
@@ -320,6 +332,7 @@ static ddb_node *function(parser *ps, bool update)
             next(ps);
         }
     }
+    ps->depth--;
     if (!expect(ps, T_RP)) return NULL;
     ddb_node *n = node(ps, N_FUNC, f, na);
     memcpy(n->a, args, (size_t)na * sizeof *args);
@@ -381,8 +394,10 @@ static ddb_node *primary(parser *ps)
 {
     if (ps->err) return NULL;
     if (ps->cur.t == T_LP) {
+        if (!enter(ps)) return NULL;
         next(ps);
         ddb_node *n = condition(ps);
+        ps->depth--;
         if (!n || !expect(ps, T_RP)) return NULL;
         if (n->parenthesized) {
             fail(ps, "The expression has redundant parentheses;");
@@ -450,8 +465,10 @@ static ddb_node *primary(parser *ps)
 static ddb_node *negation(parser *ps)
 {
     if (is_kw(&ps->cur, "NOT")) {
+        if (!enter(ps)) return NULL;
         next(ps);
         ddb_node *inner = negation(ps);
+        ps->depth--;
         if (!inner) return NULL;
         ddb_node *n = node(ps, N_NOT, 0, 1);
         n->a[0] = inner;
@@ -628,20 +645,27 @@ static bool empty_src(const char *s)
     return true;
 }
 
-static void start(parser *ps, ddb_ctx *ctx, const char *what, const char *src)
+/* Sets up a parse of src; returns false (the failure recorded) when src is over AWS's size. */
+static bool start(parser *ps, ddb_ctx *ctx, const char *what, const char *src)
 {
     memset(ps, 0, sizeof *ps);
     ps->ctx = ctx;
     ps->what = what;
+    size_t n = strlen(src);
+    if (n > MAX_EXPRESSION) {
+        fail(ps, "Expression size has exceeded the maximum allowed size; expression size: %zu", n);
+        return false;
+    }
     ps->p = src;
     next(ps);
     ps->prev.s = NULL;
+    return true;
 }
 
 int ddb_parse_condition(ddb_ctx *ctx, const char *what, const char *src, ddb_node **out)
 {
     parser ps;
-    start(&ps, ctx, what, src);
+    if (!start(&ps, ctx, what, src)) return ps.err;
     if (empty_src(src)) return fail(&ps, "The expression can not be empty;");
     ddb_node *n = condition(&ps);
     if (n && ps.cur.t != T_EOF) syntax_error(&ps);
@@ -729,7 +753,7 @@ static int check_value_tree(parser *ps, const ddb_node *n)
 int ddb_parse_update(ddb_ctx *ctx, const char *src, ddb_update *out)
 {
     parser ps;
-    start(&ps, ctx, "UpdateExpression", src);
+    if (!start(&ps, ctx, "UpdateExpression", src)) return ps.err;
     memset(out, 0, sizeof *out);
     if (empty_src(src)) return fail(&ps, "The expression can not be empty;");
     static const char *const SECTIONS[] = {"SET", "REMOVE", "ADD", "DELETE"};
@@ -790,7 +814,7 @@ int ddb_parse_update(ddb_ctx *ctx, const char *src, ddb_update *out)
 int ddb_parse_projection(ddb_ctx *ctx, const char *src, ddb_path **out, int *n)
 {
     parser ps;
-    start(&ps, ctx, "ProjectionExpression", src);
+    if (!start(&ps, ctx, "ProjectionExpression", src)) return ps.err;
     if (empty_src(src)) return fail(&ps, "The expression can not be empty;");
     int cap = 8, k = 0;
     ddb_path *paths = ddb_alloc(ctx, (size_t)cap * sizeof *paths);
