@@ -134,6 +134,26 @@ static void expect_update_error(fixture *f, const char *src, const char *msg)
         fail_msg("%s:\n  got  %s\n  want %s", src, kn_buf_cstr(&f->ctx.msg), msg);
 }
 
+/* Inputs that would exhaust the parser's stack are refused (found by tests/fuzz/fuzz_ddb_expr). */
+static void bounded_expressions(void **state)
+{
+    fixture *f = *state;
+    char deep[3000];
+    memset(deep, '(', 2000);
+    strcpy(deep + 2000, "#a = :v");
+    expect_cond_error(f, deep, "Invalid ConditionExpression: The expression is nested too deeply; maximum depth: 64");
+    char nots[3000] = "";
+    for (int i = 0; i < 500; i++) strcat(nots, "NOT ");
+    strcat(nots, "#a = :v");
+    expect_cond_error(f, nots, "Invalid ConditionExpression: The expression is nested too deeply; maximum depth: 64");
+    static char big[5001];
+    memset(big, ' ', 5000);
+    memcpy(big, "#a = :v", 7);
+    expect_cond_error(f, big,
+                      "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; "
+                      "expression size: 5000");
+}
+
 static void update_errors(void **state)
 {
     fixture *f = *state;
@@ -239,6 +259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(conditions, setup, teardown),
         cmocka_unit_test_setup_teardown(condition_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(update_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(bounded_expressions, setup, teardown),
         cmocka_unit_test_setup_teardown(updates, setup, teardown),
         cmocka_unit_test_setup_teardown(projection, setup, teardown),
     };
