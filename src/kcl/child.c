@@ -507,7 +507,7 @@ void kcl_child_tick(kcl_child *c, int64_t now_ms)
             if (c->stdout_eof && c->ooff == c->obuf.len)
                 fail(c, "reached end of its stdout (the process closed it or exited)");
             else if (now_ms >= c->deadline)
-                fail(c, "no message within timeoutInSeconds (%lld s)", (long long)(c->timeout_ms / 1000));
+                fail(c, "no message within timeoutInSeconds (%lld ms)", (long long)c->timeout_ms);
         }
     }
     if (c->state == KCL_CHILD_CLOSING) {
