@@ -66,6 +66,7 @@ void kn_b64_encode(kn_buf *out, const void *data, size_t len)
 {
     /* reserve one extra byte for the NUL EVP_EncodeBlock writes */
     char *dst = kn_buf_reserve(out, kn_b64_encoded_len(len) + 1);
+    if (!dst) return;
     out->len += kn_b64_encode_to(dst, data, len);
 }
 

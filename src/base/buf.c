@@ -46,10 +46,20 @@ char *kn_xstrndup(const char *s, size_t n)
 
 char *kn_buf_reserve(kn_buf *b, size_t n)
 {
+    if (b->failed) return NULL;
     if (b->cap - b->len < n + 1) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->len < n + 1) cap *= 2;
-        b->data = kn_xrealloc(b->data, cap);
+        if (b->soft) {
+            char *p = realloc(b->data, cap);
+            if (!p) {
+                b->failed = true;
+                return NULL;
+            }
+            b->data = p;
+        } else {
+            b->data = kn_xrealloc(b->data, cap);
+        }
         b->cap = cap;
     }
     return b->data + b->len;
@@ -57,7 +67,9 @@ char *kn_buf_reserve(kn_buf *b, size_t n)
 
 void kn_buf_append(kn_buf *b, const void *p, size_t n)
 {
-    memcpy(kn_buf_reserve(b, n), p, n);
+    char *dst = kn_buf_reserve(b, n);
+    if (!dst) return;
+    memcpy(dst, p, n);
     b->len += n;
 }
 
@@ -74,6 +86,7 @@ void kn_buf_printf(kn_buf *b, const char *fmt, ...)
         return;
     }
     char *dst = kn_buf_reserve(b, (size_t)n);
+    if (!dst) return;
     va_start(ap, fmt);
     vsnprintf(dst, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -82,7 +95,7 @@ void kn_buf_printf(kn_buf *b, const char *fmt, ...)
 
 const char *kn_buf_cstr(kn_buf *b)
 {
-    kn_buf_reserve(b, 0);
+    if (!kn_buf_reserve(b, 0)) return "";
     b->data[b->len] = '\0';
     return b->data;
 }
@@ -92,4 +105,5 @@ void kn_buf_free(kn_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = false;
 }

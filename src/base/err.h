@@ -1,6 +1,9 @@
 /* The one error vocabulary of kinesin. Each entry names a KN_E* code, the AWS `__type` it is
- * rendered as, and its HTTP status. The server renders errors from this table, the client will
- * parse `__type`s back into it, and tests assert on it. Functions return 0 or a negative KN_E*. */
+ * rendered as, and its HTTP status. The server renders errors from this table, libkinesin
+ * parses `__type`s back into it (the part after '#' for DynamoDB's prefixed types), and tests
+ * assert on it. Functions return 0 or a negative KN_E*.
+ * Entries whose type starts with "kinesin." never travel on the wire: they are what the client
+ * library reports when no AWS answer exists (status 0). */
 #ifndef KN_BASE_ERR_H
 #define KN_BASE_ERR_H
 
@@ -21,7 +24,18 @@
     X(ACCESS_DENIED, "AccessDeniedException", 403)                                                           \
     X(INTERNAL, "InternalFailure", 500)                                                                      \
     X(IO, "InternalFailure", 500)                                                                            \
-    X(NOMEM, "InternalFailure", 500)
+    X(NOMEM, "InternalFailure", 500)                                                                         \
+    X(UNRECOGNIZED_CLIENT, "UnrecognizedClientException", 400)                                               \
+    X(CONDITIONAL_CHECK_FAILED, "ConditionalCheckFailedException", 400)                                      \
+    X(THROTTLING, "ThrottlingException", 400)                                                                \
+    X(UNAVAILABLE, "ServiceUnavailable", 503)                                                                \
+    X(NO_CREDENTIALS, "kinesin.NoCredentials", 0)                                                            \
+    X(CONFIG, "kinesin.Configuration", 0)                                                                    \
+    X(TRANSPORT, "kinesin.Transport", 0)                                                                     \
+    X(TIMEOUT, "kinesin.Timeout", 0)                                                                         \
+    X(BAD_RESPONSE, "kinesin.BadResponse", 0)                                                                \
+    X(AWS, "kinesin.OtherAwsError", 0)                                                                       \
+    X(CLOSED, "kinesin.Closed", 0)
 
 enum {
     KN_OK = 0,

@@ -16,6 +16,7 @@
 #include <h2o.h>
 
 #include "base/b64.h"
+#include "base/cbor.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/auth.h"
@@ -183,10 +184,10 @@ bool kn_in_has(kn_call *c, const char *name)
     return v && !cJSON_IsNull(v);
 }
 
-int64_t kn_in_time_ms(cJSON *v)
+int64_t kn_in_time_ms(kn_call *c, cJSON *v)
 {
-    /* JSON timestamps are epoch seconds, fractions allowed */
-    double ms = v->valuedouble * 1000.0;
+    /* JSON timestamps are epoch seconds (fractions allowed); CBOR ones epoch milliseconds */
+    double ms = c->w.enc == KN_ENC_CBOR ? v->valuedouble : v->valuedouble * 1000.0;
     return (int64_t)(ms + (ms >= 0 ? 0.5 : -0.5));
 }
 
@@ -294,18 +295,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (is_cbor) {
-        /* CBOR requests arrive with the API-completeness work; answer in CBOR, clearly. */
-        kn_fail(c, KN_ESERIALIZATION, "CBOR request bodies are not supported by this kinesind yet; "
-                                      "use application/x-amz-json-1.1");
-        respond(c);
-        return 0;
-    }
-    const char *end = NULL;
-    c->in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
-    while (c->in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end)) end++;
-    if (c->in && end != req->entity.base + req->entity.len) { /* trailing bytes after the value */
-        cJSON_Delete(c->in);
-        c->in = NULL;
+        c->in = kn_cbor_decode(req->entity.base, req->entity.len);
+    } else {
+        const char *end = NULL;
+        c->in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
+        while (c->in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end)) end++;
+        if (c->in && end != req->entity.base + req->entity.len) { /* trailing bytes after the value */
+            cJSON_Delete(c->in);
+            c->in = NULL;
+        }
     }
     if (!c->in || !(cJSON_IsObject(c->in) || cJSON_IsArray(c->in))) {
         if (is_json) {

@@ -71,6 +71,12 @@ static void to_cat(const kn_stream *st, kn_cat_stream *cs)
     cs->retention_hours = st->retention_hours;
     cs->next_shard_index = st->next_shard_index;
     snprintf(cs->mode, sizeof cs->mode, "%s", st->mode);
+    snprintf(cs->encryption_type, sizeof cs->encryption_type, "%s", st->encryption_type);
+    snprintf(cs->key_id, sizeof cs->key_id, "%s", st->key_id);
+    cs->metrics = st->metrics;
+    cs->max_record_kib = st->max_record_kib;
+    cs->warm_mibps = st->warm_mibps;
+    snprintf(cs->pending_op, sizeof cs->pending_op, "%s", st->pending_op);
 }
 
 static void shard_to_cat(const kn_shard *sh, kn_cat_shard *c)
@@ -179,6 +185,12 @@ static void on_stream(void *ctx, const kn_cat_stream *cs)
     st->retention_hours = cs->retention_hours;
     st->next_shard_index = cs->next_shard_index;
     snprintf(st->mode, sizeof st->mode, "%s", cs->mode);
+    snprintf(st->encryption_type, sizeof st->encryption_type, "%s", cs->encryption_type);
+    snprintf(st->key_id, sizeof st->key_id, "%s", cs->key_id);
+    st->metrics = cs->metrics;
+    st->max_record_kib = cs->max_record_kib;
+    st->warm_mibps = cs->warm_mibps;
+    snprintf(st->pending_op, sizeof st->pending_op, "%s", cs->pending_op);
     stream_arn(l->srv, st);
     insert(l->srv, st);
 }
@@ -274,15 +286,24 @@ void kn_registry_tick(kn_server *srv, int64_t now_ms)
             remove_stream(srv, st); /* shifts the array: same i again */
             continue;
         }
+        if (st->pending_op[0]) {
+            /* resharding waits until no commit is in flight on the shards it closes */
+            int rc = kn_reshard_apply(srv, st, now_ms);
+            if (rc == KN_PENDING) {
+                i++;
+                continue;
+            }
+            if (rc < 0) kn_error("stream %s: applying '%s' failed; it stays UPDATING", st->name, st->pending_op);
+            if (rc < 0) {
+                i++;
+                continue;
+            }
+        }
         srv->pending_transitions--;
-        kn_stream_status old = st->status;
         st->status = KN_ACTIVE;
         st->status_due_ms = 0;
-        kn_cat_stream cs;
-        to_cat(st, &cs);
-        if (kn_catalog_stream_update(srv->catalog, &cs) < 0) {
-            st->status = old; /* stays pending in the catalog too */
-        }
+        st->pending_op[0] = '\0';
+        if (kn_stream_save(srv, st) < 0) kn_error("stream %s: cannot record ACTIVE in the catalog", st->name);
         i++;
     }
 }
@@ -297,6 +318,57 @@ void kn_registry_retention(kn_server *srv, int64_t now_ms)
             if (st->shards[k].log) kn_shardlog_trim(st->shards[k].log, cutoff, &removed);
         }
     }
+}
+
+int kn_stream_save(kn_server *srv, kn_stream *st)
+{
+    kn_cat_stream cs;
+    to_cat(st, &cs);
+    return kn_catalog_stream_update(srv->catalog, &cs);
+}
+
+int kn_stream_begin_update(kn_server *srv, kn_stream *st, const char *op, int64_t now_ms)
+{
+    st->status = KN_UPDATING;
+    st->status_due_ms = now_ms + (srv->cfg.update_stream_ms > 0 ? srv->cfg.update_stream_ms : 0);
+    snprintf(st->pending_op, sizeof st->pending_op, "%s", op ? op : "");
+    int rc = kn_stream_save(srv, st);
+    if (rc < 0) {
+        st->status = KN_ACTIVE;
+        st->status_due_ms = 0;
+        st->pending_op[0] = '\0';
+        return rc;
+    }
+    srv->pending_transitions++;
+    if (srv->cfg.update_stream_ms <= 0) kn_registry_tick(srv, now_ms);
+    return 0;
+}
+
+int kn_shard_add(kn_server *srv, kn_stream *st, kn_u128 start, kn_u128 end, int32_t parent, int32_t adjacent,
+                 int64_t created_ms)
+{
+    st->shards = kn_xrealloc(st->shards, (size_t)(st->nshards + 1) * sizeof *st->shards);
+    kn_shard *sh = &st->shards[st->nshards];
+    memset(sh, 0, sizeof *sh);
+    sh->index = st->next_shard_index;
+    sh->start_hash = start;
+    sh->end_hash = end;
+    sh->parent = parent;
+    sh->adjacent_parent = adjacent;
+    sh->created_ms = created_ms;
+    st->nshards++;
+    st->next_shard_index++;
+    return sh->index;
+}
+
+int kn_shards_save(kn_server *srv, kn_stream *st, int32_t from)
+{
+    size_t n = (size_t)(st->nshards - from);
+    kn_cat_shard *cs = kn_xcalloc(n ? n : 1, sizeof *cs);
+    for (size_t i = 0; i < n; i++) shard_to_cat(&st->shards[from + (int32_t)i], &cs[i]);
+    int rc = kn_catalog_shards_put(srv->catalog, st->id, cs, n);
+    free(cs);
+    return rc;
 }
 
 int kn_open_shard_count(const kn_server *srv)
@@ -316,6 +388,9 @@ int kn_stream_create(kn_server *srv, const char *name, int32_t n, int64_t now_ms
     st->created_ms = now_ms;
     st->retention_hours = 24;
     snprintf(st->mode, sizeof st->mode, "PROVISIONED");
+    snprintf(st->encryption_type, sizeof st->encryption_type, "NONE");
+    st->max_record_kib = 1024;
+    st->warm_mibps = -1;
     st->shards = kn_xcalloc((size_t)n, sizeof *st->shards);
     st->nshards = n;
     st->next_shard_index = n;

@@ -13,7 +13,36 @@
     X(ListShards, list_shards)                                                                               \
     X(ListStreams, list_streams)                                                                             \
     X(PutRecord, put_record)                                                                                 \
-    X(PutRecords, put_records)
+    X(PutRecords, put_records)                                                                               \
+    X(SplitShard, split_shard)                                                                               \
+    X(MergeShards, merge_shards)                                                                             \
+    X(UpdateShardCount, update_shard_count)                                                                  \
+    X(AddTagsToStream, add_tags_to_stream)                                                                   \
+    X(RemoveTagsFromStream, remove_tags_from_stream)                                                         \
+    X(ListTagsForStream, list_tags_for_stream)                                                               \
+    X(TagResource, tag_resource)                                                                             \
+    X(UntagResource, untag_resource)                                                                         \
+    X(ListTagsForResource, list_tags_for_resource)                                                           \
+    X(IncreaseStreamRetentionPeriod, increase_stream_retention_period)                                       \
+    X(DecreaseStreamRetentionPeriod, decrease_stream_retention_period)                                       \
+    X(EnableEnhancedMonitoring, enable_enhanced_monitoring)                                                  \
+    X(DisableEnhancedMonitoring, disable_enhanced_monitoring)                                                \
+    X(StartStreamEncryption, start_stream_encryption)                                                        \
+    X(StopStreamEncryption, stop_stream_encryption)                                                          \
+    X(UpdateStreamMode, update_stream_mode)                                                                  \
+    X(UpdateMaxRecordSize, update_max_record_size)                                                           \
+    X(UpdateStreamWarmThroughput, update_stream_warm_throughput)                                             \
+    X(DescribeLimits, describe_limits)                                                                       \
+    X(DescribeAccountSettings, describe_account_settings)                                                    \
+    X(UpdateAccountSettings, update_account_settings)                                                        \
+    X(PutResourcePolicy, put_resource_policy)                                                                \
+    X(GetResourcePolicy, get_resource_policy)                                                                \
+    X(DeleteResourcePolicy, delete_resource_policy)                                                          \
+    X(RegisterStreamConsumer, register_stream_consumer)                                                      \
+    X(DeregisterStreamConsumer, deregister_stream_consumer)                                                  \
+    X(DescribeStreamConsumer, describe_stream_consumer)                                                      \
+    X(ListStreamConsumers, list_stream_consumers)                                                            \
+    X(SubscribeToShard, subscribe_to_shard)
 
 #define DECLARE(op, fn)                                                                                      \
     int kn_op_##fn(kn_call *c);                                                                              \

@@ -55,6 +55,13 @@ typedef struct kn_stream {
     int32_t retention_hours;
     int32_t next_shard_index;
     char mode[16];
+    char encryption_type[8]; /* NONE or KMS */
+    char key_id[2049];
+    int32_t metrics;         /* enhanced monitoring, a bit per kn_metric_names entry */
+    int32_t max_record_kib;
+    int32_t warm_mibps;      /* -1 when never set */
+    char pending_op[64];     /* what UPDATING applies when due: "split I HASH", "merge I J", "scale N", ... */
+    int64_t scalings[10];    /* UpdateShardCount times in the last 24 h (AWS allows 10) */
     kn_shard *shards; /* by index */
     int32_t nshards;
 } kn_stream;
@@ -125,6 +132,19 @@ int kn_stream_name(kn_call *c, char name[129], char account[13]);
 int kn_stream_create(kn_server *srv, const char *name, int32_t shard_count, int64_t now_ms, kn_stream **out);
 /* Starts deleting a stream: DELETING now, gone after --delete-stream-ms. */
 int kn_stream_delete(kn_server *srv, kn_stream *st, int64_t now_ms);
+/* Writes the stream's mutable state to the catalog. */
+int kn_stream_save(kn_server *srv, kn_stream *st);
+/* Puts an ACTIVE stream into UPDATING; op (see kn_stream.pending_op) applies after
+ * --update-stream-ms. */
+int kn_stream_begin_update(kn_server *srv, kn_stream *st, const char *op, int64_t now_ms);
+/* Appends a shard (the next index) to the stream in memory; returns its index. */
+int kn_shard_add(kn_server *srv, kn_stream *st, kn_u128 start, kn_u128 end, int32_t parent, int32_t adjacent,
+                 int64_t created_ms);
+/* Writes shards [from, nshards) of the stream to the catalog. */
+int kn_shards_save(kn_server *srv, kn_stream *st, int32_t from);
+/* Applies a due pending_op (kinesis/reshard.c): 0 done, KN_PENDING to retry at the next tick
+ * (a commit is in flight on a shard it closes), or a KN_E*. */
+int kn_reshard_apply(kn_server *srv, kn_stream *st, int64_t now_ms);
 /* Number of open shards in the account (the shard limit counts these). */
 int kn_open_shard_count(const kn_server *srv);
 const char *kn_status_name(kn_stream_status s);
@@ -163,8 +183,8 @@ const char *kn_in_str(kn_call *c, const char *name);
 /* Integer member, or dflt when absent. */
 int64_t kn_in_int(kn_call *c, const char *name, int64_t dflt);
 bool kn_in_has(kn_call *c, const char *name);
-/* Timestamp member in epoch milliseconds. */
-int64_t kn_in_time_ms(cJSON *v);
+/* A timestamp member in epoch milliseconds, whichever encoding the request came in. */
+int64_t kn_in_time_ms(kn_call *c, cJSON *v);
 
 /* Name the shard with index i: "shardId-000000000000". */
 void kn_shard_id(int32_t index, char out[32]);

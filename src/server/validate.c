@@ -17,6 +17,13 @@ kn_pattern kn_pat_sequence = {"0|([1-9]\\d{0,128})", "^(0|[1-9][0-9]{0,128})$"};
 kn_pattern kn_pat_stream_arn = {"arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+",
                                 "^arn:aws.*:kinesis:.*:[0-9]{12}:stream/[^[:space:]]+$"};
 
+kn_pattern kn_pat_resource_arn = {"arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
+                                  "^arn:aws.*:kinesis:.*:[0-9]{12}:.*stream/[^[:space:]]+$"};
+kn_pattern kn_pat_consumer_arn = {"^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/"
+                                  "[a-zA-Z0-9_.-]+:[0-9]+",
+                                  "^arn:aws.*:kinesis:.*:[0-9]{12}:.*stream/[a-zA-Z0-9_.-]+/consumer/"
+                                  "[a-zA-Z0-9_.-]+:[0-9]+"};
+
 #define MAX_ITEMS 10
 #define TRUNCATING "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
 
@@ -254,7 +261,7 @@ static int64_t length_of(const cJSON *v, const kn_field *f)
     }
 }
 
-static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path);
+static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path, const cJSON *parent);
 
 static void check_struct(items *it, const cJSON *obj, const kn_field *fields, const char *prefix)
 {
@@ -263,14 +270,15 @@ static void check_struct(items *it, const cJSON *obj, const kn_field *fields, co
         if (v && cJSON_IsNull(v)) v = NULL;
         char path[400];
         snprintf(path, sizeof path, "%.250s%c%.100s", prefix, tolower((unsigned char)f->name[0]), f->name + 1);
-        check_field(it, v, f, path);
+        check_field(it, v, f, path, obj);
     }
 }
 
-static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path)
+static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path, const cJSON *parent)
 {
     if (!v) {
-        if (f->required) item(it, NULL, f, path, "Member must not be null");
+        if (f->required || (f->required_if && f->required_if(parent)))
+            item(it, NULL, f, path, "Member must not be null");
         return;
     }
     if (f->type == KN_T_INTEGER || f->type == KN_T_LONG) {

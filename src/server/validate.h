@@ -45,6 +45,7 @@ typedef struct kn_field {
     const struct kn_field *fields; /* members of a structure, ended by {NULL} */
     const char *render_as;         /* how a list element is shown in messages, if not by value */
     bool member_lengths;           /* list: check element lengths as one constraint (TagKeys) */
+    bool (*required_if)(const cJSON *obj); /* required only when this says so (obj: the parent) */
 } kn_field;
 
 #define KN_LEN(a, b) .has_min_len = 1, .min_len = (a), .has_max_len = 1, .max_len = (b)
@@ -52,7 +53,8 @@ typedef struct kn_field {
 #define KN_VAL(a, b) .has_min = 1, .min = (a), .has_max = 1, .max = (b)
 #define KN_MIN(a) .has_min = 1, .min = (a)
 
-extern kn_pattern kn_pat_name, kn_pat_hash_key, kn_pat_sequence, kn_pat_stream_arn;
+extern kn_pattern kn_pat_name, kn_pat_hash_key, kn_pat_sequence, kn_pat_stream_arn, kn_pat_resource_arn,
+    kn_pat_consumer_arn;
 
 /* Validates obj (a JSON object) against fields. Returns 0, or KN_ESERIALIZATION /
  * KN_EVALIDATION with the message appended to msg. Numbers are coerced in place (floored,

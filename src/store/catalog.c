@@ -19,7 +19,15 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS streams("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, status TEXT NOT NULL,"
     "  created_ms INTEGER NOT NULL, status_due_ms INTEGER NOT NULL, retention_hours INTEGER NOT NULL,"
-    "  next_shard_index INTEGER NOT NULL, mode TEXT NOT NULL);"
+    "  next_shard_index INTEGER NOT NULL, mode TEXT NOT NULL, encryption_type TEXT NOT NULL,"
+    "  key_id TEXT NOT NULL, metrics INTEGER NOT NULL, max_record_kib INTEGER NOT NULL,"
+    "  warm_mibps INTEGER NOT NULL, pending_op TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tags(resource TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+    "  PRIMARY KEY(resource, key));"
+    "CREATE TABLE IF NOT EXISTS consumers("
+    "  stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE, name TEXT NOT NULL,"
+    "  arn TEXT NOT NULL, status TEXT NOT NULL, created_ms INTEGER NOT NULL, status_due_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY(stream_id, name));"
     "CREATE TABLE IF NOT EXISTS shards("
     "  stream_id INTEGER NOT NULL REFERENCES streams(id) ON DELETE CASCADE, idx INTEGER NOT NULL,"
     "  start_hash TEXT NOT NULL, end_hash TEXT NOT NULL, parent INTEGER NOT NULL,"
@@ -30,6 +38,11 @@ static int db_fail(kn_catalog *cat, const char *what)
 {
     kn_error("catalog: %s failed: %s", what, sqlite3_errmsg(cat->db));
     return KN_EIO;
+}
+
+static void copy_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
 }
 
 static int exec(kn_catalog *cat, const char *sql)
@@ -121,6 +134,17 @@ static int put_shards(kn_catalog *cat, int64_t stream_id, const kn_cat_shard *sh
     return rc;
 }
 
+/* The stream attributes after the core columns, from column i on. */
+static void bind_attrs(sqlite3_stmt *st, int i, const kn_cat_stream *s)
+{
+    sqlite3_bind_text(st, i, s->encryption_type[0] ? s->encryption_type : "NONE", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i + 1, s->key_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, i + 2, s->metrics);
+    sqlite3_bind_int(st, i + 3, s->max_record_kib);
+    sqlite3_bind_int(st, i + 4, s->warm_mibps);
+    sqlite3_bind_text(st, i + 5, s->pending_op, -1, SQLITE_STATIC);
+}
+
 int kn_catalog_stream_insert(kn_catalog *cat, kn_cat_stream *s, const kn_cat_shard *shards, size_t n)
 {
     sqlite3_stmt *st = NULL;
@@ -128,7 +152,8 @@ int kn_catalog_stream_insert(kn_catalog *cat, kn_cat_stream *s, const kn_cat_sha
     if (rc) return rc;
     if (sqlite3_prepare_v2(cat->db,
                            "INSERT INTO streams(name, status, created_ms, status_due_ms, retention_hours,"
-                           " next_shard_index, mode) VALUES(?,?,?,?,?,?,?)",
+                           " next_shard_index, mode, encryption_type, key_id, metrics, max_record_kib,"
+                           " warm_mibps, pending_op) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK) {
         rc = db_fail(cat, "prepare stream insert");
         goto done;
@@ -140,6 +165,7 @@ int kn_catalog_stream_insert(kn_catalog *cat, kn_cat_stream *s, const kn_cat_sha
     sqlite3_bind_int(st, 5, s->retention_hours);
     sqlite3_bind_int(st, 6, s->next_shard_index);
     sqlite3_bind_text(st, 7, s->mode, -1, SQLITE_STATIC);
+    bind_attrs(st, 8, s);
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = db_fail(cat, "insert stream");
         goto done;
@@ -157,7 +183,8 @@ int kn_catalog_stream_update(kn_catalog *cat, const kn_cat_stream *s)
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(cat->db,
                            "UPDATE streams SET status=?, status_due_ms=?, retention_hours=?,"
-                           " next_shard_index=?, mode=? WHERE id=?",
+                           " next_shard_index=?, mode=?, encryption_type=?, key_id=?, metrics=?,"
+                           " max_record_kib=?, warm_mibps=?, pending_op=? WHERE id=?",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(cat, "prepare stream update");
     sqlite3_bind_text(st, 1, s->status, -1, SQLITE_STATIC);
@@ -165,7 +192,8 @@ int kn_catalog_stream_update(kn_catalog *cat, const kn_cat_stream *s)
     sqlite3_bind_int(st, 3, s->retention_hours);
     sqlite3_bind_int(st, 4, s->next_shard_index);
     sqlite3_bind_text(st, 5, s->mode, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, s->id);
+    bind_attrs(st, 6, s);
+    sqlite3_bind_int64(st, 12, s->id);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(cat, "update stream");
     sqlite3_finalize(st);
     return rc;
@@ -183,18 +211,179 @@ int kn_catalog_shards_put(kn_catalog *cat, int64_t stream_id, const kn_cat_shard
 int kn_catalog_stream_delete(kn_catalog *cat, int64_t id)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(cat->db, "DELETE FROM streams WHERE id=?", -1, &st, NULL) != SQLITE_OK)
-        return db_fail(cat, "prepare stream delete");
+    int rc = exec(cat, "BEGIN IMMEDIATE");
+    if (rc) return rc;
+    /* the stream's own tags and its consumers' tags go with it */
+    if (sqlite3_prepare_v2(cat->db,
+                           "DELETE FROM tags WHERE resource = 'stream:' || ?1 OR resource IN"
+                           " (SELECT arn FROM consumers WHERE stream_id = ?1)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(cat, "prepare tag delete");
+        goto done;
+    }
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(cat, "delete stream");
+    if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(cat, "delete tags");
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == 0 && sqlite3_prepare_v2(cat->db, "DELETE FROM streams WHERE id=?", -1, &st, NULL) != SQLITE_OK)
+        rc = db_fail(cat, "prepare stream delete");
+    if (rc == 0) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(cat, "delete stream");
+    }
+done:
+    sqlite3_finalize(st);
+    exec(cat, rc ? "ROLLBACK" : "COMMIT");
+    return rc;
+}
+
+int kn_catalog_tags(kn_catalog *cat, const char *resource,
+                    void (*cb)(void *ctx, const char *key, const char *value), void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cat->db, "SELECT key, value FROM tags WHERE resource=? ORDER BY key", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(cat, "select tags");
+    sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        cb(ctx, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* Runs one statement per key (binding resource, key[, value]) in one transaction. */
+static int tags_batch(kn_catalog *cat, const char *sql, const char *resource, const char *const *keys,
+                      const char *const *values, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = exec(cat, "BEGIN IMMEDIATE");
+    if (rc) return rc;
+    if (sqlite3_prepare_v2(cat->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(cat, "prepare tags");
+        goto done;
+    }
+    for (size_t i = 0; i < (keys ? n : 1) && rc == 0; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, resource, -1, SQLITE_STATIC);
+        if (keys) sqlite3_bind_text(st, 2, keys[i], -1, SQLITE_STATIC);
+        if (values) sqlite3_bind_text(st, 3, values[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE) rc = db_fail(cat, "write tags");
+    }
+done:
+    sqlite3_finalize(st);
+    exec(cat, rc ? "ROLLBACK" : "COMMIT");
+    return rc;
+}
+
+int kn_catalog_tags_set(kn_catalog *cat, const char *resource, const char *const *keys,
+                        const char *const *values, size_t n)
+{
+    return tags_batch(cat, "INSERT OR REPLACE INTO tags(resource, key, value) VALUES(?1, ?2, ?3)", resource, keys,
+                      values, n);
+}
+
+int kn_catalog_tags_remove(kn_catalog *cat, const char *resource, const char *const *keys, size_t n)
+{
+    if (!keys) return tags_batch(cat, "DELETE FROM tags WHERE resource=?1", resource, NULL, NULL, 0);
+    return tags_batch(cat, "DELETE FROM tags WHERE resource=?1 AND key=?2", resource, keys, NULL, n);
+}
+
+int kn_catalog_meta_get(kn_catalog *cat, const char *key, kn_buf *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cat->db, "SELECT value FROM meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(cat, "select meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = KN_ENOT_FOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        kn_buf_append(out, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+        rc = 0;
+    }
     sqlite3_finalize(st);
     return rc;
 }
 
-static void copy_text(char *dst, size_t cap, const unsigned char *src)
+int kn_catalog_meta_put(kn_catalog *cat, const char *key, const char *value, size_t len)
 {
-    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cat->db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(cat, "prepare meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, value, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(cat, "write meta");
+    sqlite3_finalize(st);
+    return rc;
 }
+
+int kn_catalog_meta_delete(kn_catalog *cat, const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cat->db, "DELETE FROM meta WHERE key=?", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(cat, "prepare meta delete");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(cat, "delete meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int kn_catalog_consumer_put(kn_catalog *cat, const kn_cat_consumer *c)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cat->db,
+                           "INSERT OR REPLACE INTO consumers(stream_id, name, arn, status, created_ms,"
+                           " status_due_ms) VALUES(?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(cat, "prepare consumer");
+    sqlite3_bind_int64(st, 1, c->stream_id);
+    sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, c->arn, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, c->status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, c->created_ms);
+    sqlite3_bind_int64(st, 6, c->status_due_ms);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(cat, "write consumer");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int kn_catalog_consumer_delete(kn_catalog *cat, int64_t stream_id, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cat->db, "DELETE FROM consumers WHERE stream_id=? AND name=?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(cat, "prepare consumer delete");
+    sqlite3_bind_int64(st, 1, stream_id);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(cat, "delete consumer");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int kn_catalog_consumers(kn_catalog *cat, int64_t stream_id,
+                         void (*cb)(void *ctx, const kn_cat_consumer *c), void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(cat->db,
+                           "SELECT stream_id, name, arn, status, created_ms, status_due_ms FROM consumers"
+                           " WHERE ?1 = 0 OR stream_id = ?1 ORDER BY created_ms, name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(cat, "select consumers");
+    sqlite3_bind_int64(st, 1, stream_id);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        kn_cat_consumer c;
+        memset(&c, 0, sizeof c);
+        c.stream_id = sqlite3_column_int64(st, 0);
+        copy_text(c.name, sizeof c.name, sqlite3_column_text(st, 1));
+        copy_text(c.arn, sizeof c.arn, sqlite3_column_text(st, 2));
+        copy_text(c.status, sizeof c.status, sqlite3_column_text(st, 3));
+        c.created_ms = sqlite3_column_int64(st, 4);
+        c.status_due_ms = sqlite3_column_int64(st, 5);
+        cb(ctx, &c);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
 
 int kn_catalog_load(kn_catalog *cat, void (*on_stream)(void *ctx, const kn_cat_stream *s),
                     void (*on_shard)(void *ctx, int64_t stream_id, const kn_cat_shard *sh), void *ctx)
@@ -202,7 +391,8 @@ int kn_catalog_load(kn_catalog *cat, void (*on_stream)(void *ctx, const kn_cat_s
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(cat->db,
                            "SELECT id, name, status, created_ms, status_due_ms, retention_hours,"
-                           " next_shard_index, mode FROM streams ORDER BY id",
+                           " next_shard_index, mode, encryption_type, key_id, metrics, max_record_kib,"
+                           " warm_mibps, pending_op FROM streams ORDER BY id",
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(cat, "select streams");
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -216,6 +406,12 @@ int kn_catalog_load(kn_catalog *cat, void (*on_stream)(void *ctx, const kn_cat_s
         s.retention_hours = sqlite3_column_int(st, 5);
         s.next_shard_index = sqlite3_column_int(st, 6);
         copy_text(s.mode, sizeof s.mode, sqlite3_column_text(st, 7));
+        copy_text(s.encryption_type, sizeof s.encryption_type, sqlite3_column_text(st, 8));
+        copy_text(s.key_id, sizeof s.key_id, sqlite3_column_text(st, 9));
+        s.metrics = sqlite3_column_int(st, 10);
+        s.max_record_kib = sqlite3_column_int(st, 11);
+        s.warm_mibps = sqlite3_column_int(st, 12);
+        copy_text(s.pending_op, sizeof s.pending_op, sqlite3_column_text(st, 13));
         on_stream(ctx, &s);
     }
     sqlite3_finalize(st);

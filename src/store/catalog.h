@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
+
 typedef struct kn_catalog kn_catalog;
 
 typedef struct kn_cat_stream {
@@ -18,7 +20,22 @@ typedef struct kn_cat_stream {
     int32_t retention_hours;
     int32_t next_shard_index;
     char mode[16];          /* PROVISIONED or ON_DEMAND */
+    char encryption_type[8]; /* NONE or KMS */
+    char key_id[2049];
+    int32_t metrics;        /* enhanced monitoring: bit per metric */
+    int32_t max_record_kib;
+    int32_t warm_mibps;     /* -1: not set */
+    char pending_op[64];    /* the change UPDATING will apply, "" for none */
 } kn_cat_stream;
+
+typedef struct kn_cat_consumer {
+    int64_t stream_id;
+    char name[129];
+    char arn[512];
+    char status[16]; /* CREATING, ACTIVE, DELETING */
+    int64_t created_ms;
+    int64_t status_due_ms;
+} kn_cat_consumer;
 
 typedef struct kn_cat_shard {
     int32_t index;
@@ -44,6 +61,29 @@ int kn_catalog_stream_update(kn_catalog *cat, const kn_cat_stream *s);
 /* Inserts or replaces shards of a stream (resharding). */
 int kn_catalog_shards_put(kn_catalog *cat, int64_t stream_id, const kn_cat_shard *shards, size_t n);
 int kn_catalog_stream_delete(kn_catalog *cat, int64_t id);
+
+/* Tags of a resource ("stream:<id>" or a consumer ARN), sorted by key (UTF-16 code units for
+ * the characters tags allow, which is byte order). */
+int kn_catalog_tags(kn_catalog *cat, const char *resource,
+                    void (*cb)(void *ctx, const char *key, const char *value), void *ctx);
+/* Sets (inserting or overwriting) n tags in one transaction. */
+int kn_catalog_tags_set(kn_catalog *cat, const char *resource, const char *const *keys,
+                        const char *const *values, size_t n);
+/* Removes the named tags (absent ones are ignored); n == 0 with keys == NULL removes all. */
+int kn_catalog_tags_remove(kn_catalog *cat, const char *resource, const char *const *keys, size_t n);
+
+/* Small named values: resource policies, account settings. kn_catalog_meta_get returns 0 and
+ * appends the value to out, or KN_ENOT_FOUND. */
+int kn_catalog_meta_get(kn_catalog *cat, const char *key, kn_buf *out);
+int kn_catalog_meta_put(kn_catalog *cat, const char *key, const char *value, size_t len);
+int kn_catalog_meta_delete(kn_catalog *cat, const char *key);
+
+/* Enhanced fan-out consumers of streams. */
+int kn_catalog_consumer_put(kn_catalog *cat, const kn_cat_consumer *c);
+int kn_catalog_consumer_delete(kn_catalog *cat, int64_t stream_id, const char *name);
+/* Consumers of a stream (stream_id 0: of every stream), by creation. */
+int kn_catalog_consumers(kn_catalog *cat, int64_t stream_id,
+                         void (*cb)(void *ctx, const kn_cat_consumer *c), void *ctx);
 
 /* Calls on_stream for every stream, then on_shard for each of its shards in index order. */
 int kn_catalog_load(kn_catalog *cat, void (*on_stream)(void *ctx, const kn_cat_stream *s),

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "base/b64.h"
+#include "base/cbor.h"
 #include "base/iterator.h"
 #include "base/seqnum.h"
 #include "base/token.h"
@@ -185,6 +186,41 @@ static void writer_json_and_cbor(void **state)
     kn_buf_free(&b);
 }
 
+static void cbor_decodes_what_the_java_sdk_sends(void **state)
+{
+    /* {_ "StreamName": "s", "Data": h'0102', "Timestamp": 1(1700000000123), "Limit": 5,
+     *    "Ok": true, "List": [_ "a", -2], "F": 1.5 (half) } */
+    const unsigned char in[] = {0xbf, 0x6a, 'S', 't', 'r', 'e', 'a', 'm', 'N', 'a', 'm', 'e', 0x61, 's',
+                                0x64, 'D', 'a', 't', 'a', 0x42, 0x01, 0x02,
+                                0x69, 'T', 'i', 'm', 'e', 's', 't', 'a', 'm', 'p', 0xc1, 0x1b, 0x00, 0x00, 0x01,
+                                0x8b, 0xcf, 0xe5, 0x68, 0x7b,
+                                0x65, 'L', 'i', 'm', 'i', 't', 0x05, 0x62, 'O', 'k', 0xf5,
+                                0x64, 'L', 'i', 's', 't', 0x9f, 0x61, 'a', 0x21, 0xff,
+                                0x61, 'F', 0xf9, 0x3e, 0x00, 0xff};
+    cJSON *v = kn_cbor_decode(in, sizeof in);
+    assert_non_null(v);
+    assert_string_equal(cJSON_GetObjectItem(v, "StreamName")->valuestring, "s");
+    assert_string_equal(cJSON_GetObjectItem(v, "Data")->valuestring, "AQI=");
+    assert_true(cJSON_GetObjectItem(v, "Timestamp")->valuedouble == 1700000000123.0);
+    assert_int_equal(cJSON_GetObjectItem(v, "Limit")->valueint, 5);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(v, "Ok")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(v, "List")), 2);
+    assert_true(cJSON_GetArrayItem(cJSON_GetObjectItem(v, "List"), 1)->valuedouble == -2.0);
+    assert_true(cJSON_GetObjectItem(v, "F")->valuedouble == 1.5);
+    cJSON_Delete(v);
+    /* truncated, trailing bytes, a non-text key */
+    assert_null(kn_cbor_decode(in, sizeof in - 1));
+    unsigned char extra[sizeof in + 1];
+    memcpy(extra, in, sizeof in);
+    extra[sizeof in] = 0x00;
+    assert_null(kn_cbor_decode(extra, sizeof extra));
+    const unsigned char int_key[] = {0xa1, 0x01, 0x02};
+    assert_null(kn_cbor_decode(int_key, sizeof int_key));
+    unsigned char nest[200];
+    memset(nest, 0x81, sizeof nest); /* 200 nested arrays: past the depth limit */
+    assert_null(kn_cbor_decode(nest, sizeof nest));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,7 +228,7 @@ int main(void)
         cmocka_unit_test(u128_decimal),         cmocka_unit_test(hash_keys_route_like_aws),
         cmocka_unit_test(seqnum_aws_sample),    cmocka_unit_test(seqnum_round_trip_and_order),
         cmocka_unit_test(seqnum_rejects),       cmocka_unit_test(iterator_seal),
-        cmocka_unit_test(writer_json_and_cbor),
+        cmocka_unit_test(writer_json_and_cbor), cmocka_unit_test(cbor_decodes_what_the_java_sdk_sends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -45,17 +45,6 @@ void kn_write_stream_mode(kn_writer *w, const kn_stream *st)
     kn_w_obj_end(w);
 }
 
-void kn_write_enhanced_monitoring(kn_writer *w, const kn_stream *st)
-{
-    kn_w_arr_begin(w);
-    kn_w_obj_begin(w);
-    kn_w_key(w, "ShardLevelMetrics");
-    kn_w_arr_begin(w);
-    kn_w_arr_end(w);
-    kn_w_obj_end(w);
-    kn_w_arr_end(w);
-}
-
 size_t kn_next_token_make(kn_server *srv, int64_t now_ms, const void *payload, size_t len, kn_buf *out)
 {
     unsigned char raw[KN_TOKEN_PAYLOAD_MAX];
@@ -81,4 +70,29 @@ int kn_next_token_read(kn_call *c, const char *tok, unsigned char *payload, size
     memcpy(payload, raw + 8, rl - 8);
     *len = rl - 8;
     return 0;
+}
+
+void kn_write_child_shard(kn_writer *w, const kn_shard *ch)
+{
+    char id[32], num[KN_U128_DEC_MAX];
+    kn_w_obj_begin(w);
+    kn_shard_id(ch->index, id);
+    kn_w_kstr(w, "ShardId", id);
+    kn_w_key(w, "ParentShards");
+    kn_w_arr_begin(w);
+    kn_shard_id(ch->parent, id);
+    kn_w_str(w, id);
+    if (ch->adjacent_parent >= 0) {
+        kn_shard_id(ch->adjacent_parent, id);
+        kn_w_str(w, id);
+    }
+    kn_w_arr_end(w);
+    kn_w_key(w, "HashKeyRange");
+    kn_w_obj_begin(w);
+    kn_u128_format(ch->start_hash, num);
+    kn_w_kstr(w, "StartingHashKey", num);
+    kn_u128_format(ch->end_hash, num);
+    kn_w_kstr(w, "EndingHashKey", num);
+    kn_w_obj_end(w);
+    kn_w_obj_end(w);
 }

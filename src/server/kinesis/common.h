@@ -9,12 +9,34 @@
 #define KN_F_STREAM_ARN {"StreamARN", KN_T_STRING, .pattern = &kn_pat_stream_arn, KN_LEN(1, 2048)}
 #define KN_F_SHARD_ID(name, req) {name, KN_T_STRING, .required = (req), .pattern = &kn_pat_name, KN_LEN(1, 128)}
 
+#define KN_F_TAGS(name, req)                                                                                 \
+    {name, KN_T_MAP, .required = (req), KN_LEN(1, 200), .member = &kn_tag_value}
+extern const kn_field kn_tag_value;
+extern const kn_field kn_stream_mode_details[];
+
+/* Checks tag keys and values (characters AWS allows) of a Tags map; fails the call. stream
+ * (NULL for CreateStream) is named in messages. */
+int kn_tags_check(kn_call *c, const cJSON *tags, const kn_stream *stream);
+/* Adds the tags to the stream, refusing to go past 50 tags. */
+int kn_tags_store(kn_call *c, kn_stream *st, const cJSON *tags);
+
 /* Writes a Shard structure (ShardId, parents, HashKeyRange, SequenceNumberRange). */
 void kn_write_shard(kn_writer *w, const kn_shard *sh);
+/* Writes a ChildShard structure (ShardId, ParentShards, HashKeyRange). */
+void kn_write_child_shard(kn_writer *w, const kn_shard *child);
 /* Writes {"StreamMode": mode}. */
 void kn_write_stream_mode(kn_writer *w, const kn_stream *st);
-/* Writes [{"ShardLevelMetrics": []}]. */
+/* Writes [{"ShardLevelMetrics": [...]}] (settings.c). */
 void kn_write_enhanced_monitoring(kn_writer *w, const kn_stream *st);
+/* Writes EncryptionType and KeyId members (settings.c). */
+void kn_write_stream_attributes(kn_writer *w, const kn_stream *st);
+/* Writes DescribeStreamSummary's WarmThroughput and MaxRecordSizeInKiB members. */
+void kn_write_summary_extras(kn_writer *w, const kn_stream *st);
+extern const char *const kn_metric_names[];
+
+/* Consumers of a stream that exist now (consumers.c). */
+int kn_consumer_count(kn_server *srv, const kn_stream *st, int64_t now_ms);
+bool kn_consumer_exists(kn_server *srv, const kn_stream *st, const char *arn);
 
 /* Paging tokens (NextToken) for list operations: a sealed payload with its issue time;
  * they expire after 300 s like AWS's. */

@@ -81,6 +81,10 @@ int kn_op_get_shard_iterator(kn_call *c)
                            "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
                            "account %s is invalid because it did not come from this stream.",
                            seq, shard_id, name, acct);
+        if (type[1] == 'F' && s.seq_ix == (uint64_t)KN_SEQ_IX_MAX)
+            return kn_fail(c, KN_EINVALID_ARGUMENT,
+                           "Invalid SequenceNumber for ShardIteratorType AFTER_SEQUENCE_NUMBER, SequenceNumber has "
+                           "reached max possible value for the shard.");
         offset = s.seq_ix + (type[1] == 'F' ? 1 : 0); /* AFTER_... */
     } else if (by_time) {
         cJSON *ts = cJSON_GetObjectItemCaseSensitive(c->in, "Timestamp");
@@ -88,7 +92,7 @@ int kn_op_get_shard_iterator(kn_call *c)
             return kn_fail(c, KN_EINVALID_ARGUMENT,
                            "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current "
                            "request has no timestamp parameter.");
-        int64_t ms = kn_in_time_ms(ts);
+        int64_t ms = kn_in_time_ms(c, ts);
         if (ms > c->now_ms)
             return kn_fail(c, KN_EINVALID_ARGUMENT,
                            "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
@@ -129,6 +133,7 @@ static void java_date(int64_t ms, char out[40])
 typedef struct emit_ctx {
     kn_writer *w;
     const kn_shard *sh;
+    bool kms;
     int64_t last_arrival;
 } emit_ctx;
 
@@ -146,6 +151,7 @@ static int emit(void *p, const kn_record *r)
     kn_w_blob(w, r->data, r->data_len);
     kn_w_key(w, "PartitionKey");
     kn_w_strn(w, r->partition_key, r->partition_key_len);
+    if (e->kms) kn_w_kstr(w, "EncryptionType", "KMS");
     kn_w_obj_end(w);
     e->last_arrival = r->arrival_ms;
     return 0;
@@ -182,7 +188,7 @@ int kn_op_get_records(kn_call *c)
     kn_w_obj_begin(w);
     kn_w_key(w, "Records");
     kn_w_arr_begin(w);
-    emit_ctx e = {w, sh, 0};
+    emit_ctx e = {w, sh, strcmp(st->encryption_type, "KMS") == 0, 0};
     uint64_t next;
     size_t mark = c->out.len;
     rc = kn_shardlog_read(log, it.offset, (size_t)limit, GET_RECORDS_MAX_BYTES, emit, &e, &next);
@@ -192,14 +198,29 @@ int kn_op_get_records(kn_call *c)
     }
     kn_w_arr_end(w);
     if (next < it.offset) next = it.offset; /* never move backwards */
+    bool at_end = next >= kn_shardlog_end_offset(log);
+    if (sh->closed_ms && at_end && !kn_shardlog_dirty(log)) {
+        /* the end of a closed shard: no NextShardIterator, and the children to go on with (the
+         * KCL >= 2.3 needs both) */
+        kn_w_kint(w, "MillisBehindLatest", 0);
+        kn_w_key(w, "ChildShards");
+        kn_w_arr_begin(w);
+        for (int32_t i = 0; i < st->nshards; i++) {
+            const kn_shard *ch = &st->shards[i];
+            if (ch->parent != sh->index && ch->adjacent_parent != sh->index) continue;
+            kn_write_child_shard(w, ch);
+        }
+        kn_w_arr_end(w);
+        kn_w_obj_end(w);
+        return 0;
+    }
     kn_iter nit = {c->now_ms, st->id, it.shard_index, next, ""};
     snprintf(nit.stream_name, sizeof nit.stream_name, "%s", st->name);
     char ntok[KN_ITER_MAX];
     kn_iter_encode(srv->iter_key, &nit, ntok);
     kn_w_kstr(w, "NextShardIterator", ntok);
     int64_t behind = 0;
-    if (next < kn_shardlog_end_offset(log) && e.last_arrival)
-        behind = kn_shardlog_last_arrival(log) - e.last_arrival;
+    if (!at_end && e.last_arrival) behind = kn_shardlog_last_arrival(log) - e.last_arrival;
     kn_w_kint(w, "MillisBehindLatest", behind > 0 ? behind : 0);
     kn_w_obj_end(w);
     return 0;

@@ -45,8 +45,11 @@ typedef struct staged {
     int err; /* 0 or the KN_E* staging failed with */
 } staged;
 
+#define MAX_PUT_RECORDS_BYTES (5u << 20) /* data + partition keys of one PutRecords */
+
 typedef struct put_state {
     kn_stream *stream;
+    bool kms; /* the stream encrypts: answers say EncryptionType KMS */
     size_t n;
     staged recs[];
 } put_state;
@@ -120,6 +123,7 @@ static void put_record_done(kn_call *c)
     kn_w_obj_begin(&c->w);
     kn_w_kstr(&c->w, "ShardId", id);
     kn_w_kstr(&c->w, "SequenceNumber", seq);
+    if (ps->kms) kn_w_kstr(&c->w, "EncryptionType", "KMS");
     kn_w_obj_end(&c->w);
 }
 
@@ -143,6 +147,7 @@ int kn_op_put_record(kn_call *c)
     }
     put_state *ps = kn_xcalloc(1, sizeof *ps + sizeof(staged));
     ps->stream = st;
+    ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = 1;
     c->state = ps;
     c->state_free = free;
@@ -181,6 +186,7 @@ static void put_records_done(kn_call *c)
         kn_w_obj_end(w);
     }
     kn_w_arr_end(w);
+    if (ps->kms) kn_w_kstr(w, "EncryptionType", "KMS");
     kn_w_obj_end(w);
 }
 
@@ -193,10 +199,21 @@ int kn_op_put_records(kn_call *c)
     size_t n = (size_t)cJSON_GetArraySize(records);
     put_state *ps = kn_xcalloc(1, sizeof *ps + n * sizeof(staged));
     ps->stream = st;
+    ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = n;
     c->state = ps;
     c->state_free = free;
     /* route everything first: one bad ExplicitHashKey fails the whole request */
+    size_t total = 0;
+    for (cJSON *e = records->child; e; e = e->next) {
+        size_t dl = 0;
+        kn_b64_check(cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring,
+                     strlen(cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring), &dl, NULL);
+        total += dl + strlen(cJSON_GetObjectItemCaseSensitive(e, "PartitionKey")->valuestring);
+    }
+    if (total > MAX_PUT_RECORDS_BYTES)
+        return kn_fail(c, KN_EINVALID_ARGUMENT,
+                       "Records size exceeds 5 MB limit. Total size of records in the request was %zu bytes.", total);
     kn_shard **dest = kn_xcalloc(n, sizeof *dest);
     size_t i = 0;
     for (cJSON *e = records->child; e; e = e->next, i++) {

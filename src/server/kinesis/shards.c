@@ -105,7 +105,7 @@ int kn_op_list_shards(kn_call *c)
                     return kn_fail(c, KN_EINVALID_ARGUMENT,
                                    "Must specify a Timestamp in the ShardFilter when the ShardFilter type is %s.",
                                    type);
-                pg.filter_ms = kn_in_time_ms(ts);
+                pg.filter_ms = kn_in_time_ms(c, ts);
             } else if (cJSON_IsNumber(ts)) {
                 return kn_fail(c, KN_EINVALID_ARGUMENT,
                                "Timestamp can only be specified in the ShardFilter when the ShardFilter type is "

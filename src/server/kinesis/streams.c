@@ -5,17 +5,43 @@
 
 #include "server/kinesis/common.h"
 
-const kn_field kn_schema_create_stream[] = {
-    {"ShardCount", KN_T_INTEGER, .required = true, KN_MIN(1)},
-    KN_F_STREAM_NAME(true),
+static const char *const stream_modes[] = {"PROVISIONED", "ON_DEMAND", NULL};
+const kn_field kn_stream_mode_details[] = {
+    {"StreamMode", KN_T_STRING, .required = true, .enums = stream_modes},
     {NULL},
 };
+
+/* ShardCount may be left out only for an ON_DEMAND stream. */
+static bool shard_count_required(const cJSON *in)
+{
+    const cJSON *d = in ? cJSON_GetObjectItemCaseSensitive(in, "StreamModeDetails") : NULL;
+    const cJSON *m = cJSON_IsObject(d) ? cJSON_GetObjectItemCaseSensitive(d, "StreamMode") : NULL;
+    return !(cJSON_IsString(m) && strcmp(m->valuestring, "ON_DEMAND") == 0);
+}
+
+const kn_field kn_schema_create_stream[] = {
+    {"ShardCount", KN_T_INTEGER, .required_if = shard_count_required, KN_MIN(1)},
+    KN_F_STREAM_NAME(true),
+    {"StreamModeDetails", KN_T_STRUCT, .fields = kn_stream_mode_details},
+    KN_F_TAGS("Tags", false),
+    {"MaxRecordSizeInKiB", KN_T_INTEGER, KN_VAL(1024, 10240)},
+    {"WarmThroughputMiBps", KN_T_INTEGER, KN_MIN(0)},
+    {NULL},
+};
+
+#define ON_DEMAND_SHARDS 4
 
 int kn_op_create_stream(kn_call *c)
 {
     kn_server *srv = c->srv;
     const char *name = kn_in_str(c, "StreamName");
-    int64_t n = kn_in_int(c, "ShardCount", 0);
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(c->in, "StreamModeDetails");
+    bool on_demand = !shard_count_required(c->in);
+    int64_t n = kn_in_int(c, "ShardCount", ON_DEMAND_SHARDS);
+    cJSON *tags = cJSON_GetObjectItemCaseSensitive(c->in, "Tags");
+    int rc;
+    if (cJSON_IsObject(tags) && (rc = kn_tags_check(c, tags, NULL)) < 0) return rc;
+    (void)md;
     if (kn_stream_find(srv, name))
         return kn_fail(c, KN_EIN_USE, "Stream %s under account %s already exists.", name, srv->cfg.account);
     int open = kn_open_shard_count(srv);
@@ -28,8 +54,13 @@ int kn_op_create_stream(kn_call *c)
                        "limits and how to request higher limits.",
                        srv->cfg.account, srv->cfg.region, open, srv->cfg.shard_limit, (long long)n);
     kn_stream *st;
-    int rc = kn_stream_create(srv, name, (int32_t)n, c->now_ms, &st);
+    rc = kn_stream_create(srv, name, (int32_t)n, c->now_ms, &st);
     if (rc < 0) return kn_fail(c, rc, "Internal Service Failure");
+    if (on_demand) snprintf(st->mode, sizeof st->mode, "ON_DEMAND");
+    st->max_record_kib = (int32_t)kn_in_int(c, "MaxRecordSizeInKiB", 1024);
+    st->warm_mibps = (int32_t)kn_in_int(c, "WarmThroughputMiBps", -1);
+    if ((rc = kn_stream_save(srv, st)) < 0) return kn_fail(c, rc, "Internal Service Failure");
+    if (cJSON_IsObject(tags) && (rc = kn_tags_store(c, st, tags)) < 0) return rc;
     return 0;
 }
 
@@ -46,6 +77,12 @@ int kn_op_delete_stream(kn_call *c)
     int rc = kn_stream_resolve(c, &st);
     if (rc < 0) return rc;
     if (st->status == KN_DELETING) return 0;
+    if (kn_consumer_count(c->srv, st, c->now_ms) > 0 && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+                                                            c->in, "EnforceConsumerDeletion")))
+        return kn_fail(c, KN_EIN_USE,
+                       "Stream %s under account %s has registered consumers; deregister them or set "
+                       "EnforceConsumerDeletion.",
+                       st->name, c->srv->cfg.account);
     rc = kn_stream_delete(c->srv, st, c->now_ms);
     if (rc < 0) return kn_fail(c, rc, "Internal Service Failure");
     return 0;
@@ -99,7 +136,7 @@ int kn_op_describe_stream(kn_call *c)
     kn_w_time_ms(w, st->created_ms / 1000 * 1000);
     kn_w_key(w, "EnhancedMonitoring");
     kn_write_enhanced_monitoring(w, st);
-    kn_w_kstr(w, "EncryptionType", "NONE");
+    kn_write_stream_attributes(w, st);
     kn_w_obj_end(w);
     kn_w_obj_end(w);
     return 0;
@@ -133,9 +170,10 @@ int kn_op_describe_stream_summary(kn_call *c)
     kn_w_time_ms(w, st->created_ms / 1000 * 1000);
     kn_w_key(w, "EnhancedMonitoring");
     kn_write_enhanced_monitoring(w, st);
-    kn_w_kstr(w, "EncryptionType", "NONE");
+    kn_write_stream_attributes(w, st);
     kn_w_kint(w, "OpenShardCount", open);
-    kn_w_kint(w, "ConsumerCount", 0);
+    kn_w_kint(w, "ConsumerCount", kn_consumer_count(c->srv, st, c->now_ms));
+    kn_write_summary_extras(w, st);
     kn_w_obj_end(w);
     kn_w_obj_end(w);
     return 0;

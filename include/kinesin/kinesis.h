@@ -1,0 +1,129 @@
+/* Typed Kinesis Data Streams calls on a kn_client made with KN_SERVICE_KINESIS. Each blocks
+ * until the call (with its retries) finishes; see kinesin.h for errors and ownership. Stream
+ * arguments take a stream name, or an ARN ("arn:aws:kinesis:..."), which is sent as StreamARN. */
+#ifndef KINESIN_KINESIS_H
+#define KINESIN_KINESIS_H
+
+#include "base/buf.h"
+#include "kinesin/kinesin.h"
+
+typedef struct kn_stream_summary {
+    char name[129];
+    char arn[256];
+    char status[16];          /* CREATING, ACTIVE, UPDATING, DELETING */
+    char mode[16];            /* PROVISIONED or ON_DEMAND; "" if not reported */
+    int open_shard_count;
+    int retention_hours;
+    int consumer_count;
+    int64_t created_ms;
+} kn_stream_summary;
+
+typedef struct kn_string_list {
+    char **items;
+    size_t n;
+} kn_string_list;
+void kn_string_list_free(kn_string_list *l);
+
+typedef struct kn_shard_info {
+    char shard_id[32];
+    char parent[32];            /* "" when none */
+    char adjacent_parent[32];   /* "" when none */
+    char starting_hash_key[40]; /* decimal */
+    char ending_hash_key[40];
+    char starting_sequence_number[64];
+    char ending_sequence_number[64]; /* "" while the shard is open */
+} kn_shard_info;
+
+typedef struct kn_shard_list {
+    kn_shard_info *shards;
+    size_t n;
+} kn_shard_list;
+void kn_shard_list_free(kn_shard_list *l);
+
+int kn_kinesis_create_stream(kn_client *c, const char *stream, int shard_count, kn_error *err);
+int kn_kinesis_delete_stream(kn_client *c, const char *stream, bool enforce_consumer_deletion, kn_error *err);
+int kn_kinesis_describe_stream_summary(kn_client *c, const char *stream, kn_stream_summary *out, kn_error *err);
+/* Polls DescribeStreamSummary until the stream is ACTIVE (KN_ETIMEOUT after timeout_ms). */
+int kn_kinesis_wait_active(kn_client *c, const char *stream, int timeout_ms, kn_error *err);
+/* Every stream name, following HasMoreStreams/NextToken. */
+int kn_kinesis_list_streams(kn_client *c, kn_string_list *out, kn_error *err);
+/* Every shard (open and closed), following NextToken. */
+int kn_kinesis_list_shards(kn_client *c, const char *stream, kn_shard_list *out, kn_error *err);
+
+/* PutRecord. seq (64 bytes) and shard_id (32 bytes) may be NULL. explicit_hash_key may be NULL. */
+int kn_kinesis_put_record(kn_client *c, const char *stream, const char *partition_key, const void *data, size_t len,
+                          const char *explicit_hash_key, char *seq, char *shard_id, kn_error *err);
+
+typedef struct kn_put_entry {
+    const char *partition_key;
+    const void *data;
+    size_t len;
+    const char *explicit_hash_key; /* NULL: from the partition key */
+} kn_put_entry;
+
+typedef struct kn_put_result {
+    int code;                   /* 0, or the entry's error (KN_ETHROUGHPUT_EXCEEDED, KN_EINTERNAL...) */
+    char sequence_number[64];
+    char shard_id[32];
+    char error_code[64];        /* AWS's ErrorCode for a failed entry */
+    char error_message[256];
+} kn_put_result;
+
+/* PutRecords with n (1..500) entries; results[i] (caller's array of n) tells each entry's fate,
+ * *failed (may be NULL) how many failed. Returns 0 when the request succeeded, even if some
+ * entries failed. */
+int kn_kinesis_put_records(kn_client *c, const char *stream, const kn_put_entry *entries, size_t n,
+                           kn_put_result *results, int *failed, kn_error *err);
+/* The request body of such a PutRecords, appended to body (a soft buffer), and the parsing of
+ * its response into results: the producer sends these through kn_client_call_async. */
+void kn_kinesis_put_records_body(kn_buf *body, const char *stream, const kn_put_entry *entries, size_t n);
+int kn_kinesis_put_records_parse(const cJSON *response, size_t n, kn_put_result *results, int *failed);
+
+typedef enum {
+    KN_ITER_TRIM_HORIZON,
+    KN_ITER_LATEST,
+    KN_ITER_AT_SEQUENCE_NUMBER,
+    KN_ITER_AFTER_SEQUENCE_NUMBER,
+    KN_ITER_AT_TIMESTAMP
+} kn_iterator_type;
+
+/* *iterator receives a malloc'd iterator (free()). seq is for the *_SEQUENCE_NUMBER types,
+ * timestamp_ms for AT_TIMESTAMP. */
+int kn_kinesis_get_shard_iterator(kn_client *c, const char *stream, const char *shard_id, kn_iterator_type type,
+                                  const char *seq, int64_t timestamp_ms, char **iterator, kn_error *err);
+
+typedef struct kn_record {
+    char sequence_number[64];
+    char *partition_key;
+    unsigned char *data;
+    size_t len;
+    int64_t arrival_ms;
+} kn_record;
+
+typedef struct kn_child_shard {
+    char shard_id[32];
+    char parents[2][32];
+    int nparents;
+} kn_child_shard;
+
+typedef struct kn_records {
+    kn_record *records;
+    size_t n;
+    char *next_iterator;       /* NULL once a closed shard is read to its end */
+    int64_t millis_behind_latest;
+    kn_child_shard *children;  /* at the end of a closed shard */
+    size_t nchildren;
+} kn_records;
+void kn_records_free(kn_records *r);
+
+/* GetRecords; limit 0 means the server's default. */
+int kn_kinesis_get_records(kn_client *c, const char *iterator, int limit, kn_records *out, kn_error *err);
+
+/* Resharding. */
+int kn_kinesis_split_shard(kn_client *c, const char *stream, const char *shard_id, const char *new_starting_hash_key,
+                           kn_error *err);
+int kn_kinesis_merge_shards(kn_client *c, const char *stream, const char *shard_id, const char *adjacent_shard_id,
+                            kn_error *err);
+int kn_kinesis_update_shard_count(kn_client *c, const char *stream, int target_shard_count, kn_error *err);
+
+#endif

@@ -1,0 +1,16 @@
+/* CBOR (RFC 8949) request decoding for the AWS CBOR 1.1 protocol: one data item becomes the
+ * same cJSON tree a JSON request would have given, so handlers never know which encoding they
+ * serve. Byte strings become standard base64 text (what a JSON blob is); tagged values keep
+ * their content; definite and indefinite maps, arrays and strings, and half/single/double
+ * floats are all read. Nesting is limited to 64 levels. */
+#ifndef KN_BASE_CBOR_H
+#define KN_BASE_CBOR_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+/* Decodes exactly one item filling the whole buffer. Returns the tree (free with cJSON_Delete),
+ * or NULL for malformed or truncated input, trailing bytes, or map keys that are not text. */
+cJSON *kn_cbor_decode(const void *data, size_t len);
+
+#endif

@@ -1,0 +1,664 @@
+/* The transport (one curl multi handle; connections are reused across requests and clients)
+ * and the client's call path: sign, send, classify the answer, retry with backoff, call back.
+ *
+ * A request (kn_req) is in exactly one place at a time: attached to the multi handle (an
+ * attempt in flight), on the transport's `waiting` list (a retry not yet due), or on its
+ * `done` list (the outcome is known; the callback runs at the end of the current poll). */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <zlib.h>
+
+#include "base/clock.h"
+#include "base/sigv4.h"
+#include "client/internal.h"
+
+typedef struct kn_req kn_req;
+
+struct kn_transport {
+    CURLM *multi;
+    kn_req *waiting;  /* retries not yet due */
+    kn_req *done;     /* finished, callbacks pending (FIFO via done_tail) */
+    kn_req **done_tail;
+    size_t pending;   /* requests not yet called back */
+    uint64_t rng;
+};
+
+struct kn_client {
+    kn__settings s;
+    kn_transport *t;
+    bool own_transport;
+    int max_attempts, base_delay_ms, max_delay_ms, connect_timeout_ms, timeout_ms;
+    const char *service_name, *target_prefix, *content_type;
+    char *url;
+    kn_req *reqs; /* every request of this client not yet called back */
+};
+
+struct kn_req {
+    kn_client *c;
+    kn_transport *t;
+    char op[64];
+    char *body;
+    size_t len;
+    CURL *easy;
+    struct curl_slist *headers;
+    kn_buf resp;
+    char error_type_header[128];
+    bool has_crc;
+    uint32_t crc;
+    int attempt;
+    int64_t due_ms;
+    kn_call_cb cb;
+    void *ud;
+    bool give_json;
+    kn_error err;
+    cJSON *json;
+    char curl_err[CURL_ERROR_SIZE];
+    kn_req *next;                 /* in waiting or done */
+    kn_req *cnext, **cprev;       /* in the client's list */
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void init_curl(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+const char *kn_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case KN_ENOMEM: return "out of memory";
+    case KN_ENO_CREDENTIALS: return "no AWS credentials found";
+    case KN_ECONFIG: return "bad configuration";
+    case KN_ETRANSPORT: return "could not reach the endpoint";
+    case KN_ETIMEOUT: return "request timed out";
+    case KN_EBAD_RESPONSE: return "unreadable response";
+    case KN_EAWS: return "error reported by the service";
+    case KN_ECLOSED: return "closed";
+    default: return kn_err_type(code);
+    }
+}
+
+/* ---- transport ---- */
+
+int kn_transport_new(kn_transport **out)
+{
+    pthread_once(&curl_once, init_curl);
+    if (curl_init_rc != CURLE_OK) return KN_EINTERNAL;
+    kn_transport *t = calloc(1, sizeof *t);
+    if (!t) return KN_ENOMEM;
+    t->multi = curl_multi_init();
+    if (!t->multi) {
+        free(t);
+        return KN_ENOMEM;
+    }
+    curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 32L);
+    t->done_tail = &t->done;
+    t->rng = (uint64_t)kn_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)t;
+    *out = t;
+    return 0;
+}
+
+static double random01(kn_transport *t)
+{
+    /* xorshift64*: jitter only, not security */
+    t->rng ^= t->rng >> 12;
+    t->rng ^= t->rng << 25;
+    t->rng ^= t->rng >> 27;
+    return (double)((t->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+static void req_free(kn_req *r)
+{
+    if (r->easy) {
+        curl_multi_remove_handle(r->t->multi, r->easy);
+        curl_easy_cleanup(r->easy);
+    }
+    curl_slist_free_all(r->headers);
+    kn_buf_free(&r->resp);
+    cJSON_Delete(r->json);
+    free(r->body);
+    if (r->cprev) {
+        *r->cprev = r->cnext;
+        if (r->cnext) r->cnext->cprev = r->cprev;
+    }
+    free(r);
+}
+
+static void drop_list(kn_req **head)
+{
+    while (*head) {
+        kn_req *r = *head;
+        *head = r->next;
+        req_free(r);
+    }
+}
+
+void kn_transport_free(kn_transport *t)
+{
+    if (!t) return;
+    drop_list(&t->waiting);
+    drop_list(&t->done);
+    /* requests still attached to the multi handle belong to clients already freed */
+    curl_multi_cleanup(t->multi);
+    free(t);
+}
+
+size_t kn_transport_pending(const kn_transport *t)
+{
+    return t->pending;
+}
+
+/* ---- one attempt ---- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    kn_req *r = ud;
+    kn_buf_append(&r->resp, p, size * n);
+    return r->resp.failed ? 0 : size * n;
+}
+
+static bool header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
+{
+    size_t k = strlen(name);
+    if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':') return false;
+    const char *v = line + k + 1, *e = line + n;
+    while (v < e && (*v == ' ' || *v == '\t')) v++;
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ')) e--;
+    *value = v;
+    *vlen = (size_t)(e - v);
+    return true;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    kn_req *r = ud;
+    size_t len = size * n;
+    const char *v;
+    size_t vl;
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new response (after 100 Continue): reset */
+        r->has_crc = false;
+        r->error_type_header[0] = '\0';
+    } else if (header_is(p, len, "x-amzn-errortype", &v, &vl)) {
+        const char *colon = memchr(v, ':', vl);
+        if (colon) vl = (size_t)(colon - v);
+        snprintf(r->error_type_header, sizeof r->error_type_header, "%.*s", (int)vl, v);
+    } else if (header_is(p, len, "x-amz-crc32", &v, &vl)) {
+        char tmp[16];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)(vl < 15 ? vl : 15), v);
+        r->has_crc = true;
+        r->crc = (uint32_t)strtoul(tmp, NULL, 10);
+    }
+    return len;
+}
+
+static int add_header(struct curl_slist **l, const char *fmt, const char *v)
+{
+    char line[8192];
+    snprintf(line, sizeof line, fmt, v);
+    struct curl_slist *n = curl_slist_append(*l, line);
+    if (!n) return KN_ENOMEM;
+    *l = n;
+    return 0;
+}
+
+/* Signs and attaches a new attempt; on failure r->err says why. */
+static int start_attempt(kn_req *r)
+{
+    kn_client *c = r->c;
+    int rc;
+    char date[17], target[128];
+    kn_sigv4_amz_date(kn_now_ms(), date);
+    snprintf(target, sizeof target, "%s.%s", c->target_prefix, r->op);
+    kn_sigv4_header h[5] = {
+        {"Host", 4, c->s.host, strlen(c->s.host)},
+        {"Content-Type", 12, c->content_type, strlen(c->content_type)},
+        {"X-Amz-Date", 10, date, 16},
+        {"X-Amz-Target", 12, target, strlen(target)},
+    };
+    size_t nh = 4;
+    if (c->s.session_token)
+        h[nh++] = (kn_sigv4_header){"X-Amz-Security-Token", 20, c->s.session_token, strlen(c->s.session_token)};
+    kn_sigv4_request sr = {.method = "POST", .path = c->s.path, .path_len = strlen(c->s.path), .headers = h,
+                           .nheaders = nh, .body = r->body, .body_len = r->len};
+    kn_buf auth = KN_BUF_SOFT_INIT;
+    if ((rc = kn_sigv4_authorization(&sr, c->s.access_key_id, c->s.secret_access_key, date, c->s.region,
+                                     c->service_name, &auth)) < 0) {
+        kn_buf_free(&auth);
+        return kn__fail(&r->err, rc, 0, NULL, "signing the request failed: %s", kn_strerror(rc));
+    }
+    curl_slist_free_all(r->headers);
+    r->headers = NULL;
+    rc = 0;
+    for (size_t i = 0; i < nh && rc == 0; i++) {
+        char fmt[64];
+        snprintf(fmt, sizeof fmt, "%s: %%s", h[i].name);
+        rc = add_header(&r->headers, fmt, h[i].value);
+    }
+    if (rc == 0) rc = add_header(&r->headers, "Authorization: %s", kn_buf_cstr(&auth));
+    if (rc == 0) rc = add_header(&r->headers, "%s", "Expect:");
+    if (rc == 0) rc = add_header(&r->headers, "User-Agent: kinesin/%s", KN_VERSION);
+    kn_buf_free(&auth);
+    if (rc < 0) return kn__fail(&r->err, rc, 0, NULL, "out of memory");
+
+    if (!r->easy) {
+        if (!(r->easy = curl_easy_init())) return kn__fail(&r->err, KN_ENOMEM, 0, NULL, "out of memory");
+        curl_easy_setopt(r->easy, CURLOPT_URL, c->url);
+        curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
+        curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+        curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+        curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
+        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+        curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_err);
+        curl_easy_setopt(r->easy, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    }
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+    kn_buf_reset(&r->resp);
+    r->resp.failed = false;
+    r->curl_err[0] = '\0';
+    r->error_type_header[0] = '\0';
+    r->has_crc = false;
+    r->attempt++;
+    if (curl_multi_add_handle(r->t->multi, r->easy) != CURLM_OK)
+        return kn__fail(&r->err, KN_EINTERNAL, 0, NULL, "curl refused the request");
+    return 0;
+}
+
+static void finish(kn_req *r)
+{
+    r->err.attempts = r->attempt;
+    r->next = NULL;
+    *r->t->done_tail = r;
+    r->t->done_tail = &r->next;
+}
+
+static bool is_throttling(const char *type)
+{
+    static const char *const names[] = {"Throttling",
+                                        "ThrottlingException",
+                                        "ThrottledException",
+                                        "RequestThrottledException",
+                                        "TooManyRequestsException",
+                                        "ProvisionedThroughputExceededException",
+                                        "TransactionInProgressException",
+                                        "RequestLimitExceeded",
+                                        "BandwidthLimitExceeded",
+                                        "LimitExceededException",
+                                        "RequestThrottled",
+                                        "SlowDown",
+                                        "PriorRequestNotComplete",
+                                        "EC2ThrottledException"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(type, names[i]) == 0) return true;
+    return false;
+}
+
+static bool is_transient_type(const char *type)
+{
+    return strcmp(type, "RequestTimeout") == 0 || strcmp(type, "RequestTimeoutException") == 0 ||
+           strcmp(type, "InternalFailure") == 0 || strcmp(type, "InternalServerError") == 0 ||
+           strcmp(type, "ServiceUnavailable") == 0;
+}
+
+/* Classifies a finished attempt into r->err / r->json; returns true when it may be retried,
+ * and sets *throttled for throttling errors. */
+static bool classify(kn_req *r, CURLcode res, bool *throttled)
+{
+    long status = 0;
+    *throttled = false;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    cJSON_Delete(r->json);
+    r->json = NULL;
+    memset(&r->err, 0, sizeof r->err);
+    if (res != CURLE_OK) {
+        const char *why = r->curl_err[0] ? r->curl_err : curl_easy_strerror(res);
+        if (res == CURLE_WRITE_ERROR && r->resp.failed) {
+            kn__fail(&r->err, KN_ENOMEM, (int)status, NULL, "out of memory reading the response");
+            return false;
+        }
+        if (res == CURLE_OPERATION_TIMEDOUT) {
+            kn__fail(&r->err, KN_ETIMEOUT, 0, NULL, "%s %s: %s", r->c->url, r->op, why);
+            return true;
+        }
+        kn__fail(&r->err, KN_ETRANSPORT, 0, NULL, "%s: %s", r->c->url, why);
+        switch (res) {
+        case CURLE_COULDNT_CONNECT:
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_SEND_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_GOT_NOTHING:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+        case CURLE_SSL_CONNECT_ERROR: return true;
+        default: return false;
+        }
+    }
+    const char *body = r->resp.len ? kn_buf_cstr(&r->resp) : "";
+    if (r->has_crc && (uint32_t)crc32(0, (const Bytef *)body, (uInt)r->resp.len) != r->crc) {
+        kn__fail(&r->err, KN_EBAD_RESPONSE, (int)status, NULL, "response body does not match its x-amz-crc32");
+        return true;
+    }
+    cJSON *j = r->resp.len ? cJSON_ParseWithLength(body, r->resp.len) : NULL;
+    if (status >= 200 && status < 300) {
+        if (!j && r->resp.len) {
+            kn__fail(&r->err, KN_EBAD_RESPONSE, (int)status, NULL, "%s: response is not JSON: %.200s", r->op, body);
+            return false;
+        }
+        if (!j && !(j = cJSON_CreateObject())) {
+            kn__fail(&r->err, KN_ENOMEM, (int)status, NULL, "out of memory");
+            return false;
+        }
+        r->json = j;
+        r->err.status = (int)status;
+        return false;
+    }
+    const char *type = kn__str(j, "__type");
+    if (!type && r->error_type_header[0]) type = r->error_type_header;
+    if (type && strchr(type, '#')) type = strchr(type, '#') + 1;
+    const char *msg = kn__str(j, "message");
+    if (!msg) msg = kn__str(j, "Message");
+    int code;
+    char fallback[32];
+    if (type && *type) {
+        code = kn_err_from_type(type);
+        if (code == KN_EINTERNAL && strcmp(type, "InternalFailure") != 0) code = KN_EAWS;
+    } else {
+        snprintf(fallback, sizeof fallback, "HTTP%ld", status);
+        type = fallback;
+        code = status >= 500 ? KN_EUNAVAILABLE : KN_EAWS;
+    }
+    kn__fail(&r->err, code, (int)status, type, "%s", msg ? msg : "");
+    r->json = j;
+    *throttled = is_throttling(type) || status == 429;
+    return *throttled || is_transient_type(type) || status >= 500;
+}
+
+static int64_t backoff_ms(kn_req *r, bool throttled)
+{
+    kn_client *c = r->c;
+    double cap = (double)c->base_delay_ms * (throttled ? 5 : 1);
+    for (int i = 1; i < r->attempt && cap < c->max_delay_ms; i++) cap *= 2;
+    if (cap > c->max_delay_ms) cap = c->max_delay_ms;
+    return (int64_t)(cap * random01(r->t));
+}
+
+static void on_attempt_done(kn_transport *t, CURL *easy, CURLcode res)
+{
+    kn_req *r = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    curl_multi_remove_handle(t->multi, easy);
+    bool throttled;
+    bool retry = classify(r, res, &throttled);
+    if (retry && r->attempt < r->c->max_attempts) {
+        r->due_ms = kn_mono_ms() + backoff_ms(r, throttled);
+        r->next = t->waiting;
+        t->waiting = r;
+        return;
+    }
+    finish(r);
+}
+
+static void drain_messages(kn_transport *t)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(t->multi, &left)))
+        if (m->msg == CURLMSG_DONE) on_attempt_done(t, m->easy_handle, m->data.result);
+}
+
+/* Starts due retries; returns ms until the next one is due (INT_MAX: none). */
+static int start_due(kn_transport *t)
+{
+    int64_t now = kn_mono_ms(), next = INT_MAX;
+    for (kn_req **pp = &t->waiting; *pp;) {
+        kn_req *r = *pp;
+        if (r->due_ms <= now) {
+            *pp = r->next;
+            if (start_attempt(r) < 0) finish(r);
+        } else {
+            if (r->due_ms - now < next) next = r->due_ms - now;
+            pp = &r->next;
+        }
+    }
+    return (int)next;
+}
+
+static int run_callbacks(kn_transport *t)
+{
+    int n = 0;
+    kn_req *list = t->done;
+    t->done = NULL;
+    t->done_tail = &t->done;
+    while (list) {
+        kn_req *r = list;
+        list = r->next;
+        t->pending--;
+        cJSON *j = r->json;
+        if (r->give_json) r->json = NULL;
+        r->cb(r->ud, &r->err, j);
+        req_free(r);
+        n++;
+    }
+    return n;
+}
+
+int kn_transport_poll(kn_transport *t, int timeout_ms, struct pollfd *extra, unsigned nextra)
+{
+    int running = 0;
+    int next_due = start_due(t);
+    curl_multi_perform(t->multi, &running);
+    drain_messages(t);
+    if (!t->done && timeout_ms != 0 && (t->pending || nextra)) {
+        int wait = timeout_ms < 0 ? INT_MAX : timeout_ms;
+        if (next_due < wait) wait = next_due;
+        struct curl_waitfd fds[16];
+        unsigned n = nextra < 16 ? nextra : 16;
+        for (unsigned i = 0; i < n; i++) {
+            fds[i].fd = extra[i].fd;
+            fds[i].events = (short)(extra[i].events & (POLLIN | POLLOUT | POLLPRI));
+            fds[i].revents = 0;
+        }
+        if (wait == INT_MAX) wait = 60000;
+        if (curl_multi_poll(t->multi, fds, n, wait, NULL) != CURLM_OK) return KN_EINTERNAL;
+        for (unsigned i = 0; i < n; i++) extra[i].revents = fds[i].revents;
+        start_due(t);
+        curl_multi_perform(t->multi, &running);
+        drain_messages(t);
+    }
+    return run_callbacks(t);
+}
+
+/* ---- client ---- */
+
+int kn_client_new(const kn_client_options *o, kn_client **out, kn_error *err)
+{
+    kn_client_options dflt = {0};
+    if (!o) o = &dflt;
+    kn_client *c = calloc(1, sizeof *c);
+    if (!c) return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
+    int rc = kn__settings_resolve(o, &c->s, err);
+    if (rc < 0) goto fail;
+    c->max_attempts = o->max_attempts > 0 ? o->max_attempts : 3;
+    c->base_delay_ms = o->base_delay_ms > 0 ? o->base_delay_ms : 100;
+    c->max_delay_ms = o->max_delay_ms > 0 ? o->max_delay_ms : 20000;
+    c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+    c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 30000;
+    if (o->service == KN_SERVICE_DYNAMODB) {
+        c->service_name = "dynamodb";
+        c->target_prefix = "DynamoDB_20120810";
+        c->content_type = "application/x-amz-json-1.0";
+    } else {
+        c->service_name = "kinesis";
+        c->target_prefix = "Kinesis_20131202";
+        c->content_type = "application/x-amz-json-1.1";
+    }
+    size_t n = strlen(c->s.endpoint) + 2;
+    if (!(c->url = malloc(n))) {
+        rc = kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
+        goto fail;
+    }
+    snprintf(c->url, n, "%s%s", c->s.endpoint, strcmp(c->s.path, "/") == 0 ? "/" : "");
+    if (o->transport) {
+        c->t = o->transport;
+    } else {
+        if ((rc = kn_transport_new(&c->t)) < 0) {
+            kn__fail(err, rc, 0, NULL, "cannot set up HTTP: %s", kn_strerror(rc));
+            goto fail;
+        }
+        c->own_transport = true;
+    }
+    *out = c;
+    return 0;
+fail:
+    kn__settings_free(&c->s);
+    free(c->url);
+    free(c);
+    return rc;
+}
+
+static void unlink_from(kn_req **head, kn_req *r)
+{
+    for (kn_req **pp = head; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            if (head == &r->t->done && !*pp) r->t->done_tail = pp;
+            return;
+        }
+}
+
+void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud))
+{
+    for (kn_req *r = c->reqs, *next; r; r = next) {
+        next = r->cnext;
+        if (cb && r->cb != cb) continue;
+        unlink_from(&r->t->waiting, r);
+        unlink_from(&r->t->done, r);
+        r->t->pending--;
+        if (drop) drop(r->ud);
+        req_free(r);
+    }
+    kn_req **pp = &c->t->done; /* re-find the tail after unlinking */
+    while (*pp) pp = &(*pp)->next;
+    c->t->done_tail = pp;
+}
+
+void kn_client_free(kn_client *c)
+{
+    if (!c) return;
+    kn__client_cancel(c, NULL, NULL);
+    if (c->own_transport) kn_transport_free(c->t);
+    kn__settings_free(&c->s);
+    free(c->url);
+    free(c);
+}
+
+const char *kn_client_endpoint(const kn_client *c)
+{
+    return c->s.endpoint;
+}
+
+const char *kn_client_region(const kn_client *c)
+{
+    return c->s.region;
+}
+
+kn_transport *kn_client_transport(kn_client *c)
+{
+    return c->t;
+}
+
+static int call_async(kn_client *c, const char *operation, const char *body, size_t len, kn_call_cb cb, void *ud,
+                      bool give_json, kn_error *err)
+{
+    if (strlen(operation) >= 64) return kn__fail(err, KN_EINVALID_ARGUMENT, 0, NULL, "operation name too long");
+    kn_req *r = calloc(1, sizeof *r);
+    if (!r || !(r->body = malloc(len + 1))) {
+        free(r);
+        return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
+    }
+    memcpy(r->body, body, len);
+    r->body[len] = '\0';
+    r->len = len;
+    r->c = c;
+    r->t = c->t;
+    r->cb = cb;
+    r->ud = ud;
+    r->give_json = give_json;
+    r->resp = (kn_buf)KN_BUF_SOFT_INIT;
+    snprintf(r->op, sizeof r->op, "%s", operation);
+    r->cnext = c->reqs;
+    if (c->reqs) c->reqs->cprev = &r->cnext;
+    c->reqs = r;
+    r->cprev = &c->reqs;
+    int rc = start_attempt(r);
+    if (rc < 0) {
+        if (err) *err = r->err;
+        req_free(r);
+        return rc;
+    }
+    c->t->pending++;
+    return 0;
+}
+
+int kn_client_call_async(kn_client *c, const char *operation, const char *body, size_t len, kn_call_cb cb,
+                         void *ud)
+{
+    return call_async(c, operation, body, len, cb, ud, false, NULL);
+}
+
+struct blocking {
+    bool done;
+    kn_error err;
+    cJSON *json;
+};
+
+static void on_blocking_done(void *ud, const kn_error *err, cJSON *response)
+{
+    struct blocking *b = ud;
+    b->done = true;
+    b->err = *err;
+    b->json = response;
+}
+
+int kn_client_call(kn_client *c, const char *operation, const char *body, size_t len, cJSON **response,
+                   kn_error *err)
+{
+    struct blocking b = {0};
+    kn_error local;
+    if (!err) err = &local;
+    memset(err, 0, sizeof *err);
+    if (response) *response = NULL;
+    int rc = call_async(c, operation, body, len, on_blocking_done, &b, true, err);
+    if (rc < 0) return rc;
+    while (!b.done) {
+        rc = kn_transport_poll(c->t, -1, NULL, 0);
+        if (rc < 0 && !b.done) return kn__fail(err, rc, 0, NULL, "polling the transport failed");
+    }
+    *err = b.err;
+    if (response) *response = b.json;
+    else cJSON_Delete(b.json);
+    return err->code;
+}
+
+int kn__call_buf(kn_client *c, const char *operation, kn_buf *body, cJSON **response, kn_error *err)
+{
+    if (body->failed) return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
+    return kn_client_call(c, operation, body->data ? body->data : "{}", body->data ? body->len : 2, response, err);
+}

@@ -1,0 +1,37 @@
+/* libkinesin internals shared by the files of src/client. */
+#ifndef KN_CLIENT_INTERNAL_H
+#define KN_CLIENT_INTERNAL_H
+
+#include "kinesin/kinesin.h"
+
+#include "base/buf.h"
+
+/* What kn_client_new resolved: endpoint, region and credentials (config.c). */
+typedef struct kn__settings {
+    char *endpoint;  /* scheme://host[:port][/path], no trailing slash */
+    char *host;      /* the Host value to send and sign: host, plus :port when not the default */
+    char *path;      /* "/" or the endpoint's path */
+    char *region;
+    char *access_key_id, *secret_access_key, *session_token; /* token may be NULL */
+} kn__settings;
+
+int kn__settings_resolve(const kn_client_options *o, kn__settings *s, kn_error *err);
+void kn__settings_free(kn__settings *s);
+
+/* Fills err (if not NULL) and returns code. */
+int kn__fail(kn_error *err, int code, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Blocking call with a body built in a soft buffer; a failed buffer is KN_ENOMEM. */
+int kn__call_buf(kn_client *c, const char *operation, kn_buf *body, cJSON **response, kn_error *err);
+
+/* Withdraws every request of c whose callback is cb, without calling it; drop(ud) runs for
+ * each so the caller can release what ud holds. */
+void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud));
+
+/* Copies s into dst (size n), truncating; "" for NULL. */
+void kn__copy(char *dst, size_t n, const char *s);
+/* String member of o, or NULL. */
+const char *kn__str(const cJSON *o, const char *name);
+
+#endif
