@@ -21,6 +21,8 @@
     X(EXPIRED_ITERATOR, "ExpiredIteratorException", 400)                                                     \
     X(EXPIRED_NEXT_TOKEN, "ExpiredNextTokenException", 400)                                                  \
     X(THROUGHPUT_EXCEEDED, "ProvisionedThroughputExceededException", 400)                                    \
+    X(CONDITIONAL_CHECK_FAILED, "ConditionalCheckFailedException", 400)                                      \
+    X(TRANSACTION_CANCELED, "TransactionCanceledException", 400)                                             \
     X(ACCESS_DENIED, "AccessDeniedException", 403)                                                           \
     X(INTERNAL, "InternalFailure", 500)                                                                      \
     X(IO, "InternalFailure", 500)                                                                            \

@@ -20,6 +20,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/auth.h"
+#include "server/ddb/ddb_api.h"
 
 #define MAX_BODY 7340032 /* 7 MiB: AWS (and the peers) answer 413 beyond it */
 
@@ -27,6 +28,7 @@ static const char CT_JSON11[] = "application/x-amz-json-1.1";
 static const char CT_CBOR11[] = "application/x-amz-cbor-1.1";
 static const char CT_JSON[] = "application/json";
 static const char SERVICE[] = "Kinesis_20131202";
+static const char DDB_SERVICE[] = "DynamoDB_20120810.";
 
 static struct {
     h2o_globalconf_t config;
@@ -249,6 +251,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         send_xml(req, 403, "AccessDeniedException", "Unable to determine service/operation name to be authorized");
+        return 0;
+    }
+    h2o_iovec_t tgt = header(req, "x-amz-target");
+    size_t ddb_len = sizeof DDB_SERVICE - 1;
+    if (tgt.len >= ddb_len && memcmp(tgt.base, DDB_SERVICE, ddb_len) == 0) {
+        /* "DynamoDB_20120810." + operation: the DynamoDB subset does its own checks */
+        kn_ddb_on_req(srv, req, tgt.base + ddb_len, tgt.len - ddb_len);
         return 0;
     }
 

@@ -30,7 +30,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: kinesind [options]\n"
             "\n"
-            "A durable Amazon Kinesis Data Streams server (JSON 1.1 over HTTP/1.1 and HTTP/2).\n"
+            "A durable Amazon Kinesis Data Streams server (JSON 1.1 over HTTP/1.1 and HTTP/2), with\n"
+            "the DynamoDB API subset KCL lease tables need (JSON 1.0) on the same port.\n"
             "\n"
             "  --host ADDR              address to listen on (default 127.0.0.1)\n"
             "  --port N                 port (default 4567)\n"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
             "  --create-stream-ms MS    time a stream stays CREATING (default 500; 0 allowed)\n"
             "  --delete-stream-ms MS    time a stream stays DELETING (default 500)\n"
             "  --update-stream-ms MS    time a stream stays UPDATING (default 500)\n"
+            "  --create-table-ms MS     time a DynamoDB table or index stays CREATING, and a table\n"
+            "                           UPDATING while an index builds (default 500; 0: at once)\n"
             "  --shard-limit N          open shards allowed in the account (default 1000)\n"
             "  --segment-bytes N        roll shard log segments past N bytes (default 67108864)\n"
             "  --fsync POLICY           always (default): acknowledge writes after fdatasync;\n"
@@ -70,7 +73,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
 {
     enum {
         OPT_HOST = 256, OPT_PORT, OPT_DATA, OPT_MEM, OPT_CREATE, OPT_DELETE, OPT_UPDATE, OPT_LIMIT, OPT_SEG, OPT_LOG, OPT_HELP, OPT_VER,
-        OPT_FSYNC, OPT_RETENTION
+        OPT_FSYNC, OPT_RETENTION, OPT_CREATE_TABLE
     };
     static const struct option opts[] = {
         {"host", required_argument, 0, OPT_HOST},         {"port", required_argument, 0, OPT_PORT},
@@ -79,6 +82,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         {"update-stream-ms", required_argument, 0, OPT_UPDATE}, {"shard-limit", required_argument, 0, OPT_LIMIT},
         {"segment-bytes", required_argument, 0, OPT_SEG},  {"log-level", required_argument, 0, OPT_LOG},
         {"fsync", required_argument, 0, OPT_FSYNC},       {"retention-check-ms", required_argument, 0, OPT_RETENTION},
+        {"create-table-ms", required_argument, 0, OPT_CREATE_TABLE},
         {"help", no_argument, 0, OPT_HELP},               {"version", no_argument, 0, OPT_VER},
         {0, 0, 0, 0}};
     opterr = 0;
@@ -104,6 +108,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         case OPT_UPDATE:
             if (parse_int("--update-stream-ms", optarg, 0, 86400000, &v)) return -1;
             cfg->update_stream_ms = v;
+            break;
+        case OPT_CREATE_TABLE:
+            if (parse_int("--create-table-ms", optarg, 0, 86400000, &v)) return -1;
+            cfg->create_table_ms = v;
             break;
         case OPT_LIMIT:
             if (parse_int("--shard-limit", optarg, 1, 1000000, &v)) return -1;
@@ -210,6 +218,7 @@ int main(int argc, char **argv)
     cfg->port = 4567;
     cfg->data_dir = "./kinesin-data";
     cfg->create_stream_ms = cfg->delete_stream_ms = cfg->update_stream_ms = 500;
+    cfg->create_table_ms = 500;
     cfg->shard_limit = 1000;
     cfg->segment_bytes = 64u << 20;
     cfg->fsync_mode = KN_FSYNC_ALWAYS;

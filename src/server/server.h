@@ -25,6 +25,7 @@ typedef struct kn_config {
     const char *data_dir;
     bool in_memory;
     int64_t create_stream_ms, delete_stream_ms, update_stream_ms;
+    int64_t create_table_ms; /* DynamoDB tables and indexes stay CREATING this long */
     int shard_limit;
     uint64_t segment_bytes;
     kn_fsync_mode fsync_mode;
