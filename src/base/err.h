@@ -28,7 +28,6 @@
     X(IO, "InternalFailure", 500)                                                                            \
     X(NOMEM, "InternalFailure", 500)                                                                         \
     X(UNRECOGNIZED_CLIENT, "UnrecognizedClientException", 400)                                               \
-    X(CONDITIONAL_CHECK_FAILED, "ConditionalCheckFailedException", 400)                                      \
     X(THROTTLING, "ThrottlingException", 400)                                                                \
     X(UNAVAILABLE, "ServiceUnavailable", 503)                                                                \
     X(NO_CREDENTIALS, "kinesin.NoCredentials", 0)                                                            \
