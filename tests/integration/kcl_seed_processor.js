@@ -27,6 +27,14 @@ const recordProcessor = {
       return;
     }
     const records = processRecordsInput.records;
+    // Test hook: $KCL_CRASH_ONCE names a file; the first processor to see records creates it
+    // and dies, as a buggy processor would.
+    const crash = process.env.KCL_CRASH_ONCE;
+    if (crash && records.length && !fs.existsSync(crash)) {
+      fs.writeFileSync(crash, this.shardId);
+      note({ ev: 'crash', shard: this.shardId });
+      process.exit(3);
+    }
     let sequenceNumber;
     for (let i = 0; i < records.length; ++i) {
       const record = records[i];
