@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -155,6 +157,8 @@ int kcl_child_spawn(char *const argv[], const char *shard_id, int64_t timeout_ms
         kn_error("shard %s: pipe2() failed: %s", shard_id, strerror(errno));
         goto fail;
     }
+    struct rlimit rl;
+    int max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
     pid = fork();
     if (pid < 0) {
         kn_error("shard %s: fork() failed: %s", shard_id, strerror(errno));
@@ -169,6 +173,10 @@ int kcl_child_spawn(char *const argv[], const char *shard_id, int64_t timeout_ms
         setpgid(0, 0);
         for (int i = 0; i < 3; i++)
             if (fds[i] < 0 || dup2(fds[i], i) < 0) e = errno ? errno : EBADF;
+        /* Libraries (curl, libkinesin) may hold descriptors without close-on-exec; none of
+         * them may reach the record processor. The exec-status pipe is close-on-exec too. */
+        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+            for (int fd = 3; fd < max_fd; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

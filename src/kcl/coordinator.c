@@ -112,7 +112,7 @@ static void on_describe(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_er
         return;
     }
     w->table_phase = 2;
-    w->table_next_ms = kcl_now() + 250;
+    w->table_next_ms = kcl_now() + 100;
 }
 
 static void on_create_table(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp)
@@ -125,7 +125,7 @@ static void on_create_table(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const k
     }
     if (!err->code) kn_info("created lease table %s (PAY_PER_REQUEST)", w->cfg->table_name);
     w->table_phase = 2;
-    w->table_next_ms = kcl_now() + 100;
+    w->table_next_ms = kcl_now() + 20;
 }
 
 static void table_tick(kcl_worker *w, int64_t now)

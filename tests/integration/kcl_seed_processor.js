@@ -30,10 +30,16 @@ const recordProcessor = {
     // Test hook: $KCL_CRASH_ONCE names a file; the first processor to see records creates it
     // and dies, as a buggy processor would.
     const crash = process.env.KCL_CRASH_ONCE;
-    if (crash && records.length && !fs.existsSync(crash)) {
-      fs.writeFileSync(crash, this.shardId);
-      note({ ev: 'crash', shard: this.shardId });
-      process.exit(3);
+    if (crash && records.length) {
+      let first = false;
+      try {
+        fs.closeSync(fs.openSync(crash, 'wx'));
+        first = true;
+      } catch (e) { /* another processor crashed already */ }
+      if (first) {
+        note({ ev: 'crash', shard: this.shardId });
+        process.exit(3);
+      }
     }
     let sequenceNumber;
     for (let i = 0; i < records.length; ++i) {

@@ -172,7 +172,8 @@ class KclApp:
         return {i["leaseKey"]["S"]: plain(i) for i in items}
 
     def owners(self):
-        return {k: v.get("leaseOwner") for k, v in self.leases().items()}
+        """{shardId: owner}, "" for an unowned lease."""
+        return {k: v.get("leaseOwner") or "" for k, v in self.leases().items()}
 
     def wait_owners(self, pred, timeout, what):
         deadline = time.monotonic() + timeout

@@ -14,6 +14,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -49,8 +51,22 @@ static void fake_status(const char *action)
     fake_write(b);
 }
 
+/* True when the process has a descriptor >= 3 open (other than the one reading the list). */
+static bool extra_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return true;
+    bool extra = false;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.' && atoi(e->d_name) >= 3 && atoi(e->d_name) != dirfd(d)) extra = true;
+    closedir(d);
+    return extra;
+}
+
 static int fake_child(const char *scenario)
 {
+    if (strcmp(scenario, "fds") == 0 && extra_fds()) return 5;
     fake_log = fopen(getenv("KCL_FAKE_LOG"), "a");
     if (!fake_log) return 2;
     char *line;
@@ -295,6 +311,16 @@ static void lingering_child_is_killed_after_grace(void **state)
     assert_true(took >= 900 && took < 5000);
 }
 
+static void only_stdio_reaches_the_child(void **state)
+{
+    /* A library's descriptor opened without O_CLOEXEC. */
+    int leaked = open("/dev/null", O_RDONLY);
+    assert_true(leaked >= 3);
+    kcl_action then[] = {KCL_ACT_LEASE_LOST, KCL_ACT_NONE};
+    assert_string_equal(run("fds", then, 5000), "status:initialize status:leaseLost closed");
+    close(leaked);
+}
+
 static void exec_failure_is_reported(void **state)
 {
     char *argv[] = {"/nonexistent/record-processor", NULL};
@@ -327,6 +353,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(wrong_status_is_a_protocol_failure),
         cmocka_unit_test(chatty_stderr_never_blocks),
         cmocka_unit_test(lingering_child_is_killed_after_grace),
+        cmocka_unit_test(only_stdio_reaches_the_child),
         cmocka_unit_test(exec_failure_is_reported),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

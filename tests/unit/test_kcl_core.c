@@ -15,6 +15,7 @@
 #include "kcl/checkpoint.h"
 #include "kcl/kpl.h"
 #include "kcl/lease.h"
+#include "kcl/leasetable.h"
 #include "kcl/protocol.h"
 
 static kcl_esn esn(const char *s, int64_t sub)
@@ -333,6 +334,62 @@ static void protocol_parse(void **state)
 #undef PARSE
 }
 
+static void leasetable_items_and_bodies(void **state)
+{
+    cJSON *item = cJSON_Parse(
+        "{\"leaseKey\":{\"S\":\"shardId-000000000004\"},\"leaseOwner\":{\"S\":\"w1\"},\"leaseCounter\":{\"N\":\"7\"},"
+        "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"2\"},\"checkpoint\":{\"S\":\"4959\"},"
+        "\"checkpointSubSequenceNumber\":{\"N\":\"3\"},\"parentShardId\":{\"SS\":[\"shardId-000000000001\"]},"
+        "\"startingHashKey\":{\"S\":\"0\"},\"endingHashKey\":{\"S\":\"85\"},\"throughputKBps\":{\"N\":\"1.0E-4\"}}");
+    kcl_lease *l = kcl_lease_from_item(item);
+    assert_non_null(l);
+    assert_string_equal(l->key, "shardId-000000000004");
+    assert_string_equal(l->owner, "w1");
+    assert_int_equal(l->counter, 7);
+    assert_int_equal(l->checkpoint.kind, KCL_ESN_NUMBER);
+    assert_string_equal(l->checkpoint.seq, "4959");
+    assert_int_equal(l->checkpoint.sub, 3);
+    assert_int_equal(l->nparents, 1);
+    assert_string_equal(l->parents[0], "shardId-000000000001");
+    assert_string_equal(l->ending_hash_key, "85");
+    assert_false(l->in_handoff);
+    cJSON_Delete(item);
+    /* Rows that are not leases (KCL 3.x entity types) are skipped. */
+    item = cJSON_Parse("{\"leaseKey\":{\"S\":\"Leader\"},\"entityType\":{\"S\":\"LEADER\"}}");
+    assert_null(kcl_lease_from_item(item));
+    cJSON_Delete(item);
+
+    kn_buf b = KN_BUF_INIT;
+    kcl_body_renew(&b, "app", l->key, 7);
+    assert_string_equal(kn_buf_cstr(&b), "{\"TableName\":\"app\",\"Key\":{\"leaseKey\":{\"S\":\"shardId-000000000004\"}},"
+                                         "\"Expected\":{\"leaseCounter\":{\"Value\":{\"N\":\"7\"}}},"
+                                         "\"AttributeUpdates\":{\"leaseCounter\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"8\"}}}}");
+    kn_buf_reset(&b);
+    kcl_body_take(&b, "app", l->key, 7, "w2", "w1");
+    assert_non_null(strstr(kn_buf_cstr(&b), "\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"w2\"}},"
+                                             "\"ownerSwitchesSinceCheckpoint\":{\"Action\":\"ADD\",\"Value\":{\"N\":\"1\"}}"));
+    kn_buf_reset(&b);
+    kcl_body_take(&b, "app", l->key, 7, "w1", "w1");
+    assert_null(strstr(kn_buf_cstr(&b), "ownerSwitchesSinceCheckpoint"));
+    kn_buf_reset(&b);
+    kcl_esn se = kcl_esn_sentinel(KCL_ESN_SHARD_END);
+    kcl_body_checkpoint(&b, "app", l->key, 9, &se);
+    assert_non_null(strstr(kn_buf_cstr(&b), "\"Expected\":{\"leaseCounter\":{\"Value\":{\"N\":\"9\"}}}"));
+    assert_non_null(strstr(kn_buf_cstr(&b), "\"checkpoint\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"SHARD_END\"}}"));
+    assert_non_null(strstr(kn_buf_cstr(&b), "\"ownerSwitchesSinceCheckpoint\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"0\"}}"));
+    assert_non_null(strstr(kn_buf_cstr(&b), "\"pendingCheckpoint\":{\"Action\":\"DELETE\"}"));
+    kn_buf_reset(&b);
+    kcl_body_create_lease(&b, "app", l);
+    assert_string_equal(kn_buf_cstr(&b),
+                        "{\"TableName\":\"app\",\"Item\":{\"leaseKey\":{\"S\":\"shardId-000000000004\"},\"leaseCounter\":{\"N\":\"0\"},"
+                        "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"0\"},\"checkpoint\":{\"S\":\"4959\"},"
+                        "\"checkpointSubSequenceNumber\":{\"N\":\"3\"},\"parentShardId\":{\"SS\":[\"shardId-000000000001\"]},"
+                        "\"startingHashKey\":{\"S\":\"0\"},\"endingHashKey\":{\"S\":\"85\"}},"
+                        "\"Expected\":{\"leaseKey\":{\"Exists\":false}}}");
+    kn_buf_free(&b);
+    kcl_lease_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +401,7 @@ int main(void)
         cmocka_unit_test(taker_two_workers_two_shards),
         cmocka_unit_test(protocol_messages),
         cmocka_unit_test(protocol_parse),
+        cmocka_unit_test(leasetable_items_and_bodies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
