@@ -81,7 +81,7 @@ void kcl_taker_update(kcl_taker *t, kcl_lease **scanned, size_t n, int64_t now_m
         t->cap = n;
         t->v = kn_xrealloc(t->v, t->cap * sizeof *t->v);
     }
-    memcpy(t->v, scanned, n * sizeof *scanned);
+    if (n) memcpy(t->v, scanned, n * sizeof *scanned);
     t->n = n;
 }
 

@@ -195,11 +195,14 @@ static size_t choose(kcl_taker *t, const char *me, int64_t now, kcl_lease **out,
 static void taker_fresh_table_priority(void **state)
 {
     kcl_taker t = {0};
+    kcl_lease *out[16];
+    bool stealing;
+    /* An empty table: nothing to take. */
+    kcl_taker_update(&t, NULL, 0, 100000);
+    assert_int_equal(choose(&t, "w1", 100000, out, &stealing), 0);
     const char *owners[4] = {NULL, NULL, NULL, NULL};
     int64_t counters[4] = {0, 0, 0, 0};
     scan(&t, 100000, owners, counters, 4);
-    kcl_lease *out[16];
-    bool stealing;
     /* New unowned leases are "very old": the first worker takes them all, ignoring the target. */
     assert_int_equal(choose(&t, "w1", 100000, out, &stealing), 4);
     assert_false(stealing);
