@@ -244,8 +244,8 @@ int kcl_config_from_props(const kn_props *props, kcl_config *cfg, char *err, siz
                 strcmp(base, "DefaultAWSCredentialsProviderChain") != 0) {
                 snprintf(err, errlen,
                          "AWSCredentialsProvider: \"%s\" is not supported; kinesin-kcl knows "
-                         "DefaultCredentialsProvider (environment, shared credentials file, container and "
-                         "instance metadata)",
+                         "DefaultCredentialsProvider (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then the "
+                         "profile in ~/.aws/credentials and ~/.aws/config)",
                          name);
                 goto fail;
             }
