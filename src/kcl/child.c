@@ -132,6 +132,15 @@ static char *resolve_program(const char *name)
     return NULL;
 }
 
+int kcl_child_check_program(const char *name)
+{
+    char *p = resolve_program(name);
+    if (!p) return -1;
+    int rc = access(p, X_OK);
+    free(p);
+    return rc;
+}
+
 static int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);

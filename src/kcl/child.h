@@ -80,6 +80,10 @@ typedef struct kcl_waitfd {
 int kcl_child_spawn(char *const argv[], const char *shard_id, int64_t timeout_ms, kcl_child_cb cb, void *ud,
                     kcl_child **out);
 
+/* Whether a program name resolves as kcl_child_spawn would resolve it (a path, or a name found
+ * in PATH) to an executable file. Returns 0, or -1 with errno set (ENOENT, EACCES). */
+int kcl_child_check_program(const char *name);
+
 /* Sends one action line (complete, ending in "\n"; copied). Only in READY state; returns 0, or
  * KN_EINVALID_ARGUMENT if the child is not READY (nothing sent). */
 int kcl_child_send(kcl_child *c, kcl_action action, const char *line, size_t len);

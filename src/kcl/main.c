@@ -6,6 +6,7 @@
  * positional file, with a warning, as in Java), runs the worker until SIGTERM or SIGINT, and
  * exits 0 after a graceful shutdown, 1 on a startup error. -l/--log-configuration (a logback
  * file for the Java daemon) is accepted and ignored. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/props.h"
+#include "kcl/child.h"
 #include "kcl/config.h"
 #include "kcl/worker.h"
 
@@ -73,6 +75,11 @@ int main(int argc, char **argv)
     kn_props_free(&props);
     if (rc < 0) {
         kn_error("bad configuration in %s: %s", file, err);
+        return 1;
+    }
+    if (kcl_child_check_program(cfg.argv[0]) < 0) {
+        kn_error("bad configuration in %s: executableName: cannot run \"%s\": %s", file, cfg.argv[0], strerror(errno));
+        kcl_config_free(&cfg);
         return 1;
     }
     int status = kcl_worker_run(&cfg);

@@ -1,7 +1,7 @@
 """A record processor that dies costs its lease, not the daemon: the lease is released, the
 other shard goes on, and after taskBackoffTimeMillis the shard is processed by a new child
-from its last checkpoint; every record is processed. A properties file with a bad value
-stops startup with a message naming the key."""
+from its last checkpoint; every record is processed. A properties file with a bad value, or an
+executableName that names no program, stops startup with a message naming the key."""
 import os
 import subprocess
 
@@ -48,6 +48,14 @@ def run(kd):
     p = subprocess.run([kcl_bin(), bad], capture_output=True, text=True, timeout=10)
     eq(p.returncode, 1, "exit status with a bad value")
     check("failoverTimeMillis" in p.stderr, "message names the key: %r" % p.stderr)
+
+    with open(bad, "w") as f:
+        f.write("executableName = no-such-record-processor app.js\nstreamName = cf\napplicationName = a\n"
+                "AWSCredentialsProvider = DefaultCredentialsProvider\n")
+    p = subprocess.run([kcl_bin(), bad], capture_output=True, text=True, timeout=10)
+    eq(p.returncode, 1, "exit status with a program that does not exist")
+    check("executableName" in p.stderr and "no-such-record-processor" in p.stderr,
+          "message names the key and the program: %r" % p.stderr)
 
 
 main(test)
