@@ -1,0 +1,63 @@
+"""kinesin-kcl footprint: the daemon's RSS holding 2 and 100 leases, and the time from start to
+its first processRecords. Measured, not asserted (see DESIGN.md "Tests and numbers").
+
+    KN_SRC=. tests/integration/run bench/kcl-footprint.py
+
+The 100-lease run uses a small C record processor (test_child --fake-child good) so the
+machine is not asked for 100 node processes; the 2-lease run uses node and aws-kcl."""
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from kn import Kinesind, boto3_client, create_active, main  # noqa: E402
+from kn_kcl import KclApp, cleanup_workers, put  # noqa: E402
+
+
+def measure(kd, k, shards, executable):
+    name = "fp%d" % shards
+    create_active(k, name, shards)
+    put(k, name, "x", 4 * shards)
+    extra = {"executableName": executable} if executable else {}
+    app = KclApp(kd, name, name, failover_ms=10000, idle_ms=1000, extra=extra)
+    w = app.worker("w")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        leases = app.leases() if time.monotonic() - w.started > 1 else {}
+        if len(leases) == shards and all(l.get("leaseOwner") == "w" for l in leases.values()):
+            break
+        time.sleep(0.5)
+    time.sleep(3)  # every consumer polling, every child initialized
+    rss = [w.rss_kb() for _ in range(5) if not time.sleep(0.2)]
+    m = re.search(r"first processRecords (\d+) ms after start", w.text())
+    with open("/proc/%d/smaps_rollup" % w.proc.pid) as f:
+        roll = dict((l.split()[0].rstrip(":"), l.split()[1]) for l in f if l.split()[0] in ("Pss:", "Private_Dirty:"))
+    print("%3d leases: RSS %d kB (max of 5 samples; PSS %s kB, private dirty %s kB), first processRecords %s ms "
+          "after start (new lease table)" % (shards, max(rss), roll.get("Pss"), roll.get("Private_Dirty"),
+                                             m.group(1) if m else "?"))
+    w.stop()
+    put(k, name, "y", 4 * shards)
+    w = app.worker("w-again")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "first processRecords" not in w.text():
+        time.sleep(0.1)
+    m = re.search(r"first processRecords (\d+) ms after start", w.text())
+    print("%3d leases: first processRecords %s ms after start (existing table, released leases)"
+          % (shards, m.group(1) if m else "?"))
+    w.stop()
+
+
+def test():
+    with Kinesind(args=("--shard-limit", "1000")) as kd:
+        try:
+            k = boto3_client(kd.endpoint)
+            measure(kd, k, 2, None)
+            fake = os.path.join(os.environ.get("KN_BIN", "build/bin"), "..", "tests", "test_child")
+            os.environ["KCL_FAKE_LOG"] = "/dev/null"
+            measure(kd, k, 100, os.path.abspath(fake) + " --fake-child good")
+        finally:
+            cleanup_workers()
+
+
+main(test)

@@ -1,0 +1,227 @@
+#include "kcl/leasetable.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "kcl/protocol.h"
+
+static const char *attr_s(const cJSON *item, const char *name)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(item, name);
+    const cJSON *s = a ? cJSON_GetObjectItemCaseSensitive(a, "S") : NULL;
+    return cJSON_IsString(s) ? s->valuestring : NULL;
+}
+
+static int attr_n(const cJSON *item, const char *name, int64_t *out)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(item, name);
+    const cJSON *n = a ? cJSON_GetObjectItemCaseSensitive(a, "N") : NULL;
+    if (!cJSON_IsString(n)) return -1;
+    char *end;
+    long long v = strtoll(n->valuestring, &end, 10);
+    if (end == n->valuestring || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+static char **attr_ss(const cJSON *item, const char *name, size_t *n)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(item, name);
+    const cJSON *ss = a ? cJSON_GetObjectItemCaseSensitive(a, "SS") : NULL;
+    *n = 0;
+    if (!cJSON_IsArray(ss) || cJSON_GetArraySize(ss) == 0) return NULL;
+    char **v = kn_xcalloc((size_t)cJSON_GetArraySize(ss), sizeof *v);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, ss)
+    {
+        if (cJSON_IsString(e)) v[(*n)++] = kn_xstrdup(e->valuestring);
+    }
+    return v;
+}
+
+kcl_lease *kcl_lease_from_item(const cJSON *item)
+{
+    const char *et = attr_s(item, "entityType");
+    if (et && strcmp(et, "LEASE") != 0) return NULL;
+    const char *key = attr_s(item, "leaseKey");
+    const char *cp = attr_s(item, "checkpoint");
+    if (!key) return NULL;
+    kcl_lease *l = kn_xcalloc(1, sizeof *l);
+    int64_t sub = 0;
+    attr_n(item, "checkpointSubSequenceNumber", &sub);
+    if (!cp || kcl_esn_parse(cp, sub < 0 ? 0 : sub, &l->checkpoint) < 0) l->checkpoint = kcl_esn_sentinel(KCL_ESN_TRIM_HORIZON);
+    l->key = kn_xstrdup(key);
+    const char *owner = attr_s(item, "leaseOwner");
+    l->owner = owner ? kn_xstrdup(owner) : NULL;
+    attr_n(item, "leaseCounter", &l->counter);
+    attr_n(item, "ownerSwitchesSinceCheckpoint", &l->owner_switches);
+    l->parents = attr_ss(item, "parentShardId", &l->nparents);
+    l->children = attr_ss(item, "childShardIds", &l->nchildren);
+    const char *s = attr_s(item, "startingHashKey"), *e = attr_s(item, "endingHashKey");
+    l->starting_hash_key = s ? kn_xstrdup(s) : NULL;
+    l->ending_hash_key = e ? kn_xstrdup(e) : NULL;
+    l->has_pending_checkpoint = cJSON_GetObjectItemCaseSensitive(item, "pendingCheckpoint") != NULL;
+    l->in_handoff = cJSON_GetObjectItemCaseSensitive(item, "checkpointOwner") != NULL;
+    return l;
+}
+
+static void str(kn_buf *b, const char *s)
+{
+    kcl_json_ascii(b, s, strlen(s));
+}
+
+static void head(kn_buf *b, const char *table)
+{
+    kn_buf_puts(b, "{\"TableName\":");
+    str(b, table);
+}
+
+static void key_of(kn_buf *b, const char *key)
+{
+    kn_buf_puts(b, ",\"Key\":{\"leaseKey\":{\"S\":");
+    str(b, key);
+    kn_buf_puts(b, "}}");
+}
+
+static void ss(kn_buf *b, char *const *v, size_t n)
+{
+    kn_buf_puts(b, "{\"SS\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i) kn_buf_putc(b, ',');
+        str(b, v[i]);
+    }
+    kn_buf_puts(b, "]}");
+}
+
+void kcl_body_describe_table(kn_buf *out, const char *table)
+{
+    head(out, table);
+    kn_buf_putc(out, '}');
+}
+
+void kcl_body_create_table(kn_buf *out, const char *table)
+{
+    head(out, table);
+    kn_buf_puts(out, ",\"KeySchema\":[{\"AttributeName\":\"leaseKey\",\"KeyType\":\"HASH\"}],"
+                     "\"AttributeDefinitions\":[{\"AttributeName\":\"leaseKey\",\"AttributeType\":\"S\"}],"
+                     "\"BillingMode\":\"PAY_PER_REQUEST\"}");
+}
+
+void kcl_body_scan(kn_buf *out, const char *table, const cJSON *start_key)
+{
+    head(out, table);
+    if (start_key) {
+        char *k = cJSON_PrintUnformatted(start_key);
+        if (k) {
+            kn_buf_puts(out, ",\"ExclusiveStartKey\":");
+            kn_buf_puts(out, k);
+            free(k);
+        }
+    }
+    kn_buf_putc(out, '}');
+}
+
+void kcl_body_get(kn_buf *out, const char *table, const char *key)
+{
+    head(out, table);
+    key_of(out, key);
+    kn_buf_puts(out, ",\"ConsistentRead\":false}");
+}
+
+void kcl_body_delete(kn_buf *out, const char *table, const char *key)
+{
+    head(out, table);
+    key_of(out, key);
+    kn_buf_putc(out, '}');
+}
+
+void kcl_body_create_lease(kn_buf *out, const char *table, const kcl_lease *l)
+{
+    head(out, table);
+    kn_buf_puts(out, ",\"Item\":{\"leaseKey\":{\"S\":");
+    str(out, l->key);
+    kn_buf_puts(out, "},\"leaseCounter\":{\"N\":\"0\"},\"ownerSwitchesSinceCheckpoint\":{\"N\":\"0\"},"
+                     "\"checkpoint\":{\"S\":");
+    str(out, kcl_esn_str(&l->checkpoint));
+    kn_buf_printf(out, "},\"checkpointSubSequenceNumber\":{\"N\":\"%lld\"}", (long long)l->checkpoint.sub);
+    if (l->nparents) {
+        kn_buf_puts(out, ",\"parentShardId\":");
+        ss(out, l->parents, l->nparents);
+    }
+    if (l->starting_hash_key && l->ending_hash_key) {
+        kn_buf_puts(out, ",\"startingHashKey\":{\"S\":");
+        str(out, l->starting_hash_key);
+        kn_buf_puts(out, "},\"endingHashKey\":{\"S\":");
+        str(out, l->ending_hash_key);
+        kn_buf_putc(out, '}');
+    }
+    kn_buf_puts(out, "},\"Expected\":{\"leaseKey\":{\"Exists\":false}}}");
+}
+
+static void expect_counter(kn_buf *b, int64_t c)
+{
+    kn_buf_printf(b, ",\"Expected\":{\"leaseCounter\":{\"Value\":{\"N\":\"%lld\"}}}", (long long)c);
+}
+
+void kcl_body_renew(kn_buf *out, const char *table, const char *key, int64_t c)
+{
+    head(out, table);
+    key_of(out, key);
+    expect_counter(out, c);
+    kn_buf_printf(out, ",\"AttributeUpdates\":{\"leaseCounter\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"%lld\"}}}}",
+                  (long long)(c + 1));
+}
+
+void kcl_body_take(kn_buf *out, const char *table, const char *key, int64_t c, const char *me,
+                   const char *old_owner)
+{
+    head(out, table);
+    key_of(out, key);
+    expect_counter(out, c);
+    kn_buf_printf(out, ",\"AttributeUpdates\":{\"leaseCounter\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"%lld\"}},"
+                       "\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":",
+                  (long long)(c + 1));
+    str(out, me);
+    kn_buf_puts(out, "}}");
+    if (old_owner && strcmp(old_owner, me) != 0)
+        kn_buf_puts(out, ",\"ownerSwitchesSinceCheckpoint\":{\"Action\":\"ADD\",\"Value\":{\"N\":\"1\"}}");
+    kn_buf_puts(out, "}}");
+}
+
+void kcl_body_release(kn_buf *out, const char *table, const char *key, int64_t c)
+{
+    head(out, table);
+    key_of(out, key);
+    expect_counter(out, c);
+    kn_buf_printf(out, ",\"AttributeUpdates\":{\"leaseCounter\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"%lld\"}},"
+                       "\"leaseOwner\":{\"Action\":\"DELETE\"}}}",
+                  (long long)(c + 1));
+}
+
+void kcl_body_checkpoint(kn_buf *out, const char *table, const char *key, int64_t c, const kcl_esn *cp)
+{
+    head(out, table);
+    key_of(out, key);
+    expect_counter(out, c);
+    kn_buf_printf(out, ",\"AttributeUpdates\":{\"leaseCounter\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"%lld\"}},"
+                       "\"checkpoint\":{\"Action\":\"PUT\",\"Value\":{\"S\":",
+                  (long long)(c + 1));
+    str(out, kcl_esn_str(cp));
+    kn_buf_printf(out, "}},\"checkpointSubSequenceNumber\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"%lld\"}},"
+                       "\"ownerSwitchesSinceCheckpoint\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"0\"}},"
+                       "\"pendingCheckpoint\":{\"Action\":\"DELETE\"},"
+                       "\"pendingCheckpointSubSequenceNumber\":{\"Action\":\"DELETE\"},"
+                       "\"pendingCheckpointState\":{\"Action\":\"DELETE\"}}}",
+                  (long long)cp->sub);
+}
+
+void kcl_body_set_children(kn_buf *out, const char *table, const char *key, char *const *children, size_t n)
+{
+    head(out, table);
+    key_of(out, key);
+    kn_buf_puts(out, ",\"Expected\":{\"leaseKey\":{\"Value\":{\"S\":");
+    str(out, key);
+    kn_buf_puts(out, "}}},\"AttributeUpdates\":{\"childShardIds\":{\"Action\":\"PUT\",\"Value\":");
+    ss(out, children, n);
+    kn_buf_puts(out, "}}}");
+}

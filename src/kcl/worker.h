@@ -1,0 +1,165 @@
+/* The KCL worker inside kinesin-kcl: one thread, one event loop. libkinesin's transport (one
+ * curl multi handle) carries every Kinesis and DynamoDB request; kn_transport_poll also waits on
+ * the children's pipes and the signal self-pipe, with the nearest timer as its timeout. No
+ * thread per shard, nothing blocks: each request completes in a callback.
+ *
+ * Pieces (one file each):
+ *   worker.c       the loop, signals, async-call plumbing, graceful shutdown
+ *   coordinator.c  the lease table (create, wait ACTIVE), shard sync, the taker and the renewer
+ *   consumer.c     one shard consumer per held lease, driving its record-processor child
+ *   leasetable.c   items and request bodies; lease.c the taking algorithm; child.c the child
+ *                  supervisor; checkpoint.c the checkpointer rules; kpl.c de-aggregation
+ *
+ * Ownership: the worker owns its consumers (a list); a consumer owns its child and its held
+ * lease. Every request in flight for a consumer counts in cs->inflight, and a consumer is freed
+ * only when it is finished and nothing is in flight, so callbacks never see a freed consumer. */
+#ifndef KN_KCL_WORKER_H
+#define KN_KCL_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/u128.h"
+#include "kcl/checkpoint.h"
+#include "kcl/child.h"
+#include "kcl/config.h"
+#include "kcl/lease.h"
+#include "kinesin/kinesin.h"
+
+typedef struct kcl_worker kcl_worker;
+typedef struct kcl_consumer kcl_consumer;
+
+/* Runs the worker until SIGTERM/SIGINT and a graceful shutdown, or a fatal startup error.
+ * Returns the process exit status (0 after a graceful shutdown). */
+int kcl_worker_run(const kcl_config *cfg);
+
+/* ---- internal to src/kcl ---------------------------------------------------------------- */
+
+typedef enum {
+    CS_WAIT_PARENTS, /* polling the parent leases until each is at SHARD_END (or gone) */
+    CS_ITERATOR,     /* GetShardIterator from the checkpoint */
+    CS_INITIALIZE,   /* initialize outstanding with the child */
+    CS_FETCH_WAIT,   /* idle until next_at */
+    CS_FETCHING,     /* GetRecords in flight */
+    CS_PROCESSING,   /* processRecords outstanding */
+    CS_ENDING,       /* shard end: creating child leases, writing childShardIds */
+    CS_SHARD_ENDED,  /* shardEnded outstanding */
+    CS_FINISHED,     /* checkpointed at SHARD_END; no child; lease held until cleanup */
+    CS_STOPPING,     /* going away: terminal message, child close, lease release */
+} kcl_cs_phase;
+
+struct kcl_consumer {
+    kcl_worker *w;
+    kcl_consumer *next;
+    char *shard;
+    /* the held lease */
+    int64_t counter;      /* leaseCounter as last written by us */
+    int64_t stamp_ms;     /* when the counter last moved (our clock): expiry after failover */
+    kcl_lease *lease;     /* as taken (parents, hash range, checkpoint at take) */
+    kn_u128 hash_lo, hash_hi;
+    bool lost;            /* no longer held: checkpoints fail with ShutdownException */
+    bool write_inflight;  /* one conditional write at a time per lease (renew/checkpoint/release) */
+    int inflight;         /* requests in flight that point at this consumer */
+    /* the shard consumer */
+    kcl_cs_phase phase;
+    int64_t next_at;      /* timer for WAIT_PARENTS and FETCH_WAIT */
+    char *iterator;
+    char last_fetched[KCL_SEQ_MAX + 1]; /* for AFTER_SEQUENCE_NUMBER after an expired iterator */
+    kcl_checkpointer cp;
+    kcl_child *child;
+    bool initialized;       /* initialize completed */
+    bool terminal_sent;     /* leaseLost or shardEnded sent */
+    bool shutdown_notified; /* shutdownRequested completed (graceful shutdown) */
+    bool failed;            /* child or protocol failure: release and back off */
+    bool release;           /* give the lease up in the table when stopping */
+    bool release_done;
+    bool pending_end;       /* the last GetRecords had no next iterator */
+    cJSON *child_shards;    /* GetRecords' ChildShards at shard end (owned) */
+    int ending_left;        /* child-lease writes in flight */
+    bool busy;              /* a phase request (parents, iterator, records) is in flight */
+    int64_t last_fetch_ms;
+    /* a checkpoint request waiting for the write slot */
+    bool cp_waiting;
+    kcl_esn cp_value;
+    int parents_left;  /* parent GetItems in flight */
+    bool parent_blocked;
+};
+
+typedef struct kcl_backoff {
+    char *shard;
+    int64_t until_ms;
+} kcl_backoff;
+
+struct kcl_worker {
+    const kcl_config *cfg;
+    kn_transport *tp;
+    kn_client *kinesis, *ddb;
+    uint64_t rng;
+    kcl_consumer *consumers;
+    size_t nconsumers;
+    kcl_taker taker;
+    kcl_backoff *backoff;
+    size_t nbackoff;
+    /* coordinator state */
+    int table_phase; /* 0 describe, 1 creating, 2 waiting ACTIVE, 3 ready */
+    int table_failures;
+    int64_t table_next_ms;
+    bool table_request;
+    bool first_round_done;
+    bool scanning;
+    int scan_purpose;  /* SCAN_FOR_SYNC or SCAN_FOR_TAKE */
+    cJSON *scan_items; /* accumulating Scan pages */
+    int64_t scan_started_ms;
+    int64_t next_take_ms, next_renew_ms, next_sync_ms;
+    bool syncing;
+    cJSON *sync_shards; /* accumulating ListShards pages */
+    int sync_creates_left;
+    bool sync_then_take;
+    /* shutdown */
+    bool shutting_down;
+    int64_t shutdown_deadline;
+    int64_t start_ms;
+    bool first_records_logged;
+    int fatal; /* nonzero: stop with this exit status */
+};
+
+/* worker.c: sends op with body on client c; fn runs with the response in the loop. cs may be
+ * NULL; else it is kept alive until fn has run. Returns 0, or a KN_E* (fn will not run; the
+ * error is logged). */
+typedef struct kcl_req kcl_req;
+typedef void (*kcl_done_fn)(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp);
+struct kcl_req {
+    kcl_worker *w;
+    kcl_consumer *cs;
+    kcl_done_fn fn;
+    int64_t counter; /* the counter the write was conditioned on */
+    int64_t sent_ms;
+    kcl_esn esn;
+    kcl_lease *lease; /* owned by the request; freed after fn */
+    int purpose;
+};
+int kcl_call(kcl_worker *w, kn_client *c, const char *op, const kn_buf *body, kcl_consumer *cs, kcl_done_fn fn,
+             kcl_req **out);
+int64_t kcl_now(void);
+
+/* coordinator.c */
+void coord_tick(kcl_worker *w, int64_t now);
+int64_t coord_next_deadline(const kcl_worker *w);
+bool coord_in_backoff(kcl_worker *w, const char *shard, int64_t now);
+void coord_add_backoff(kcl_worker *w, const char *shard, int64_t until);
+/* Conditional writes on a held lease; each takes the write slot. */
+void coord_renew(kcl_worker *w, kcl_consumer *cs);
+void coord_release(kcl_worker *w, kcl_consumer *cs);
+
+/* consumer.c */
+kcl_consumer *consumer_new(kcl_worker *w, const kcl_lease *l, int64_t counter, int64_t now);
+void consumer_step(kcl_consumer *cs, int64_t now);
+void consumer_lost(kcl_consumer *cs, const char *why);
+void consumer_shutdown(kcl_consumer *cs);
+/* Runs a checkpoint write waiting for the write slot, if any (after a renew finished). */
+void consumer_write_slot_free(kcl_consumer *cs);
+void consumer_free(kcl_consumer *cs);
+bool consumer_done(const kcl_consumer *cs);
+
+#endif

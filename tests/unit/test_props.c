@@ -1,0 +1,246 @@
+/* Unit tests for src/base/props (java.util.Properties syntax) and src/kcl/config (the
+ * MultiLangDaemon keys). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "base/props.h"
+#include "kcl/config.h"
+
+static kn_props parse_ok(const char *text)
+{
+    kn_props p;
+    char err[256] = "";
+    int rc = kn_props_parse(text, strlen(text), &p, err, sizeof err);
+    if (rc != 0) fail_msg("parse failed: %s", err);
+    return p;
+}
+
+static void separators_and_whitespace(void **state)
+{
+    kn_props p = parse_ok("a=1\n"
+                          "b: 2\n"
+                          "c 3\n"
+                          "  d   =   4  \n"          /* leading ws skipped, trailing ws kept */
+                          "e\t:\tv\n"
+                          "f\n"                        /* no separator: empty value */
+                          "g==x\n"                     /* only the first '=' separates */
+                          "h = : y\n"                  /* ':' after '=' is part of the value */
+                          "i  j\n"                     /* whitespace separator then value */
+                          "\f k=form-feed-led\n");
+    assert_string_equal(kn_props_get(&p, "a"), "1");
+    assert_string_equal(kn_props_get(&p, "b"), "2");
+    assert_string_equal(kn_props_get(&p, "c"), "3");
+    assert_string_equal(kn_props_get(&p, "d"), "4  ");
+    assert_string_equal(kn_props_get(&p, "e"), "v");
+    assert_string_equal(kn_props_get(&p, "f"), "");
+    assert_string_equal(kn_props_get(&p, "g"), "=x");
+    assert_string_equal(kn_props_get(&p, "h"), ": y");
+    assert_string_equal(kn_props_get(&p, "i"), "j");
+    assert_string_equal(kn_props_get(&p, "k"), "form-feed-led");
+    assert_int_equal(p.n, 10);
+    kn_props_free(&p);
+}
+
+static void comments_and_blank_lines(void **state)
+{
+    kn_props p = parse_ok("# comment = not a key\n"
+                          "   ! also a comment\n"
+                          "\n   \n\t\n"
+                          "# a comment ending in a backslash does not continue \\\n"
+                          "a=1\n"
+                          "b=#not a comment\n");
+    assert_int_equal(p.n, 2);
+    assert_string_equal(kn_props_get(&p, "a"), "1");
+    assert_string_equal(kn_props_get(&p, "b"), "#not a comment");
+    assert_int_equal(p.v[0].line, 7);
+    kn_props_free(&p);
+}
+
+static void continuations_and_line_ends(void **state)
+{
+    kn_props p = parse_ok("exe = node \\\n      app.js\r\n"
+                          "two=\\\\\n"                /* even backslashes: no continuation */
+                          "three=a\\\r\n   b\\\r   c\r"
+                          "four=x\\\n"
+                          "\n"                          /* a blank line after '\' ends the value */
+                          "five=end\\");                /* '\' at EOF is dropped */
+    assert_string_equal(kn_props_get(&p, "exe"), "node app.js");
+    assert_string_equal(kn_props_get(&p, "two"), "\\");
+    assert_string_equal(kn_props_get(&p, "three"), "abc");
+    assert_string_equal(kn_props_get(&p, "four"), "x");
+    assert_string_equal(kn_props_get(&p, "five"), "end");
+    assert_int_equal(p.n, 5);
+    kn_props_free(&p);
+}
+
+static void escapes(void **state)
+{
+    kn_props p = parse_ok("key\\ with\\ spaces = v\n"
+                          "k\\=eq\\:colon=\\t\\n\\r\\f|\\q\\#\n"
+                          "uni=\\u00e9\\u20AC\\ud83d\\ude00\n"
+                          "latin1=\xe9\n"
+                          "lone=\\ud800x\n");
+    assert_string_equal(kn_props_get(&p, "key with spaces"), "v");
+    assert_string_equal(kn_props_get(&p, "k=eq:colon"), "\t\n\r\f|q#");
+    assert_string_equal(kn_props_get(&p, "uni"), "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+    assert_string_equal(kn_props_get(&p, "latin1"), "\xc3\xa9"); /* ISO-8859-1 byte -> U+00E9 */
+    assert_string_equal(kn_props_get(&p, "lone"), "\xef\xbf\xbdx");
+    kn_props_free(&p);
+
+    kn_props q;
+    char err[128];
+    const char *bad = "a=1\nb=\\u12g4\n";
+    assert_int_equal(kn_props_parse(bad, strlen(bad), &q, err, sizeof err), KN_EINVALID_ARGUMENT);
+    assert_non_null(strstr(err, "line 2"));
+    assert_int_equal(q.n, 0);
+    const char *shortu = "b=\\u12";
+    assert_int_equal(kn_props_parse(shortu, strlen(shortu), &q, err, sizeof err), KN_EINVALID_ARGUMENT);
+}
+
+static void duplicates_last_wins(void **state)
+{
+    kn_props p = parse_ok("a=1\na=2\n");
+    assert_string_equal(kn_props_get(&p, "a"), "2");
+    assert_int_equal(kn_props_find(&p, "a"), 1);
+    assert_null(kn_props_get(&p, "zz"));
+    kn_props_free(&p);
+}
+
+static const char *base_props = "executableName = node  sample_kcl_app.js\n"
+                                "streamName = kclnodejssample\n"
+                                "applicationName = kclnodejssample\n"
+                                "AWSCredentialsProvider = DefaultAWSCredentialsProviderChain\n"
+                                "processingLanguage = nodejs/0.10\n"
+                                "initialPositionInStream = TRIM_HORIZON\n"
+                                "regionName = us-east-1\n";
+
+static int config_of(const char *extra, kcl_config *cfg, char *err, size_t errlen)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "%s%s", base_props, extra);
+    kn_props p;
+    assert_int_equal(kn_props_parse(text, strlen(text), &p, err, errlen), 0);
+    int rc = kcl_config_from_props(&p, cfg, err, errlen);
+    kn_props_free(&p);
+    return rc;
+}
+
+static void config_sample_and_defaults(void **state)
+{
+    kcl_config c;
+    char err[512];
+    assert_int_equal(config_of("", &c, err, sizeof err), 0);
+    assert_string_equal(c.argv[0], "node");
+    assert_string_equal(c.argv[1], "sample_kcl_app.js");
+    assert_null(c.argv[2]);
+    assert_string_equal(c.table_name, "kclnodejssample");
+    assert_string_equal(c.stream_name, "kclnodejssample");
+    assert_int_equal(c.initial_position, KCL_POS_TRIM_HORIZON);
+    assert_int_equal(strlen(c.worker_id), 36); /* a fresh UUID */
+    assert_int_equal(c.failover_time_ms, 10000);
+    assert_int_equal(c.max_records, 10000);
+    assert_int_equal(c.max_leases_to_steal_at_one_time, 1);
+    assert_int_equal(c.shutdown_grace_ms, 5000);
+    assert_true(c.cleanup_leases_upon_shard_completion);
+    assert_false(c.call_process_records_even_for_empty);
+    assert_null(c.kinesis_endpoint);
+    kcl_config_free(&c);
+
+    assert_int_equal(config_of("workerId = w1\nfailoverTimeMillis = 3000 \ncleanupLeasesUponShardCompletion=false\n"
+                               "callProcessRecordsEvenForEmptyRecordList = true\ntableName = t\n"
+                               "kinesisEndpoint = http://127.0.0.1:4567\ndynamoDBEndpoint=http://127.0.0.1:4567\n"
+                               "streamArn = arn:aws:kinesis:us-east-1:000000000000:stream/fromarn\n"
+                               "initialPositionInStreamExtended = 1700000000\nmaxRecords=25\nmetricsLevel = NONE\n"
+                               "timeoutInSeconds = 7\nawscredentialsprovider = DefaultCredentialsProvider\n",
+                               &c, err, sizeof err),
+                     0);
+    assert_string_equal(c.worker_id, "w1");
+    assert_int_equal(c.failover_time_ms, 3000);
+    assert_false(c.cleanup_leases_upon_shard_completion);
+    assert_true(c.call_process_records_even_for_empty);
+    assert_string_equal(c.table_name, "t");
+    assert_string_equal(c.kinesis_endpoint, "http://127.0.0.1:4567");
+    assert_string_equal(c.stream_name, "fromarn");
+    assert_int_equal(c.initial_position, KCL_POS_AT_TIMESTAMP);
+    assert_int_equal(c.initial_timestamp_ms, 1700000000000LL);
+    assert_int_equal(c.max_records, 25);
+    assert_int_equal(c.timeout_seconds, 7);
+    kcl_config_free(&c);
+}
+
+static void config_rejects_bad_and_missing(void **state)
+{
+    static const struct {
+        const char *extra, *key;
+    } cases[] = {
+        {"failoverTimeMillis = ten\n", "failoverTimeMillis"},
+        {"failoverTimeMillis = 0\n", "failoverTimeMillis"},
+        {"maxRecords = 10001\n", "maxRecords"},
+        {"initialPositionInStream = AT_TIMESTAMP\n", "initialPositionInStream"},
+        {"cleanupLeasesUponShardCompletion = maybe\n", "cleanupLeasesUponShardCompletion"},
+        {"AWSCredentialsProvider = ProfileCredentialsProvider|default\n", "AWSCredentialsProvider"},
+        {"kinesisEndpoint = localhost:4567\n", "kinesisEndpoint"},
+        {"streamArn = not-an-arn\n", "streamArn"},
+        {"metricsLevel = LOUD\n", "metricsLevel"},
+        {"retrievalMode = FANOUT\n", "retrievalMode"},
+        {"executableName =\n", "executableName"},
+        {"applicationName=\n", "applicationName"},
+        {"maxLeasesForWorker = -1\n", "maxLeasesForWorker"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kcl_config c;
+        char err[512] = "";
+        assert_int_equal(config_of(cases[i].extra, &c, err, sizeof err), KN_EINVALID_ARGUMENT);
+        if (strncmp(err, cases[i].key, strlen(cases[i].key)) != 0)
+            fail_msg("case %zu: error \"%s\" does not name %s", i, err, cases[i].key);
+    }
+    const char *missing[] = {"streamName = x\napplicationName = a\nAWSCredentialsProvider = DefaultCredentialsProvider\n",
+                             "executableName = x\napplicationName = a\nAWSCredentialsProvider = DefaultCredentialsProvider\n",
+                             "executableName = x\nstreamName = s\napplicationName = a\n"};
+    const char *keys[] = {"executableName", "streamName", "AWSCredentialsProvider"};
+    for (int i = 0; i < 3; i++) {
+        kn_props p;
+        kcl_config c;
+        char err[512] = "";
+        assert_int_equal(kn_props_parse(missing[i], strlen(missing[i]), &p, err, sizeof err), 0);
+        assert_int_equal(kcl_config_from_props(&p, &c, err, sizeof err), KN_EINVALID_ARGUMENT);
+        assert_int_equal(strncmp(err, keys[i], strlen(keys[i])), 0);
+        kn_props_free(&p);
+    }
+}
+
+static void config_unknown_keys_ignored(void **state)
+{
+    kcl_config c;
+    char err[512];
+    assert_int_equal(config_of("someFutureKey = 1\nmaxActiveThreads = 4\n", &c, err, sizeof err), 0);
+    kcl_config_free(&c);
+}
+
+static void split_command(void **state)
+{
+    char **a = kcl_split_command("python   app.py\t--x  ");
+    assert_string_equal(a[0], "python");
+    assert_string_equal(a[1], "app.py\t--x");
+    assert_null(a[2]);
+    kcl_argv_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(separators_and_whitespace), cmocka_unit_test(comments_and_blank_lines),
+        cmocka_unit_test(continuations_and_line_ends), cmocka_unit_test(escapes),
+        cmocka_unit_test(duplicates_last_wins), cmocka_unit_test(config_sample_and_defaults),
+        cmocka_unit_test(config_rejects_bad_and_missing), cmocka_unit_test(config_unknown_keys_ignored),
+        cmocka_unit_test(split_command),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
