@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 
-from kn import check, fail, REGION
+from kn import REGION, Kinesind, check, fail, main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -217,3 +217,19 @@ def last_sequence_numbers(client, stream):
                 break
         out[s["ShardId"]] = last
     return out
+
+
+def main_with_workers(run, **kinesind_args):
+    """Runs run(kd) against a fresh kinesind as a test (kn.main): on a failure every worker's log
+    is printed; the workers are always stopped."""
+    def test():
+        with Kinesind(**kinesind_args) as kd:
+            try:
+                run(kd)
+            except BaseException:
+                dump_workers()
+                raise
+            finally:
+                cleanup_workers()
+
+    main(test)

@@ -2,20 +2,9 @@
 and checkpointed at SHARD_END; leases for both children are created (TRIM_HORIZON, parentShardId
 set, childShardIds written on the parent); the children start only after the parent finished;
 every record is processed; the finished parent lease is cleaned up once both children started."""
-from kn import Kinesind, boto3_client, check, create_active, eq, main, wait_active, soft
-from kn_kcl import KclApp, cleanup_workers, dump_workers, put
+from kn import boto3_client, check, create_active, eq, wait_active, soft
+from kn_kcl import KclApp, main_with_workers, put
 import time
-
-
-def test():
-    with Kinesind() as kd:
-        try:
-            run(kd)
-        except BaseException:
-            dump_workers()
-            raise
-        finally:
-            cleanup_workers()
 
 
 def run(kd):
@@ -63,4 +52,4 @@ def run(kd):
     eq(w.stop(), 0, "exit status")
 
 
-main(test)
+main_with_workers(run)

@@ -5,19 +5,8 @@ executableName that names no program, stops startup with a message naming the ke
 import os
 import subprocess
 
-from kn import Kinesind, boto3_client, check, create_active, eq, main
-from kn_kcl import KclApp, cleanup_workers, dump_workers, kcl_bin, put
-
-
-def test():
-    with Kinesind() as kd:
-        try:
-            run(kd)
-        except BaseException:
-            dump_workers()
-            raise
-        finally:
-            cleanup_workers()
+from kn import boto3_client, check, create_active, eq
+from kn_kcl import KclApp, kcl_bin, main_with_workers, put
 
 
 def run(kd):
@@ -58,4 +47,4 @@ def run(kd):
           "message names the key and the program: %r" % p.stderr)
 
 
-main(test)
+main_with_workers(run)

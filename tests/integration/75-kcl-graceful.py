@@ -2,19 +2,8 @@
 shutdownRequested: on SIGTERM each child hears shutdownRequested, its checkpoint() lands at the
 last record delivered, then leaseLost; the daemon exits 0 and a new worker resumes after that
 checkpoint without re-delivering anything."""
-from kn import Kinesind, boto3_client, create_active, eq, main
-from kn_kcl import KclApp, cleanup_workers, dump_workers, last_sequence_numbers, put
-
-
-def test():
-    with Kinesind() as kd:
-        try:
-            run(kd)
-        except BaseException:
-            dump_workers()
-            raise
-        finally:
-            cleanup_workers()
+from kn import boto3_client, create_active, eq
+from kn_kcl import KclApp, last_sequence_numbers, main_with_workers, put
 
 
 def run(kd):
@@ -45,4 +34,4 @@ def run(kd):
     eq(w2.stop(), 0, "exit status")
 
 
-main(test)
+main_with_workers(run)

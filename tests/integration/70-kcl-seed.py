@@ -8,19 +8,8 @@ put meanwhile is processed. SIGTERM ends each worker with status 0 within shutdo
 import re
 import time
 
-from kn import Kinesind, boto3_client, check, create_active, eq, main, soft
-from kn_kcl import KclApp, cleanup_workers, dump_workers, last_sequence_numbers, put
-
-
-def test():
-    with Kinesind() as kd:
-        try:
-            run(kd)
-        except BaseException:
-            dump_workers()
-            raise
-        finally:
-            cleanup_workers()
+from kn import boto3_client, check, create_active, eq, soft
+from kn_kcl import KclApp, last_sequence_numbers, main_with_workers, put
 
 
 def run(kd):
@@ -88,4 +77,4 @@ def run(kd):
         check(took < 6.0, "%s exited %.1fs after SIGTERM (shutdownGraceMillis 5000)" % (w.worker_id, took))
 
 
-main(test)
+main_with_workers(run)

@@ -3,22 +3,11 @@ failoverTimeMillis plus one renewal interval, and every record put afterwards is
 The killed worker's record processor sees EOF on stdin and exits (no orphan)."""
 import time
 
-from kn import Kinesind, boto3_client, check, create_active, main
-from kn_kcl import KclApp, cleanup_workers, dump_workers, put
+from kn import boto3_client, check, create_active
+from kn_kcl import KclApp, main_with_workers, put
 
 FAILOVER = 3000
 RENEW = FAILOVER / 3 - 25
-
-
-def test():
-    with Kinesind() as kd:
-        try:
-            run(kd)
-        except BaseException:
-            dump_workers()
-            raise
-        finally:
-            cleanup_workers()
 
 
 def run(kd):
@@ -69,4 +58,4 @@ def is_child_of(pid, parent):
         return False
 
 
-main(test)
+main_with_workers(run)

@@ -3,19 +3,8 @@ resumes after the checkpoints: nothing is lost, and nothing checkpointed before 
 shutdown is processed again."""
 from collections import Counter
 
-from kn import Kinesind, boto3_client, create_active, eq, main
-from kn_kcl import KclApp, cleanup_workers, dump_workers, put
-
-
-def test():
-    with Kinesind() as kd:
-        try:
-            run(kd)
-        except BaseException:
-            dump_workers()
-            raise
-        finally:
-            cleanup_workers()
+from kn import boto3_client, create_active, eq
+from kn_kcl import KclApp, main_with_workers, put
 
 
 def run(kd):
@@ -48,4 +37,4 @@ def run(kd):
     eq(w3.stop(), 0, "w3 exit status")
 
 
-main(test)
+main_with_workers(run)
