@@ -73,6 +73,12 @@ void kn_b64_encode(kn_buf *out, const void *data, size_t len)
     out->len += kn_b64_encode_to(dst, data, len);
 }
 
+size_t kn_b64_decode_valid(const char *src, size_t len, unsigned char *dst)
+{
+    if (len) EVP_DecodeBlock(dst, (const unsigned char *)src, (int)len);
+    return kn_b64_valid_decoded_len(src, len);
+}
+
 kn_b64_status kn_b64_decode(const char *src, size_t len, unsigned char *dst, size_t *dst_len, char *bad)
 {
     size_t n;

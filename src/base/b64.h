@@ -30,6 +30,15 @@ size_t kn_b64_encode_to(char *dst, const void *data, size_t len);
 /* Checks that src is canonical padded base64 without decoding it; sets *decoded_len (if not
  * NULL) to the decoded size, and *bad (if not NULL) on KN_B64_BAD_CHAR. */
 kn_b64_status kn_b64_check(const char *src, size_t len, size_t *decoded_len, char *bad);
+/* The decoded size of src, which must already have passed kn_b64_check (O(1)). */
+static inline size_t kn_b64_valid_decoded_len(const char *src, size_t len)
+{
+    size_t pad = (len >= 1 && src[len - 1] == '=') + (len >= 2 && src[len - 2] == '=');
+    return len / 4 * 3 - pad;
+}
+/* Decodes src, which must already have passed kn_b64_check, into dst (kn_b64_decoded_max(len)
+ * bytes); returns the decoded size. */
+size_t kn_b64_decode_valid(const char *src, size_t len, unsigned char *dst);
 /* Decodes strictly: canonical padded base64 only. dst must hold kn_b64_decoded_max(len) bytes.
  * On KN_B64_BAD_CHAR, *bad (if not NULL) is set to the offending character. */
 kn_b64_status kn_b64_decode(const char *src, size_t len, unsigned char *dst, size_t *dst_len, char *bad);

@@ -243,10 +243,31 @@ static void render(kn_buf *b, const cJSON *v, const kn_field *f)
     }
 }
 
-static void item(items *it, const cJSON *v, const kn_field *f, const char *path, const char *fmt, ...)
+/* Where a member sits, for messages ("records.3.member.data"); rendered only when an error item
+ * is written, so a valid request never formats paths. */
+typedef struct vpath {
+    const struct vpath *up;
+    const char *name; /* a member (first letter lower-cased when shown), or NULL for a list element */
+    int index;        /* list element: 1-based */
+} vpath;
+
+static void render_path(kn_buf *b, const vpath *p)
+{
+    if (!p) return;
+    render_path(b, p->up);
+    if (!p->name) {
+        kn_buf_printf(b, ".%d.member", p->index);
+        return;
+    }
+    if (p->up) kn_buf_putc(b, '.');
+    kn_buf_putc(b, (char)tolower((unsigned char)p->name[0]));
+    kn_buf_puts(b, p->name + 1);
+}
+
+static void item(items *it, const cJSON *v, const kn_field *f, const vpath *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-static void item(items *it, const cJSON *v, const kn_field *f, const char *path, const char *fmt, ...)
+static void item(items *it, const cJSON *v, const kn_field *f, const vpath *path, const char *fmt, ...)
 {
     if (it->n >= MAX_ITEMS) return;
     if (it->n++) kn_buf_puts(it->text, "; ");
@@ -257,7 +278,9 @@ static void item(items *it, const cJSON *v, const kn_field *f, const char *path,
         render(it->text, v, f);
         kn_buf_putc(it->text, '\'');
     }
-    kn_buf_printf(it->text, " at '%s' failed to satisfy constraint: ", path);
+    kn_buf_puts(it->text, " at '");
+    render_path(it->text, path);
+    kn_buf_puts(it->text, "' failed to satisfy constraint: ");
     char tmp[512];
     va_list ap;
     va_start(ap, fmt);
@@ -281,21 +304,19 @@ static int64_t length_of(const cJSON *v, const kn_field *f)
     }
 }
 
-static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path, const cJSON *parent);
+static void check_field(items *it, const cJSON *v, const kn_field *f, const vpath *path, const cJSON *parent);
 
-static void check_struct(items *it, const cJSON *obj, const kn_field *fields, const char *prefix)
+static void check_struct(items *it, const cJSON *obj, const kn_field *fields, const vpath *up)
 {
     for (const kn_field *f = fields; f->name; f++) {
         const cJSON *v = obj ? cJSON_GetObjectItemCaseSensitive(obj, f->name) : NULL;
         if (v && cJSON_IsNull(v)) v = NULL;
-        char path[400];
-        snprintf(path, sizeof path, "%.250s%c%.100s", prefix, tolower((unsigned char)f->name[0]),
-                 f->name + 1);
-        check_field(it, v, f, path, obj);
+        vpath path = {up, f->name, 0};
+        check_field(it, v, f, &path, obj);
     }
 }
 
-static void check_field(items *it, const cJSON *v, const kn_field *f, const char *path, const cJSON *parent)
+static void check_field(items *it, const cJSON *v, const kn_field *f, const vpath *path, const cJSON *parent)
 {
     if (!v) {
         if (f->required || (f->required_if && f->required_if(parent)))
@@ -387,16 +408,11 @@ static void check_field(items *it, const cJSON *v, const kn_field *f, const char
     if (f->type == KN_T_LIST && f->member && f->member->type == KN_T_STRUCT) {
         int i = 1;
         for (const cJSON *e = v->child; e; e = e->next, i++) {
-            char prefix[300];
-            snprintf(prefix, sizeof prefix, "%.200s.%d.member.", path, i);
-            check_struct(it, cJSON_IsNull(e) ? NULL : e, f->member->fields, prefix);
+            vpath element = {path, NULL, i};
+            check_struct(it, cJSON_IsNull(e) ? NULL : e, f->member->fields, &element);
         }
     }
-    if (f->type == KN_T_STRUCT && f->fields) {
-        char prefix[300];
-        snprintf(prefix, sizeof prefix, "%.200s.", path);
-        check_struct(it, v, f->fields, prefix);
-    }
+    if (f->type == KN_T_STRUCT && f->fields) check_struct(it, v, f->fields, path);
 }
 
 int kn_validate(cJSON *obj, const kn_field *fields, kn_buf *msg)
@@ -405,7 +421,7 @@ int kn_validate(cJSON *obj, const kn_field *fields, kn_buf *msg)
     if (rc) return rc;
     kn_buf text = KN_BUF_INIT;
     items it = {&text, 0};
-    check_struct(&it, obj, fields, "");
+    check_struct(&it, obj, fields, NULL);
     if (it.n) {
         kn_buf_printf(msg, "%d validation error%s detected: ", it.n, it.n > 1 ? "s" : "");
         kn_buf_append(msg, text.data, text.len);

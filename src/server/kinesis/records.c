@@ -67,17 +67,19 @@ static const kn_stream *peek_stream(kn_call *c)
 
 /* Data above the stream's MaxRecordSizeInKiB (1 MiB for an unknown stream): the
  * ValidationException item AWS gives, for path. */
-static bool too_big(const kn_stream *st, const char *b64, const char *path, kn_buf *items, int *n)
+static bool too_big(const kn_stream *st, const char *b64, int index, kn_buf *items, int *n)
 {
-    size_t len = 0;
-    kn_b64_check(b64, strlen(b64), &len, NULL);
+    size_t len = kn_b64_valid_decoded_len(b64, strlen(b64));
     size_t max = (size_t)(st ? st->max_record_kib : 1024) * 1024;
     if (len <= max) return false;
-    if ((*n)++ < 10)
+    if ((*n)++ < 10) {
+        char path[64] = "data"; /* index 0: PutRecord's Data; i: PutRecords' records.i.member.data */
+        if (index) snprintf(path, sizeof path, "records.%d.member.data", index);
         kn_buf_printf(items,
                       "%sValue 'java.nio.HeapByteBuffer[pos=0 lim=%zu cap=%zu]' at '%s' failed to satisfy "
                       "constraint: Member must have length less than or equal to %zu",
                       *n > 1 ? "; " : "", len, len, path, max);
+    }
     return true;
 }
 
@@ -131,8 +133,8 @@ static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const
 {
     size_t len = strlen(b64), dlen = 0;
     kn_buf_reset(scratch);
-    unsigned char *dst = (unsigned char *)kn_buf_reserve(scratch, kn_b64_decoded_max(len));
-    kn_b64_decode(b64, len, dst, &dlen, NULL); /* validated in stage 1 */
+    unsigned char *dst = (unsigned char *)kn_buf_reserve(scratch, kn_b64_decoded_max(len) + 1);
+    dlen = kn_b64_decode_valid(b64, len, dst); /* validated in stage 1 */
     if (sh) out->shard = *sh;
     out->arrival_ms = c->now_ms;
     if (sh && c->srv->cfg.enforce_throughput) {
@@ -192,7 +194,7 @@ int kn_op_put_record(kn_call *c)
 {
     kn_buf items = KN_BUF_INIT;
     int nbig = 0;
-    if (too_big(peek_stream(c), kn_in_str(c, "Data"), "data", &items, &nbig))
+    if (too_big(peek_stream(c), kn_in_str(c, "Data"), 0, &items, &nbig))
         return fail_items(c, &items, nbig);
     kn_stream *st;
     int rc = writable(c, &st);
@@ -275,11 +277,8 @@ int kn_op_put_records(kn_call *c)
     const kn_stream *named = peek_stream(c);
     kn_buf items = KN_BUF_INIT;
     int nbig = 0, k = 1;
-    for (cJSON *e = records->child; e; e = e->next, k++) {
-        char path[64];
-        snprintf(path, sizeof path, "records.%d.member.data", k);
-        too_big(named, cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring, path, &items, &nbig);
-    }
+    for (cJSON *e = records->child; e; e = e->next, k++)
+        too_big(named, cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring, k, &items, &nbig);
     if (nbig) return fail_items(c, &items, nbig);
     kn_buf_free(&items);
     kn_stream *st;
@@ -296,10 +295,9 @@ int kn_op_put_records(kn_call *c)
     /* route everything first: one bad ExplicitHashKey fails the whole request */
     size_t total = 0;
     for (cJSON *e = records->child; e; e = e->next) {
-        size_t dl = 0;
-        kn_b64_check(cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring,
-                     strlen(cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring), &dl, NULL);
-        total += dl + strlen(cJSON_GetObjectItemCaseSensitive(e, "PartitionKey")->valuestring);
+        const char *data = cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring;
+        total += kn_b64_valid_decoded_len(data, strlen(data)) +
+                 strlen(cJSON_GetObjectItemCaseSensitive(e, "PartitionKey")->valuestring);
     }
     if (total > MAX_PUT_RECORDS_BYTES)
         return kn_fail(c, KN_EINVALID_ARGUMENT,
