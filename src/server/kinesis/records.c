@@ -271,20 +271,52 @@ static void put_records_done(kn_call *c)
     kn_w_obj_end(w);
 }
 
+/* One PutRecords entry's members, looked up once (validation made sure they are there). */
+typedef struct entry {
+    const char *pk, *data, *explicit_key;
+    size_t data_len;
+    kn_shard *dest;
+} entry;
+
 int kn_op_put_records(kn_call *c)
 {
     cJSON *records = cJSON_GetObjectItemCaseSensitive(c->in, "Records");
+    size_t n = (size_t)cJSON_GetArraySize(records), i = 0;
+    entry *en = kn_xcalloc(n ? n : 1, sizeof *en);
+    for (cJSON *e = records->child; e; e = e->next, i++) {
+        for (cJSON *m = e->child; m; m = m->next) {
+            if (!cJSON_IsString(m)) continue;
+            if (strcmp(m->string, "PartitionKey") == 0) en[i].pk = m->valuestring;
+            else if (strcmp(m->string, "Data") == 0) en[i].data = m->valuestring;
+            else if (strcmp(m->string, "ExplicitHashKey") == 0) en[i].explicit_key = m->valuestring;
+        }
+        en[i].data_len = strlen(en[i].data);
+    }
+    int rc = 0;
     const kn_stream *named = peek_stream(c);
     kn_buf items = KN_BUF_INIT;
-    int nbig = 0, k = 1;
-    for (cJSON *e = records->child; e; e = e->next, k++)
-        too_big(named, cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring, k, &items, &nbig);
-    if (nbig) return fail_items(c, &items, nbig);
+    int nbig = 0;
+    for (i = 0; i < n; i++) too_big(named, en[i].data, (int)i + 1, &items, &nbig);
+    if (nbig) {
+        free(en);
+        return fail_items(c, &items, nbig);
+    }
     kn_buf_free(&items);
     kn_stream *st;
-    int rc = writable(c, &st);
-    if (rc < 0) return rc;
-    size_t n = (size_t)cJSON_GetArraySize(records);
+    if ((rc = writable(c, &st)) < 0) goto out;
+    size_t total = 0;
+    for (i = 0; i < n; i++) total += kn_b64_valid_decoded_len(en[i].data, en[i].data_len) + strlen(en[i].pk);
+    if (total > MAX_PUT_RECORDS_BYTES) {
+        rc = kn_fail(c, KN_EINVALID_ARGUMENT,
+                     "Records size exceeds 5 MB limit. Total size of records in the request was %zu bytes.", total);
+        goto out;
+    }
+    /* route everything first: one bad ExplicitHashKey fails the whole request */
+    for (i = 0; i < n; i++) {
+        kn_u128 hash;
+        if ((rc = hash_key_of(c, en[i].pk, en[i].explicit_key, &hash)) < 0) goto out;
+        en[i].dest = route(st, hash);
+    }
     put_state *ps = kn_xcalloc(1, sizeof *ps + n * sizeof(staged));
     ps->stream = st;
     snprintf(ps->stream_name, sizeof ps->stream_name, "%s", st->name);
@@ -292,39 +324,13 @@ int kn_op_put_records(kn_call *c)
     ps->n = n;
     c->state = ps;
     c->state_free = free;
-    /* route everything first: one bad ExplicitHashKey fails the whole request */
-    size_t total = 0;
-    for (cJSON *e = records->child; e; e = e->next) {
-        const char *data = cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring;
-        total += kn_b64_valid_decoded_len(data, strlen(data)) +
-                 strlen(cJSON_GetObjectItemCaseSensitive(e, "PartitionKey")->valuestring);
-    }
-    if (total > MAX_PUT_RECORDS_BYTES)
-        return kn_fail(c, KN_EINVALID_ARGUMENT,
-                       "Records size exceeds 5 MB limit. Total size of records in the request was %zu bytes.",
-                       total);
-    kn_shard **dest = kn_xcalloc(n, sizeof *dest);
-    size_t i = 0;
-    for (cJSON *e = records->child; e; e = e->next, i++) {
-        const char *pk = cJSON_GetObjectItemCaseSensitive(e, "PartitionKey")->valuestring;
-        cJSON *ek = cJSON_GetObjectItemCaseSensitive(e, "ExplicitHashKey");
-        kn_u128 hash;
-        if ((rc = hash_key_of(c, pk, cJSON_IsString(ek) ? ek->valuestring : NULL, &hash)) < 0) {
-            free(dest);
-            return rc;
-        }
-        dest[i] = route(st, hash);
-    }
     kn_buf scratch = KN_BUF_INIT;
-    i = 0;
-    for (cJSON *e = records->child; e; e = e->next, i++) {
-        const char *pk = cJSON_GetObjectItemCaseSensitive(e, "PartitionKey")->valuestring;
-        const char *data = cJSON_GetObjectItemCaseSensitive(e, "Data")->valuestring;
-        stage(c, st, dest[i], pk, data, &scratch, &ps->recs[i]);
-    }
+    for (i = 0; i < n; i++) stage(c, st, en[i].dest, en[i].pk, en[i].data, &scratch, &ps->recs[i]);
     kn_buf_free(&scratch);
-    free(dest);
     c->resume = put_records_done;
     kn_commit_wait(c->srv, c);
-    return KN_PENDING;
+    rc = KN_PENDING;
+out:
+    free(en);
+    return rc;
 }
