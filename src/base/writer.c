@@ -153,6 +153,20 @@ void kn_w_key(kn_writer *w, const char *key)
     w->after_key = true;
 }
 
+void kn_w_plain(kn_writer *w, const char *s, size_t n)
+{
+    if (w->enc == KN_ENC_CBOR) {
+        kn_w_strn(w, s, n);
+        return;
+    }
+    element(w);
+    char *dst = kn_buf_reserve(w->out, n + 2);
+    dst[0] = '"';
+    memcpy(dst + 1, s, n);
+    dst[n + 1] = '"';
+    w->out->len += n + 2;
+}
+
 void kn_w_str(kn_writer *w, const char *s)
 {
     kn_w_strn(w, s, strlen(s));

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "base/buf.h"
 
@@ -29,6 +30,8 @@ void kn_w_arr_begin(kn_writer *w);
 void kn_w_arr_end(kn_writer *w);
 void kn_w_key(kn_writer *w, const char *key);
 void kn_w_str(kn_writer *w, const char *s);
+/* A string the caller knows needs no JSON escaping (digits, ids): written without scanning. */
+void kn_w_plain(kn_writer *w, const char *s, size_t n);
 void kn_w_strn(kn_writer *w, const char *s, size_t n);
 void kn_w_int(kn_writer *w, int64_t v);
 void kn_w_bool(kn_writer *w, bool v);
@@ -43,6 +46,12 @@ static inline void kn_w_kstr(kn_writer *w, const char *k, const char *v)
 {
     kn_w_key(w, k);
     kn_w_str(w, v);
+}
+/* key + a value that needs no escaping (sequence numbers, shard ids). */
+static inline void kn_w_kplain(kn_writer *w, const char *k, const char *v)
+{
+    kn_w_key(w, k);
+    kn_w_plain(w, v, strlen(v));
 }
 static inline void kn_w_kint(kn_writer *w, const char *k, int64_t v)
 {

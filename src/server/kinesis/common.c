@@ -22,7 +22,7 @@ void kn_write_shard(kn_writer *w, const kn_shard *sh)
     char id[32], seq[64];
     kn_w_obj_begin(w);
     kn_shard_id(sh->index, id);
-    kn_w_kstr(w, "ShardId", id);
+    kn_w_kplain(w, "ShardId", id);
     if (sh->parent >= 0) {
         kn_shard_id(sh->parent, id);
         kn_w_kstr(w, "ParentShardId", id);
@@ -85,7 +85,7 @@ void kn_write_child_shard(kn_writer *w, const kn_shard *ch)
     char id[32];
     kn_w_obj_begin(w);
     kn_shard_id(ch->index, id);
-    kn_w_kstr(w, "ShardId", id);
+    kn_w_kplain(w, "ShardId", id);
     kn_w_key(w, "ParentShards");
     kn_w_arr_begin(w);
     kn_shard_id(ch->parent, id);

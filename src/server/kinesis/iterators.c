@@ -163,7 +163,7 @@ static int emit(void *p, const kn_record *r)
     kn_shard_seq(e->sh, r->offset, r->arrival_ms, seq);
     kn_writer *w = e->w;
     kn_w_obj_begin(w);
-    kn_w_kstr(w, "SequenceNumber", seq);
+    kn_w_kplain(w, "SequenceNumber", seq);
     kn_w_key(w, "ApproximateArrivalTimestamp");
     kn_w_time_ms(w, r->arrival_ms);
     kn_w_key(w, "Data");

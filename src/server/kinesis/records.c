@@ -184,8 +184,8 @@ static void put_record_done(kn_call *c)
     kn_shard_id(s->shard.index, id);
     kn_shard_seq(&s->shard, s->offset, s->arrival_ms, seq);
     kn_w_obj_begin(&c->w);
-    kn_w_kstr(&c->w, "ShardId", id);
-    kn_w_kstr(&c->w, "SequenceNumber", seq);
+    kn_w_kplain(&c->w, "ShardId", id);
+    kn_w_kplain(&c->w, "SequenceNumber", seq);
     if (ps->kms) kn_w_kstr(&c->w, "EncryptionType", "KMS");
     kn_w_obj_end(&c->w);
 }
@@ -248,8 +248,8 @@ static void put_records_done(kn_call *c)
             char id[32], seq[64];
             kn_shard_seq(&s->shard, s->offset, s->arrival_ms, seq);
             kn_shard_id(s->shard.index, id);
-            kn_w_kstr(w, "SequenceNumber", seq);
-            kn_w_kstr(w, "ShardId", id);
+            kn_w_kplain(w, "SequenceNumber", seq);
+            kn_w_kplain(w, "ShardId", id);
         } else if (s->err == KN_ETHROUGHPUT_EXCEEDED) {
             char id[32];
             kn_shard_id(s->shard.index, id);
