@@ -21,6 +21,22 @@ static int u192_mul_add(u192 *v, uint64_t mul, uint64_t add)
     return carry ? -1 : 0;
 }
 
+static uint64_t u192_div(u192 *v, uint64_t div)
+{
+    unsigned __int128 rem = 0;
+    for (int i = 0; i < 3; i++) {
+        unsigned __int128 cur = (rem << 64) | v->limb[i];
+        v->limb[i] = (uint64_t)(cur / div);
+        rem = cur % div;
+    }
+    return (uint64_t)rem;
+}
+
+static int u192_is_zero(const u192 *v)
+{
+    return !(v->limb[0] | v->limb[1] | v->limb[2]);
+}
+
 static int hexval(char c)
 {
     return c <= '9' ? c - '0' : c - 'a' + 10;
@@ -34,26 +50,27 @@ size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
                            ((unsigned __int128)(uint32_t)s->shard_index << 4) | 2u;
     uint64_t hi = (2ull << (184 - 128)) | ((uint64_t)s->create_secs << (148 - 128)) |
                   ((uint64_t)((uint32_t)s->shard_index & 0xf) << (144 - 128)) | (uint64_t)(s->seq_ix >> 48);
-    /* decimal by long division in 32-bit limbs: every step divides a 64-bit value by the constant
-     * 10^9, which compiles to multiplications (128-bit division was the hot spot of GetRecords) */
-    uint32_t limb[6] = {(uint32_t)(hi >> 32), (uint32_t)hi, (uint32_t)((uint64_t)(lo >> 64) >> 32),
-                        (uint32_t)(uint64_t)(lo >> 64), (uint32_t)((uint64_t)lo >> 32), (uint32_t)(uint64_t)lo};
-    char rev[KN_SEQ_DEC_MAX];
-    size_t n = 0;
-    for (;;) {
-        uint64_t rem = 0;
-        bool zero = true;
-        for (int i = 0; i < 6; i++) {
-            uint64_t cur = (rem << 32) | limb[i];
-            limb[i] = (uint32_t)(cur / 1000000000u);
-            rem = cur % 1000000000u;
-            zero &= limb[i] == 0;
+    u192 v = {{hi, (uint64_t)(lo >> 64), (uint64_t)lo}};
+    /* base 10^19 chunks, least significant first */
+    uint64_t chunk[4];
+    int nc = 0;
+    while (!u192_is_zero(&v))
+        chunk[nc++] = u192_div(&v, 10000000000000000000ull);
+    if (nc == 0) chunk[nc++] = 0;
+    char lead[20];
+    size_t n = 0, ln = 0;
+    for (uint64_t c = chunk[nc - 1]; c || ln == 0; c /= 10)
+        lead[ln++] = (char)('0' + c % 10);
+    while (ln)
+        out[n++] = lead[--ln];
+    for (int i = nc - 2; i >= 0; i--) {
+        uint64_t c = chunk[i];
+        for (int k = 18; k >= 0; k--) {
+            out[n + (size_t)k] = (char)('0' + c % 10);
+            c /= 10;
         }
-        for (int k = 0; k < 9; k++, rem /= 10) rev[n++] = (char)('0' + rem % 10);
-        if (zero) break;
+        n += 19;
     }
-    while (n > 1 && rev[n - 1] == '0') n--;
-    for (size_t i = 0; i < n; i++) out[i] = rev[n - 1 - i];
     out[n] = '\0';
     return n;
 }
