@@ -1,7 +1,7 @@
 /* Java properties files, read exactly as java.util.Properties.load(InputStream) reads them:
  *
  *  - bytes are ISO-8859-1 (each byte is one character; stored here as UTF-8), other characters
- *    come from \uXXXX escapes; lines end at \n, \r or \r\n;
+ *    come from \u escapes (four hex digits); lines end at \n, \r or \r\n;
  *  - whitespace is space, \t and \f; leading whitespace of every line is skipped, blank lines
  *    are ignored; a line whose first non-whitespace character is '#' or '!' is a comment (a
  *    comment ending in '\' does not continue);
@@ -9,7 +9,7 @@
  *    whitespace is dropped; a '\' at the very end of the input is dropped;
  *  - the key runs to the first unescaped '=', ':' or whitespace; then optional whitespace, at
  *    most one '=' or ':', optional whitespace; the rest is the value, trailing whitespace kept;
- *  - escapes in keys and values: \t \n \r \f, \uXXXX (exactly four hex digits, else the file
+ *  - escapes in keys and values: \t \n \r \f, \u + exactly four hex digits (else the file
  *    is rejected), '\' + any other character = that character;
  *  - a key given twice: the last value wins.
  */

@@ -2,7 +2,7 @@
  * to a record processor's stdin and the lines it accepts from its stdout.
  *
  * Every message written is one JSON object on one line ending in "\n", ASCII only (anything
- * else as \uXXXX), with every field present and null where the Java daemon sends null. Never a
+ * else as \u escapes), with every field present and null where the Java daemon sends null. Never a
  * blank line, never the legacy `shutdown` action, never a nested object without `action`
  * (records carry "action":"record"): each of those crashes one of the official libraries. */
 #ifndef KN_KCL_PROTOCOL_H
@@ -28,7 +28,7 @@ typedef enum {
 const char *kcl_action_name(kcl_action a);
 
 /* Appends a JSON string literal of the UTF-8 bytes s[0..n), ASCII only: non-ASCII characters
- * as \uXXXX (surrogate pairs above U+FFFF), invalid UTF-8 bytes as \ufffd. */
+ * as \u escapes (surrogate pairs above U+FFFF), invalid UTF-8 bytes as \ufffd. */
 void kcl_json_ascii(kn_buf *out, const char *s, size_t n);
 
 /* Each appends one complete line to out. */

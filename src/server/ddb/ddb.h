@@ -195,7 +195,7 @@ cJSON *ddb_describe(ddb_req *r, ddb_table *t);
 extern const kn_field ddb_put_fields[], ddb_delete_fields[], ddb_update_fields[];
 /* Validation field for TableName; AttributeValue shapes for schemas. */
 extern const kn_field ddb_av_struct, ddb_av_map, ddb_av_map_list;
-/* Maps keyed by attribute names (items, keys, placeholders) take DynamoDB's 64 KB names. */
+/* Maps keyed by attribute names (items, keys, #name and :value references) take DynamoDB's 64 KB names. */
 #define DDB_ANY_KEYS .max_key_len = 65535
 #define DDB_F_TABLE_NAME {"TableName", KN_T_STRING, .required = true, .pattern = &kn_pat_name, KN_LEN(3, 255)}
 

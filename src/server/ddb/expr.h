@@ -71,7 +71,7 @@ typedef struct ddb_node {
     int na;
     ddb_path path;        /* N_PATH */
     cJSON *value;         /* N_VALUE: an AttributeValue (not owned) */
-    const char *text;     /* N_VALUE: the placeholder as written; N_FUNC: the name */
+    const char *text;     /* N_VALUE: the :value reference as written; N_FUNC: the name */
     bool parenthesized;
 } ddb_node;
 
@@ -92,7 +92,7 @@ typedef struct ddb_update {
 typedef struct ddb_ctx {
     cJSON *names;  /* ExpressionAttributeNames or NULL (not owned) */
     cJSON *values; /* ExpressionAttributeValues or NULL (not owned) */
-    cJSON **used;  /* placeholders referenced so far */
+    cJSON **used;  /* #name and :value references used so far */
     int nused, capused;
     kn_buf msg;    /* error message of the last failure */
     ddb_arena_block *arena;
@@ -110,7 +110,7 @@ int ddb_parse_update(ddb_ctx *ctx, const char *src, ddb_update *out);
 /* ProjectionExpression: a comma list of paths. */
 int ddb_parse_projection(ddb_ctx *ctx, const char *src, ddb_path **out, int *n);
 /* After all expressions of a request are parsed: fails with AWS's message when a name or value
- * placeholder was never used. */
+ * reference (#name or :value) was never used. */
 int ddb_check_unused(ddb_ctx *ctx);
 
 /* True when the condition holds for item (a map of AttributeValues; NULL = no item). */
