@@ -98,3 +98,10 @@ void kn_write_child_shard(kn_writer *w, const kn_shard *ch)
     write_hash_range(w, ch);
     kn_w_obj_end(w);
 }
+
+int kn_stream_active(kn_call *c, const kn_stream *st)
+{
+    if (st->status == KN_ACTIVE) return 0;
+    return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name,
+                   c->srv->cfg.account, kn_status_name(st->status));
+}

@@ -20,6 +20,9 @@ int kn_tags_check(kn_call *c, const cJSON *tags, const kn_stream *stream);
 /* Adds the tags to the stream, refusing to go past 50 tags. */
 int kn_tags_store(kn_call *c, kn_stream *st, const cJSON *tags);
 
+/* Fails the call with AWS's ResourceInUseException unless the stream is ACTIVE. */
+int kn_stream_active(kn_call *c, const kn_stream *st);
+
 /* Writes a Shard structure (ShardId, parents, HashKeyRange, SequenceNumberRange). */
 void kn_write_shard(kn_writer *w, const kn_shard *sh);
 /* Writes a ChildShard structure (ShardId, ParentShards, HashKeyRange). */

@@ -61,9 +61,8 @@ static int shard_arg(kn_call *c, const char *member, const char *stream, int64_t
 static int reshardable(kn_call *c, kn_stream *st, int64_t ix, kn_shard **out)
 {
     const char *acct = c->srv->cfg.account;
-    if (st->status != KN_ACTIVE)
-        return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name,
-                       acct, kn_status_name(st->status));
+    int rc = kn_stream_active(c, st);
+    if (rc < 0) return rc;
     if (strcmp(st->mode, "ON_DEMAND") == 0)
         return kn_fail(c, KN_EVALIDATION,
                        "Stream %s under account %s is in ON_DEMAND mode; resharding is only "
@@ -174,9 +173,7 @@ int kn_op_update_shard_count(kn_call *c)
     int rc = kn_stream_resolve(c, &st);
     if (rc < 0) return rc;
     const char *acct = c->srv->cfg.account;
-    if (st->status != KN_ACTIVE)
-        return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name,
-                       acct, kn_status_name(st->status));
+    if ((rc = kn_stream_active(c, st)) < 0) return rc;
     if (strcmp(st->mode, "ON_DEMAND") == 0)
         return kn_fail(c, KN_EVALIDATION,
                        "UpdateShardCount is not supported for stream %s under account %s, "

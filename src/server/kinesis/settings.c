@@ -29,18 +29,6 @@ static const char *const metric_enum[] = {"IncomingBytes",
                                           NULL};
 static const kn_field metric = {"member", KN_T_STRING, .enums = metric_enum};
 
-static int stream_arg(kn_call *c, kn_stream **st)
-{
-    return kn_stream_resolve(c, st);
-}
-
-static int must_be_active(kn_call *c, kn_stream *st)
-{
-    if (st->status == KN_ACTIVE) return 0;
-    return kn_fail(c, KN_EIN_USE, "Stream %s under account %s not ACTIVE, instead in state %s", st->name,
-                   c->srv->cfg.account, kn_status_name(st->status));
-}
-
 static int saved(kn_call *c, kn_stream *st)
 {
     int rc = kn_stream_save(c->srv, st);
@@ -59,7 +47,7 @@ const kn_field kn_schema_increase_stream_retention_period[] = {
 static int retention(kn_call *c, bool increase)
 {
     kn_stream *st;
-    int rc = stream_arg(c, &st);
+    int rc = kn_stream_resolve(c, &st);
     if (rc < 0) return rc;
     int64_t h = kn_in_int(c, "RetentionPeriodHours", 0);
     if (h < MIN_RETENTION)
@@ -120,8 +108,8 @@ static void write_metrics(kn_writer *w, int32_t bits)
 static int monitoring(kn_call *c, bool enable)
 {
     kn_stream *st;
-    int rc = stream_arg(c, &st);
-    if (rc < 0 || (rc = must_be_active(c, st)) < 0) return rc;
+    int rc = kn_stream_resolve(c, &st);
+    if (rc < 0 || (rc = kn_stream_active(c, st)) < 0) return rc;
     int32_t bits = 0;
     for (cJSON *m = cJSON_GetObjectItemCaseSensitive(c->in, "ShardLevelMetrics")->child; m; m = m->next) {
         if (!cJSON_IsString(m)) continue;
@@ -178,11 +166,11 @@ const kn_field kn_schema_start_stream_encryption[] = {
 static int encryption(kn_call *c, bool start)
 {
     kn_stream *st;
-    int rc = stream_arg(c, &st);
+    int rc = kn_stream_resolve(c, &st);
     if (rc < 0) return rc;
     if (strcmp(kn_in_str(c, "EncryptionType"), "KMS") != 0)
         return kn_fail(c, KN_EINVALID_ARGUMENT, "KMS is the only valid EncryptionType for this request.");
-    if ((rc = must_be_active(c, st)) < 0) return rc;
+    if ((rc = kn_stream_active(c, st)) < 0) return rc;
     if (start) {
         snprintf(st->encryption_type, sizeof st->encryption_type, "KMS");
         snprintf(st->key_id, sizeof st->key_id, "%s", kn_in_str(c, "KeyId"));
@@ -216,8 +204,8 @@ const kn_field kn_schema_update_stream_mode[] = {
 int kn_op_update_stream_mode(kn_call *c)
 {
     kn_stream *st;
-    int rc = stream_arg(c, &st);
-    if (rc < 0 || (rc = must_be_active(c, st)) < 0) return rc;
+    int rc = kn_stream_resolve(c, &st);
+    if (rc < 0 || (rc = kn_stream_active(c, st)) < 0) return rc;
     const char *mode = cJSON_GetObjectItemCaseSensitive(
                            cJSON_GetObjectItemCaseSensitive(c->in, "StreamModeDetails"), "StreamMode")
                            ->valuestring;
@@ -236,8 +224,8 @@ const kn_field kn_schema_update_max_record_size[] = {
 int kn_op_update_max_record_size(kn_call *c)
 {
     kn_stream *st;
-    int rc = stream_arg(c, &st);
-    if (rc < 0 || (rc = must_be_active(c, st)) < 0) return rc;
+    int rc = kn_stream_resolve(c, &st);
+    if (rc < 0 || (rc = kn_stream_active(c, st)) < 0) return rc;
     st->max_record_kib = (int32_t)kn_in_int(c, "MaxRecordSizeInKiB", 1024);
     return saved(c, st);
 }
@@ -260,14 +248,14 @@ static void write_warm(kn_writer *w, const kn_stream *st)
 int kn_op_update_stream_warm_throughput(kn_call *c)
 {
     kn_stream *st;
-    int rc = stream_arg(c, &st);
+    int rc = kn_stream_resolve(c, &st);
     if (rc < 0) return rc;
     if (strcmp(st->mode, "ON_DEMAND") != 0)
         return kn_fail(c, KN_EVALIDATION,
                        "Warm throughput can only be set for streams in ON_DEMAND mode; stream %s "
                        "under account %s is PROVISIONED.",
                        st->name, c->srv->cfg.account);
-    if ((rc = must_be_active(c, st)) < 0) return rc;
+    if ((rc = kn_stream_active(c, st)) < 0) return rc;
     st->warm_mibps = (int32_t)kn_in_int(c, "WarmThroughputMiBps", 0);
     if ((rc = saved(c, st)) < 0) return rc;
     kn_writer *w = &c->w;
