@@ -156,6 +156,27 @@ def test():
             eq(rc, 0, "delete-stream")
             ok(ep, "--help")
 
+        with soft("leases prints a lease table kinesind keeps, written by boto3"):
+            import boto3
+            d = boto3.client("dynamodb", endpoint_url=ep, region_name="us-east-1")
+            d.create_table(TableName="kclapp", KeySchema=[{"AttributeName": "leaseKey", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "leaseKey", "AttributeType": "S"}],
+                           BillingMode="PAY_PER_REQUEST")
+            d.get_waiter("table_exists").wait(TableName="kclapp", WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+            d.put_item(TableName="kclapp", Item={
+                "leaseKey": {"S": "shardId-000000000000"}, "leaseOwner": {"S": "worker-a"},
+                "checkpoint": {"S": "TRIM_HORIZON"}, "leaseCounter": {"N": "4"}, "ownerSwitchesSinceCheckpoint": {"N": "0"},
+                "checkpointSubSequenceNumber": {"N": "0"}})
+            d.put_item(TableName="kclapp", Item={
+                "leaseKey": {"S": "shardId-000000000001"}, "checkpoint": {"S": "SHARD_END"},
+                "leaseCounter": {"N": "9"}, "parentShardId": {"SS": ["shardId-000000000000"]},
+                "checkpointSubSequenceNumber": {"N": "0"}})
+            out = ok(ep, "leases", "kclapp").splitlines()
+            eq(out[0].split(), ["SHARD", "OWNER", "CHECKPOINT", "COUNTER", "PARENTS"], "header")
+            eq([l.split() for l in out[1:]],
+               [["shardId-000000000000", "worker-a", "TRIM_HORIZON", "4", "-"],
+                ["shardId-000000000001", "-", "SHARD_END", "9", "shardId-000000000000"]], "lease rows")
+
     with soft("leases prints the lease table (recorded DynamoDB fake)"):
         srv = ThreadingHTTPServer(("127.0.0.1", 0), FakeDynamoDB)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
