@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/err.h"
+#include "kinesin/errors.h"
 
 typedef struct kn_error {
     int code;           /* 0 or KN_E* */

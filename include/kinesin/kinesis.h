@@ -4,7 +4,6 @@
 #ifndef KINESIN_KINESIS_H
 #define KINESIN_KINESIS_H
 
-#include "base/buf.h"
 #include "kinesin/kinesin.h"
 
 typedef struct kn_stream_summary {
@@ -74,10 +73,6 @@ typedef struct kn_put_result {
  * entries failed. */
 int kn_kinesis_put_records(kn_client *c, const char *stream, const kn_put_entry *entries, size_t n,
                            kn_put_result *results, int *failed, kn_error *err);
-/* The request body of such a PutRecords, appended to body (a soft buffer), and the parsing of
- * its response into results: the producer sends these through kn_client_call_async. */
-void kn_kinesis_put_records_body(kn_buf *body, const char *stream, const kn_put_entry *entries, size_t n);
-int kn_kinesis_put_records_parse(const cJSON *response, size_t n, kn_put_result *results, int *failed);
 
 typedef enum {
     KN_ITER_TRIM_HORIZON,

@@ -5,6 +5,7 @@
 #include "kinesin/kinesin.h"
 
 #include "base/buf.h"
+#include "kinesin/kinesis.h"
 
 /* What kn_client_new resolved: endpoint, region and credentials (config.c). */
 typedef struct kn__settings {
@@ -33,5 +34,10 @@ void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud));
 void kn__copy(char *dst, size_t n, const char *s);
 /* String member of o, or NULL. */
 const char *kn__str(const cJSON *o, const char *name);
+
+/* The request body of a PutRecords, appended to body (a soft buffer), and the parsing of its
+ * response into results: the producer sends these through kn_client_call_async. */
+void kn_kinesis_put_records_body(kn_buf *body, const char *stream, const kn_put_entry *entries, size_t n);
+int kn_kinesis_put_records_parse(const cJSON *response, size_t n, kn_put_result *results, int *failed);
 
 #endif
