@@ -121,6 +121,25 @@ static bool take(page *pg, cJSON *item)
     return pg->stopped;
 }
 
+/* Feeds the cursor's items (those cond holds for, when given) into the page until it is full;
+ * closes the cursor. Returns 0, or -1 with the request failed. */
+static int drain(ddb_req *r, ddb_cursor *cur, page *pg, const ddb_node *cond)
+{
+    cJSON *item;
+    int s;
+    while ((s = ddb_cursor_next(cur, &item)) == 1) {
+        bool full = (!cond || ddb_eval(cond, item)) && take(pg, item);
+        cJSON_Delete(item);
+        if (full) break;
+    }
+    ddb_cursor_close(cur);
+    if (s < 0) {
+        ddb_fail(r, KN_EIO, "Internal server error");
+        return -1;
+    }
+    return 0;
+}
+
 static void finish(ddb_req *r, page *pg)
 {
     if (!pg->count_only) cJSON_AddItemToObject(r->res, "Items", pg->items);
@@ -385,18 +404,7 @@ int ddb_op_scan(ddb_req *r)
     } else {
         ddb_cursor cur = {NULL};
         if (ddb_cursor_scan(r, q.t->id, lo, hi, q.esk ? &start : NULL, &cur)) goto out;
-        cJSON *item;
-        int s;
-        while ((s = ddb_cursor_next(&cur, &item)) == 1) {
-            bool full = take(&q.pg, item);
-            cJSON_Delete(item);
-            if (full) break;
-        }
-        ddb_cursor_close(&cur);
-        if (s < 0) {
-            ddb_fail(r, KN_EIO, "Internal server error");
-            goto out;
-        }
+        if (drain(r, &cur, &q.pg, NULL) < 0) goto out;
     }
     finish(r, &q.pg);
 out:
@@ -566,18 +574,7 @@ int ddb_op_query(ddb_req *r)
         }
         ddb_cursor cur = {NULL};
         if (ddb_cursor_query(r, q.t->id, &hpos.hk, forward, q.esk ? &start.rk : NULL, &cur)) goto out;
-        cJSON *item;
-        int s;
-        while ((s = ddb_cursor_next(&cur, &item)) == 1) {
-            bool full = ddb_eval(kcond, item) && take(&q.pg, item);
-            cJSON_Delete(item);
-            if (full) break;
-        }
-        ddb_cursor_close(&cur);
-        if (s < 0) {
-            ddb_fail(r, KN_EIO, "Internal server error");
-            goto out;
-        }
+        if (drain(r, &cur, &q.pg, kcond) < 0) goto out;
     }
     finish(r, &q.pg);
 out:
