@@ -77,8 +77,10 @@ size_t ddb_dec_format(const ddb_dec *x, char out[200])
     if (x->exp <= 0) {
         out[k++] = '0';
         out[k++] = '.';
-        for (int i = 0; i < -x->exp; i++) out[k++] = '0';
-        for (int i = 0; i < x->n; i++) out[k++] = (char)('0' + x->d[i]);
+        for (int i = 0; i < -x->exp; i++)
+            out[k++] = '0';
+        for (int i = 0; i < x->n; i++)
+            out[k++] = (char)('0' + x->d[i]);
     } else {
         for (int i = 0; i < x->n || i < x->exp; i++) {
             if (i == x->exp) out[k++] = '.';
@@ -124,8 +126,10 @@ ddb_num_status ddb_dec_add(const ddb_dec *a, const ddb_dec *b, bool subtract, dd
     }
     int lo = a->exp - a->n < bb.exp - bb.n ? a->exp - a->n : bb.exp - bb.n;
     int da[WIDE] = {0}, db[WIDE] = {0}, r[WIDE] = {0};
-    for (int i = 0; i < a->n; i++) da[a->exp - 1 - i - lo] = a->d[i];
-    for (int i = 0; i < bb.n; i++) db[bb.exp - 1 - i - lo] = bb.d[i];
+    for (int i = 0; i < a->n; i++)
+        da[a->exp - 1 - i - lo] = a->d[i];
+    for (int i = 0; i < bb.n; i++)
+        db[bb.exp - 1 - i - lo] = bb.d[i];
     bool neg;
     if (a->neg == bb.neg) {
         int carry = 0;
@@ -151,8 +155,10 @@ ddb_num_status ddb_dec_add(const ddb_dec *a, const ddb_dec *b, bool subtract, dd
         neg = m > 0 ? a->neg : bb.neg;
     }
     int hi = WIDE - 1, low = 0;
-    while (hi > 0 && r[hi] == 0) hi--;
-    while (low < hi && r[low] == 0) low++;
+    while (hi > 0 && r[hi] == 0)
+        hi--;
+    while (low < hi && r[low] == 0)
+        low++;
     int exp = hi + lo + 1;
     if (exp > MAX_EXP) return DDB_NUM_OVERFLOW;
     if (exp < MIN_EXP) return DDB_NUM_UNDERFLOW;
@@ -161,22 +167,31 @@ ddb_num_status ddb_dec_add(const ddb_dec *a, const ddb_dec *b, bool subtract, dd
     out->neg = neg;
     out->exp = exp;
     out->n = hi - low + 1;
-    for (int i = 0; i < out->n; i++) out->d[i] = (unsigned char)r[hi - i];
+    for (int i = 0; i < out->n; i++)
+        out->d[i] = (unsigned char)r[hi - i];
     return DDB_NUM_OK;
 }
 
 void ddb_num_message(ddb_num_status st, const char *text, kn_buf *msg)
 {
     switch (st) {
-    case DDB_NUM_OK: break;
-    case DDB_NUM_NOT_NUMERIC: kn_buf_printf(msg, "The parameter cannot be converted to a numeric value: %s", text); break;
+    case DDB_NUM_OK:
+        break;
+    case DDB_NUM_NOT_NUMERIC:
+        kn_buf_printf(msg, "The parameter cannot be converted to a numeric value: %s", text);
+        break;
     case DDB_NUM_OVERFLOW:
-        kn_buf_puts(msg, "Number overflow. Attempting to store a number with magnitude larger than supported range");
+        kn_buf_puts(
+            msg, "Number overflow. Attempting to store a number with magnitude larger than supported range");
         break;
     case DDB_NUM_UNDERFLOW:
-        kn_buf_puts(msg, "Number underflow. Attempting to store a number with magnitude smaller than supported range");
+        kn_buf_puts(
+            msg,
+            "Number underflow. Attempting to store a number with magnitude smaller than supported range");
         break;
-    case DDB_NUM_PRECISION: kn_buf_puts(msg, "Attempting to store more than 38 significant digits in a Number"); break;
+    case DDB_NUM_PRECISION:
+        kn_buf_puts(msg, "Attempting to store more than 38 significant digits in a Number");
+        break;
     }
 }
 
@@ -318,18 +333,22 @@ static int av_check(cJSON *av, int depth, kn_buf *msg)
             }
     }
     if (count == 0)
-        return verr(msg, "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
+        return verr(msg,
+                    "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes");
     if (count > 1)
-        return verr(msg, "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the "
-                         "supported datatypes");
+        return verr(
+            msg, "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the "
+                 "supported datatypes");
     if (strcmp(type, "S") == 0) return cJSON_IsString(v) ? 0 : serr(msg, "Unexpected value type in payload");
     if (strcmp(type, "N") == 0) return check_num(v, msg);
-    if (strcmp(type, "B") == 0) return cJSON_IsString(v) ? check_b64(v->valuestring, msg)
-                                                         : serr(msg, "Unexpected value type in payload");
+    if (strcmp(type, "B") == 0)
+        return cJSON_IsString(v) ? check_b64(v->valuestring, msg)
+                                 : serr(msg, "Unexpected value type in payload");
     if (strcmp(type, "BOOL") == 0) return cJSON_IsBool(v) ? 0 : serr(msg, "Unexpected value type in payload");
     if (strcmp(type, "NULL") == 0) {
         if (!cJSON_IsBool(v)) return serr(msg, "Unexpected value type in payload");
-        return cJSON_IsTrue(v) ? 0 : verr(msg, PREFIX "Null attribute value types must have the value of true");
+        return cJSON_IsTrue(v) ? 0
+                               : verr(msg, PREFIX "Null attribute value types must have the value of true");
     }
     if (strcmp(type, "M") == 0) {
         if (!cJSON_IsObject(v)) return serr(msg, "Unexpected value type in payload");
@@ -492,25 +511,30 @@ static size_t av_bytes(const cJSON *av)
     switch (t[0]) {
     case 'S':
         if (t[1] == '\0') return cJSON_IsString(v) ? strlen(v->valuestring) : 0;
-        for (const cJSON *e = v->child; e; e = e->next) n += cJSON_IsString(e) ? strlen(e->valuestring) : 0;
+        for (const cJSON *e = v->child; e; e = e->next)
+            n += cJSON_IsString(e) ? strlen(e->valuestring) : 0;
         return n;
     case 'N':
         if (t[1] == '\0') return cJSON_IsString(v) ? num_size(v->valuestring) : 0;
         if (t[1] == 'U') return 1; /* NULL */
-        for (const cJSON *e = v->child; e; e = e->next) n += cJSON_IsString(e) ? num_size(e->valuestring) : 0;
+        for (const cJSON *e = v->child; e; e = e->next)
+            n += cJSON_IsString(e) ? num_size(e->valuestring) : 0;
         return n;
     case 'B':
         if (t[1] == '\0') return cJSON_IsString(v) ? b64_size(v->valuestring) : 0;
         if (t[1] == 'O') return 1; /* BOOL */
-        for (const cJSON *e = v->child; e; e = e->next) n += cJSON_IsString(e) ? b64_size(e->valuestring) : 0;
+        for (const cJSON *e = v->child; e; e = e->next)
+            n += cJSON_IsString(e) ? b64_size(e->valuestring) : 0;
         return n;
     case 'M':
         n = 3;
-        for (const cJSON *e = v->child; e; e = e->next) n += strlen(e->string) + av_bytes(e) + 1;
+        for (const cJSON *e = v->child; e; e = e->next)
+            n += strlen(e->string) + av_bytes(e) + 1;
         return n;
     case 'L':
         n = 3;
-        for (const cJSON *e = v->child; e; e = e->next) n += av_bytes(e) + 1;
+        for (const cJSON *e = v->child; e; e = e->next)
+            n += av_bytes(e) + 1;
         return n;
     }
     return 0;
@@ -519,7 +543,8 @@ static size_t av_bytes(const cJSON *av)
 size_t ddb_item_size(const cJSON *item)
 {
     size_t n = 0;
-    for (const cJSON *e = item ? item->child : NULL; e; e = e->next) n += strlen(e->string) + av_bytes(e);
+    for (const cJSON *e = item ? item->child : NULL; e; e = e->next)
+        n += strlen(e->string) + av_bytes(e);
     return n;
 }
 
@@ -541,10 +566,9 @@ int64_t ddb_av_size(const cJSON *av)
 
 const char *ddb_type_word(const char *t)
 {
-    static const char *const words[][2] = {{"S", "STRING"},      {"N", "NUMBER"},      {"B", "BINARY"},
-                                           {"SS", "STRING_SET"}, {"NS", "NUMBER_SET"}, {"BS", "BINARY_SET"},
-                                           {"M", "MAP"},         {"L", "LIST"},        {"NULL", "NULL"},
-                                           {"BOOL", "BOOLEAN"}};
+    static const char *const words[][2] = {
+        {"S", "STRING"},      {"N", "NUMBER"}, {"B", "BINARY"}, {"SS", "STRING_SET"}, {"NS", "NUMBER_SET"},
+        {"BS", "BINARY_SET"}, {"M", "MAP"},    {"L", "LIST"},   {"NULL", "NULL"},     {"BOOL", "BOOLEAN"}};
     for (size_t i = 0; t && i < sizeof words / sizeof words[0]; i++)
         if (strcmp(words[i][0], t) == 0) return words[i][1];
     return "UNKNOWN";
@@ -581,13 +605,15 @@ int ddb_key_encode(const cJSON *av, kn_buf *out)
         kn_buf_putc(out, (char)0xc0);
         kn_buf_putc(out, (char)(e >> 8));
         kn_buf_putc(out, (char)(e & 0xff));
-        for (int i = 0; i < x.n; i++) kn_buf_putc(out, (char)(x.d[i] + 1));
+        for (int i = 0; i < x.n; i++)
+            kn_buf_putc(out, (char)(x.d[i] + 1));
     } else {
         e = 0xffff - e;
         kn_buf_putc(out, (char)0x40);
         kn_buf_putc(out, (char)(e >> 8));
         kn_buf_putc(out, (char)(e & 0xff));
-        for (int i = 0; i < x.n; i++) kn_buf_putc(out, (char)(10 - x.d[i]));
+        for (int i = 0; i < x.n; i++)
+            kn_buf_putc(out, (char)(10 - x.d[i]));
         kn_buf_putc(out, (char)0xff);
     }
     return 0;

@@ -29,10 +29,10 @@ static const kn_field batch_get_fields[] = {
     {NULL},
 };
 
-static const kn_field put_request_fields[] = {{"Item", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
-                                              {NULL}};
-static const kn_field delete_request_fields[] = {{"Key", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
-                                                 {NULL}};
+static const kn_field put_request_fields[] = {
+    {"Item", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct}, {NULL}};
+static const kn_field delete_request_fields[] = {
+    {"Key", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct}, {NULL}};
 static const kn_field write_request_fields[] = {
     {"PutRequest", KN_T_STRUCT, .fields = put_request_fields},
     {"DeleteRequest", KN_T_STRUCT, .fields = delete_request_fields},
@@ -71,24 +71,10 @@ static const kn_field transact_fields[] = {
     {NULL},
 };
 
-static cJSON *member(const cJSON *obj, const char *name)
-{
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return v && !cJSON_IsNull(v) ? v : NULL;
-}
-
-static int validate(ddb_req *r, const kn_field *fields)
-{
-    kn_buf msg = KN_BUF_INIT;
-    int rc = kn_validate(r->in, fields, &msg);
-    if (rc) ddb_fail_buf(r, rc, &msg);
-    kn_buf_free(&msg);
-    return rc;
-}
-
 static bool same_pos(const ddb_pos *a, const ddb_pos *b)
 {
-    return a->hk.len == b->hk.len && a->rk.len == b->rk.len && (!a->hk.len || !memcmp(a->hk.data, b->hk.data, a->hk.len)) &&
+    return a->hk.len == b->hk.len && a->rk.len == b->rk.len &&
+           (!a->hk.len || !memcmp(a->hk.data, b->hk.data, a->hk.len)) &&
            (!a->rk.len || !memcmp(a->rk.data, b->rk.data, a->rk.len));
 }
 
@@ -100,11 +86,11 @@ static const char *const get_legacy[] = {"AttributesToGet", NULL};
 static int get_table(ddb_req *r, const char *name, cJSON *ka, cJSON *out)
 {
     ddb_ctx ctx;
-    ddb_ctx_init(&ctx, member(ka, "ExpressionAttributeNames"), NULL);
+    ddb_ctx_init(&ctx, ddb_member(ka, "ExpressionAttributeNames"), NULL);
     ddb_table *t = NULL;
     ddb_path *paths;
     int np;
-    cJSON *keys = member(ka, "Keys");
+    cJSON *keys = ddb_member(ka, "Keys");
     int n = cJSON_GetArraySize(keys);
     ddb_pos *pos = kn_xcalloc((size_t)n + 1, sizeof *pos);
     if (ddb_check_expression_params(r, ka, get_exprs, get_legacy) || ddb_projection(r, &ctx, ka, &paths, &np))
@@ -141,7 +127,8 @@ static int get_table(ddb_req *r, const char *name, cJSON *ka, cJSON *out)
         }
     }
 out:
-    for (int j = 0; j < n; j++) ddb_pos_free(&pos[j]);
+    for (int j = 0; j < n; j++)
+        ddb_pos_free(&pos[j]);
     free(pos);
     ddb_table_free(t);
     ddb_ctx_free(&ctx);
@@ -150,10 +137,11 @@ out:
 
 int ddb_op_batch_get_item(ddb_req *r)
 {
-    if (validate(r, batch_get_fields)) return r->err;
-    cJSON *req = member(r->in, "RequestItems");
+    if (ddb_validate(r, batch_get_fields)) return r->err;
+    cJSON *req = ddb_member(r->in, "RequestItems");
     int total = 0;
-    for (cJSON *t = req->child; t; t = t->next) total += cJSON_GetArraySize(member(t, "Keys"));
+    for (cJSON *t = req->child; t; t = t->next)
+        total += cJSON_GetArraySize(ddb_member(t, "Keys"));
     if (total > 100) return ddb_fail(r, KN_EVALIDATION, "Too many items requested for the BatchGetItem call");
     cJSON *responses = cJSON_AddObjectToObject(r->res, "Responses");
     for (cJSON *t = req->child; t; t = t->next)
@@ -166,15 +154,16 @@ int ddb_op_batch_get_item(ddb_req *r)
 
 int ddb_op_batch_write_item(ddb_req *r)
 {
-    if (validate(r, batch_write_fields)) return r->err;
-    cJSON *req = member(r->in, "RequestItems");
+    if (ddb_validate(r, batch_write_fields)) return r->err;
+    cJSON *req = ddb_member(r->in, "RequestItems");
     int total = 0;
     for (cJSON *t = req->child; t; t = t->next) {
         if (!cJSON_GetArraySize(t))
-            return ddb_fail(r, KN_EVALIDATION, "1 validation error detected: Value '{%s=[]}' at 'requestItems' failed "
-                                               "to satisfy constraint: Map value must satisfy constraint: [Member must "
-                                               "have length less than or equal to 25, Member must have length greater "
-                                               "than or equal to 1]",
+            return ddb_fail(r, KN_EVALIDATION,
+                            "1 validation error detected: Value '{%s=[]}' at 'requestItems' failed "
+                            "to satisfy constraint: Map value must satisfy constraint: [Member must "
+                            "have length less than or equal to 25, Member must have length greater "
+                            "than or equal to 1]",
                             t->string);
         total += cJSON_GetArraySize(t);
     }
@@ -185,13 +174,15 @@ int ddb_op_batch_write_item(ddb_req *r)
     int n = 0;
     for (cJSON *t = req->child; t; t = t->next)
         for (cJSON *e = t->child; e; e = e->next) {
-            cJSON *put = member(e, "PutRequest"), *del = member(e, "DeleteRequest");
+            cJSON *put = ddb_member(e, "PutRequest"), *del = ddb_member(e, "DeleteRequest");
             if ((put != NULL) == (del != NULL)) {
-                ddb_fail(r, KN_EVALIDATION, "Supplied AttributeValue has more than one datatypes set, must contain "
-                                            "exactly one of the supported datatypes");
+                ddb_fail(r, KN_EVALIDATION,
+                         "Supplied AttributeValue has more than one datatypes set, must contain "
+                         "exactly one of the supported datatypes");
                 if (!put && !del)
-                    ddb_fail(r, KN_EVALIDATION, "The provided WriteRequest must contain exactly one of PutRequest or "
-                                                "DeleteRequest");
+                    ddb_fail(r, KN_EVALIDATION,
+                             "The provided WriteRequest must contain exactly one of PutRequest or "
+                             "DeleteRequest");
                 goto out;
             }
             params[n] = cJSON_Duplicate(put ? put : del, 1);
@@ -230,8 +221,8 @@ out:
 
 int ddb_op_transact_write_items(ddb_req *r)
 {
-    if (validate(r, transact_fields)) return r->err;
-    cJSON *items = member(r->in, "TransactItems");
+    if (ddb_validate(r, transact_fields)) return r->err;
+    cJSON *items = ddb_member(r->in, "TransactItems");
     int total = cJSON_GetArraySize(items), n = 0;
     ddb_write *w = kn_xcalloc((size_t)total + 1, sizeof *w);
     cJSON *reasons = NULL;
@@ -240,8 +231,8 @@ int ddb_op_transact_write_items(ddb_req *r)
         cJSON *p = NULL;
         int kind = -1, count = 0;
         for (int k = 0; k < 4; k++)
-            if (member(e, kinds[k])) {
-                p = member(e, kinds[k]);
+            if (ddb_member(e, kinds[k])) {
+                p = ddb_member(e, kinds[k]);
                 kind = k;
                 count++;
             }
@@ -252,7 +243,8 @@ int ddb_op_transact_write_items(ddb_req *r)
         if (ddb_write_prepare(r, p, (ddb_write_kind)kind, &w[n++])) goto out;
         for (int j = 0; j < n - 1; j++)
             if (w[j].t->id == w[n - 1].t->id && same_pos(&w[j].pos, &w[n - 1].pos)) {
-                ddb_fail(r, KN_EVALIDATION, "Transaction request cannot include multiple operations on one item");
+                ddb_fail(r, KN_EVALIDATION,
+                         "Transaction request cannot include multiple operations on one item");
                 goto out;
             }
     }
@@ -279,7 +271,8 @@ int ddb_op_transact_write_items(ddb_req *r)
             code = "ConditionalCheckFailed";
             cJSON_AddStringToObject(reason, "Code", code);
             cJSON_AddStringToObject(reason, "Message", "The conditional request failed");
-            if (w[i].ret_old_on_fail && w[i].old) cJSON_AddItemToObject(reason, "Item", cJSON_Duplicate(w[i].old, 1));
+            if (w[i].ret_old_on_fail && w[i].old)
+                cJSON_AddItemToObject(reason, "Item", cJSON_Duplicate(w[i].old, 1));
             cancel = true;
         } else {
             cJSON_AddStringToObject(reason, "Code", code);
@@ -290,7 +283,8 @@ int ddb_op_transact_write_items(ddb_req *r)
     if (cancel) {
         ddb_rollback(r);
         ddb_fail(r, KN_ETRANSACTION_CANCELED,
-                 "Transaction cancelled, please refer cancellation reasons for specific reasons [%s]", kn_buf_cstr(&codes));
+                 "Transaction cancelled, please refer cancellation reasons for specific reasons [%s]",
+                 kn_buf_cstr(&codes));
         r->err_extra = cJSON_CreateObject();
         cJSON_AddItemToObject(r->err_extra, "CancellationReasons", reasons);
         reasons = NULL;
@@ -300,7 +294,8 @@ int ddb_op_transact_write_items(ddb_req *r)
     kn_buf_free(&codes);
 out:
     cJSON_Delete(reasons);
-    for (int i = 0; i < n; i++) ddb_write_free(&w[i]);
+    for (int i = 0; i < n; i++)
+        ddb_write_free(&w[i]);
     free(w);
     return r->err;
 }

@@ -73,14 +73,19 @@ static void error_type(int code, char *out, size_t cap)
 {
     const char *ns = "com.amazonaws.dynamodb.v20120810#";
     switch (code) {
-    case KN_EVALIDATION: ns = "com.amazon.coral.validate#"; break;
+    case KN_EVALIDATION:
+        ns = "com.amazon.coral.validate#";
+        break;
     case KN_ESERIALIZATION:
     case KN_EUNKNOWN_OPERATION:
     case KN_EMISSING_AUTH:
     case KN_EINCOMPLETE_SIGNATURE:
     case KN_EINVALID_SIGNATURE:
-    case KN_EACCESS_DENIED: ns = "com.amazon.coral.service#"; break;
-    default: break;
+    case KN_EACCESS_DENIED:
+        ns = "com.amazon.coral.service#";
+        break;
+    default:
+        break;
     }
     if (kn_err_status(code) >= 500)
         snprintf(out, cap, "%sInternalServerError", ns);
@@ -108,7 +113,8 @@ static void respond(ddb_req *r, h2o_req_t *req)
         error_type(r->err, type, sizeof type);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "__type", type);
-        if (r->has_msg) cJSON_AddStringToObject(e, r->capital_message ? "Message" : "message", kn_buf_cstr(&r->msg));
+        if (r->has_msg)
+            cJSON_AddStringToObject(e, r->capital_message ? "Message" : "message", kn_buf_cstr(&r->msg));
         while (r->err_extra && r->err_extra->child) {
             cJSON *m = cJSON_DetachItemViaPointer(r->err_extra, r->err_extra->child);
             cJSON_AddItemToObject(e, m->string, m);
@@ -140,8 +146,10 @@ static bool content_type_ok(h2o_req_t *req)
             break;
         }
     const char *s = ct.base;
-    while (n && (*s == ' ' || *s == '\t')) s++, n--;
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
     return (n == strlen(CT_JSON10) && strncasecmp(s, CT_JSON10, n) == 0) ||
            (n == 16 && strncasecmp(s, "application/json", n) == 0);
 }
@@ -164,7 +172,8 @@ void kn_ddb_on_req(kn_server *srv, h2o_req_t *req, const char *op, size_t op_len
     }
     const char *end = NULL;
     r.in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
-    while (r.in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end)) end++;
+    while (r.in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end))
+        end++;
     if (!r.in || end != req->entity.base + req->entity.len) {
         ddb_fail(&r, KN_ESERIALIZATION, NULL);
         respond(&r, req);
@@ -192,8 +201,9 @@ void kn_ddb_on_req(kn_server *srv, h2o_req_t *req, const char *op, size_t op_len
     }
     kn_buf_free(&auth.err_msg);
     if (!cJSON_IsObject(r.in)) {
-        ddb_fail(&r, KN_ESERIALIZATION, cJSON_IsArray(r.in) ? "Start of list found where not expected"
-                                                            : "Unexpected value type in payload");
+        ddb_fail(&r, KN_ESERIALIZATION,
+                 cJSON_IsArray(r.in) ? "Start of list found where not expected"
+                                     : "Unexpected value type in payload");
         r.capital_message = true;
         respond(&r, req);
         goto out;
@@ -215,4 +225,24 @@ out:
     cJSON_Delete(r.res);
     cJSON_Delete(r.err_extra);
     kn_buf_free(&r.msg);
+}
+
+cJSON *ddb_member(const cJSON *obj, const char *name)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+const char *ddb_str(const cJSON *obj, const char *name)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
+}
+
+int ddb_validate(ddb_req *r, const kn_field *fields)
+{
+    kn_buf msg = KN_BUF_INIT;
+    int rc = kn_validate(r->in, fields, &msg);
+    if (rc) ddb_fail_buf(r, rc, &msg);
+    kn_buf_free(&msg);
+    return rc;
 }

@@ -32,19 +32,26 @@ typedef struct ddb_req {
     kn_server *srv;
     sqlite3 *db;
     int64_t now_ms;
-    cJSON *in;          /* the request object (owned) */
-    cJSON *res;         /* the response object (owned); "{}" when the handler leaves it empty */
-    int err;            /* 0 or KN_E* */
-    kn_buf msg;         /* error message */
+    cJSON *in;  /* the request object (owned) */
+    cJSON *res; /* the response object (owned); "{}" when the handler leaves it empty */
+    int err;    /* 0 or KN_E* */
+    kn_buf msg; /* error message */
     bool has_msg;
     bool capital_message; /* SerializationException: "Message" */
-    cJSON *err_extra;   /* more members of the error object ("Item", "CancellationReasons"), owned */
+    cJSON *err_extra;     /* more members of the error object ("Item", "CancellationReasons"), owned */
 } ddb_req;
 
 /* Records an error for the response; returns code. fmt may be NULL (no message). */
 int ddb_fail(ddb_req *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Fails with msg's text (validation output). */
 int ddb_fail_buf(ddb_req *r, int code, const kn_buf *msg);
+/* A member of obj that is present and not null, or NULL. */
+cJSON *ddb_member(const cJSON *obj, const char *name);
+/* The value of a string member of obj, or NULL. */
+const char *ddb_str(const cJSON *obj, const char *name);
+/* Validates the request against fields (types, then constraints); fails it with AWS's message.
+ * Returns 0 or the KN_E* it failed with. */
+int ddb_validate(ddb_req *r, const kn_field *fields);
 
 /* ---- tables (store.c) ---- */
 
@@ -109,7 +116,8 @@ typedef struct ddb_cursor {
 /* Items of a table in scan order (seg, hk, rk) with lo <= seg <= hi, after `after` if given. */
 int ddb_cursor_scan(ddb_req *r, int64_t tid, uint32_t lo, uint32_t hi, const ddb_pos *after, ddb_cursor *c);
 /* Items with hash key hk in range-key order (descending when !forward), after `after`. */
-int ddb_cursor_query(ddb_req *r, int64_t tid, const kn_buf *hk, bool forward, const kn_buf *after_rk, ddb_cursor *c);
+int ddb_cursor_query(ddb_req *r, int64_t tid, const kn_buf *hk, bool forward, const kn_buf *after_rk,
+                     ddb_cursor *c);
 /* 1 with *item (caller frees), 0 at the end, or KN_EIO. */
 int ddb_cursor_next(ddb_cursor *c, cJSON **item);
 void ddb_cursor_close(ddb_cursor *c);
@@ -132,7 +140,8 @@ cJSON *ddb_key_of(const cJSON *item, const ddb_keys *k, const ddb_keys *more);
 /* Validates ExpressionAttributeNames/Values of params (emptiness, key syntax, values) and
  * whether they may be given at all; exprs lists the expression parameters the operation
  * accepts, legacy the non-expression ones (both NULL-terminated). */
-int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *exprs, const char *const *legacy);
+int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *exprs,
+                                const char *const *legacy);
 /* Compiles a legacy Expected map (with ConditionalOperator), a ScanFilter/QueryFilter map (the
  * same) or a KeyConditions map (always ANDed) into a condition tree; *out NULL when the map is
  * absent or empty. */
@@ -149,16 +158,16 @@ typedef struct ddb_write {
     ddb_write_kind kind;
     ddb_table *t;
     ddb_pos pos;
-    cJSON *key;        /* the item's key (owned) */
-    cJSON *item;       /* W_PUT: the new item (not owned) */
+    cJSON *key;  /* the item's key (owned) */
+    cJSON *item; /* W_PUT: the new item (not owned) */
     ddb_ctx ctx;
-    ddb_node *cond;    /* NULL: unconditional */
+    ddb_node *cond; /* NULL: unconditional */
     ddb_update upd;
     bool has_upd_paths;
-    const char *ret;   /* ReturnValues */
+    const char *ret; /* ReturnValues */
     bool ret_old_on_fail;
-    cJSON *old, *now;  /* after ddb_write_run: the item before and after (owned) */
-    bool failed;       /* the condition did not hold */
+    cJSON *old, *now; /* after ddb_write_run: the item before and after (owned) */
+    bool failed;      /* the condition did not hold */
 } ddb_write;
 
 /* Validates and compiles params (one write request); fails r on bad input. */
@@ -197,6 +206,9 @@ extern const kn_field ddb_put_fields[], ddb_delete_fields[], ddb_update_fields[]
 extern const kn_field ddb_av_struct, ddb_av_map, ddb_av_map_list;
 /* Maps keyed by attribute names (items, keys, #name and :value references) take DynamoDB's 64 KB names. */
 #define DDB_ANY_KEYS .max_key_len = 65535
-#define DDB_F_TABLE_NAME {"TableName", KN_T_STRING, .required = true, .pattern = &kn_pat_name, KN_LEN(3, 255)}
+#define DDB_F_TABLE_NAME                                                                                     \
+    {                                                                                                        \
+        "TableName", KN_T_STRING, .required = true, .pattern = &kn_pat_name, KN_LEN(3, 255)                  \
+    }
 
 #endif

@@ -87,8 +87,26 @@ static void mark_used(ddb_ctx *ctx, cJSON *item)
 /* ---- tokens ---- */
 
 typedef enum {
-    T_EOF, T_IDENT, T_NAME, T_VALUE, T_NUM, T_LP, T_RP, T_LB, T_RB, T_COMMA, T_DOT,
-    T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_PLUS, T_MINUS, T_BAD
+    T_EOF,
+    T_IDENT,
+    T_NAME,
+    T_VALUE,
+    T_NUM,
+    T_LP,
+    T_RP,
+    T_LB,
+    T_RB,
+    T_COMMA,
+    T_DOT,
+    T_EQ,
+    T_NE,
+    T_LT,
+    T_LE,
+    T_GT,
+    T_GE,
+    T_PLUS,
+    T_MINUS,
+    T_BAD
 } tok_type;
 
 typedef struct token {
@@ -122,41 +140,69 @@ static void next(parser *ps)
 {
     ps->prev = ps->cur;
     const char *p = ps->p;
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
     token t = {T_BAD, p, 1};
     if (!*p) {
         t.t = T_EOF;
         t.n = 0;
     } else if (is_alpha(*p)) {
         t.t = T_IDENT;
-        while (is_alpha(p[t.n]) || is_digit(p[t.n])) t.n++;
+        while (is_alpha(p[t.n]) || is_digit(p[t.n]))
+            t.n++;
     } else if ((*p == '#' || *p == ':') && (is_alpha(p[1]) || is_digit(p[1]))) {
         t.t = *p == '#' ? T_NAME : T_VALUE;
-        while (is_alpha(p[t.n]) || is_digit(p[t.n])) t.n++;
+        while (is_alpha(p[t.n]) || is_digit(p[t.n]))
+            t.n++;
     } else if (is_digit(*p)) {
         t.t = T_NUM;
-        while (is_digit(p[t.n])) t.n++;
+        while (is_digit(p[t.n]))
+            t.n++;
     } else {
         switch (*p) {
-        case '(': t.t = T_LP; break;
-        case ')': t.t = T_RP; break;
-        case '[': t.t = T_LB; break;
-        case ']': t.t = T_RB; break;
-        case ',': t.t = T_COMMA; break;
-        case '.': t.t = T_DOT; break;
-        case '=': t.t = T_EQ; break;
-        case '+': t.t = T_PLUS; break;
-        case '-': t.t = T_MINUS; break;
+        case '(':
+            t.t = T_LP;
+            break;
+        case ')':
+            t.t = T_RP;
+            break;
+        case '[':
+            t.t = T_LB;
+            break;
+        case ']':
+            t.t = T_RB;
+            break;
+        case ',':
+            t.t = T_COMMA;
+            break;
+        case '.':
+            t.t = T_DOT;
+            break;
+        case '=':
+            t.t = T_EQ;
+            break;
+        case '+':
+            t.t = T_PLUS;
+            break;
+        case '-':
+            t.t = T_MINUS;
+            break;
         case '<':
-            if (p[1] == '>') t.t = T_NE, t.n = 2;
-            else if (p[1] == '=') t.t = T_LE, t.n = 2;
-            else t.t = T_LT;
+            if (p[1] == '>')
+                t.t = T_NE, t.n = 2;
+            else if (p[1] == '=')
+                t.t = T_LE, t.n = 2;
+            else
+                t.t = T_LT;
             break;
         case '>':
-            if (p[1] == '=') t.t = T_GE, t.n = 2;
-            else t.t = T_GT;
+            if (p[1] == '=')
+                t.t = T_GE, t.n = 2;
+            else
+                t.t = T_GT;
             break;
-        default: break;
+        default:
+            break;
         }
     }
     ps->cur = t;
@@ -226,9 +272,9 @@ static ddb_node *node(parser *ps, ddb_node_kind kind, int op, int na)
     return n;
 }
 
-static const char *const FUNC_NAMES[F_COUNT] = {"attribute_exists", "attribute_not_exists", "attribute_type",
-                                                "begins_with",      "contains",             "size",
-                                                "if_not_exists",    "list_append"};
+static const char *const FUNC_NAMES[F_COUNT] = {
+    "attribute_exists", "attribute_not_exists", "attribute_type", "begins_with", "contains", "size",
+    "if_not_exists",    "list_append"};
 
 static const char *name_value(parser *ps, const token *t)
 {
@@ -236,7 +282,8 @@ static const char *name_value(parser *ps, const token *t)
     snprintf(key, sizeof key, "%.*s", (int)t->n, t->s);
     cJSON *v = ps->ctx->names ? cJSON_GetObjectItemCaseSensitive(ps->ctx->names, key) : NULL;
     if (!v || !cJSON_IsString(v)) {
-        fail(ps, "An expression attribute name used in the document path is not defined; attribute name: %s", key);
+        fail(ps, "An expression attribute name used in the document path is not defined; attribute name: %s",
+             key);
         return NULL;
     }
     mark_used(ps->ctx, v);
@@ -283,8 +330,8 @@ static bool parse_path(parser *ps, ddb_path *out)
                 return false;
             }
             if (ps->cur.n > 9) {
-                fail(ps, "Syntax error; token: \"%.*s\", near: \"[%.*s\"", (int)ps->cur.n, ps->cur.s, (int)ps->cur.n,
-                     ps->cur.s);
+                fail(ps, "Syntax error; token: \"%.*s\", near: \"[%.*s\"", (int)ps->cur.n, ps->cur.s,
+                     (int)ps->cur.n, ps->cur.s);
                 return false;
             }
             el.index = strtoll(ps->cur.s, NULL, 10);
@@ -350,7 +397,8 @@ static ddb_node *operand(parser *ps, bool update)
         snprintf(key, sizeof key, "%.*s", (int)t.n, t.s);
         cJSON *v = ps->ctx->values ? cJSON_GetObjectItemCaseSensitive(ps->ctx->values, key) : NULL;
         if (!v) {
-            fail(ps, "An expression attribute value used in expression is not defined; attribute value: %s", key);
+            fail(ps, "An expression attribute value used in expression is not defined; attribute value: %s",
+                 key);
             return NULL;
         }
         mark_used(ps->ctx, v);
@@ -363,7 +411,8 @@ static ddb_node *operand(parser *ps, bool update)
     if (t.t == T_IDENT) {
         /* a function when '(' follows, whitespace allowed between */
         const char *q = t.s + t.n;
-        while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n') q++;
+        while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+            q++;
         if (*q == '(') return function(ps, update);
     }
     if (t.t == T_IDENT || t.t == T_NAME) {
@@ -380,13 +429,20 @@ static ddb_node *condition(parser *ps);
 static int cmp_op(tok_type t)
 {
     switch (t) {
-    case T_EQ: return OP_EQ;
-    case T_NE: return OP_NE;
-    case T_LT: return OP_LT;
-    case T_LE: return OP_LE;
-    case T_GT: return OP_GT;
-    case T_GE: return OP_GE;
-    default: return -1;
+    case T_EQ:
+        return OP_EQ;
+    case T_NE:
+        return OP_NE;
+    case T_LT:
+        return OP_LT;
+    case T_LE:
+        return OP_LE;
+    case T_GT:
+        return OP_GT;
+    case T_GE:
+        return OP_GE;
+    default:
+        return -1;
     }
 }
 
@@ -520,9 +576,11 @@ static int check_func(parser *ps, const ddb_node *n, bool update)
     if (update && n->op != F_IF_NOT_EXISTS && n->op != F_LIST_APPEND)
         return fail(ps, "The function is not allowed in an update expression; function: %s", name);
     if (n->na != arity[n->op])
-        return fail(ps, "Incorrect number of operands for operator or function; operator or function: %s, number of "
-                        "operands: %d",
-                    name, n->na);
+        return fail(
+            ps,
+            "Incorrect number of operands for operator or function; operator or function: %s, number of "
+            "operands: %d",
+            name, n->na);
     if ((n->op <= F_ATTRIBUTE_TYPE || n->op == F_SIZE || n->op == F_IF_NOT_EXISTS) && n->a[0]->kind != N_PATH)
         return fail(ps, "Operator or function requires a document path; operator or function: %s", name);
     for (int i = 0; i < n->na; i++) {
@@ -537,17 +595,21 @@ static int check_func(parser *ps, const ddb_node *n, bool update)
         cJSON *v = NULL;
         const char *t = n->a[1]->kind == N_VALUE ? ddb_av_type(n->a[1]->value, &v) : NULL;
         if (n->a[1]->kind == N_VALUE && (!t || strcmp(t, "S") != 0))
-            return fail(ps, "Incorrect operand type for operator or function; operator or function: %s, operand "
-                            "type: %s",
+            return fail(ps,
+                        "Incorrect operand type for operator or function; operator or function: %s, operand "
+                        "type: %s",
                         name, ddb_type_word(t));
         if (t) {
             static const char *const valid[] = {"B", "NULL", "SS", "BOOL", "L", "BS", "N", "NS", "S", "M"};
             bool ok = false;
-            for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) ok |= strcmp(valid[i], v->valuestring) == 0;
+            for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++)
+                ok |= strcmp(valid[i], v->valuestring) == 0;
             if (!ok)
-                return fail(ps, "Invalid attribute type name found; type: %s, valid types: { B,NULL,SS,BOOL,L,BS,N,NS,"
-                                "S,M }",
-                            v->valuestring);
+                return fail(
+                    ps,
+                    "Invalid attribute type name found; type: %s, valid types: { B,NULL,SS,BOOL,L,BS,N,NS,"
+                    "S,M }",
+                    v->valuestring);
         }
     }
     if (n->op == F_BEGINS_WITH)
@@ -555,8 +617,9 @@ static int check_func(parser *ps, const ddb_node *n, bool update)
             if (n->a[i]->kind == N_VALUE) {
                 const char *t = ddb_av_type(n->a[i]->value, NULL);
                 if (!t || (strcmp(t, "S") != 0 && strcmp(t, "B") != 0))
-                    return fail(ps, "Incorrect operand type for operator or function; operator or function: %s, "
-                                    "operand type: %s",
+                    return fail(ps,
+                                "Incorrect operand type for operator or function; operator or function: %s, "
+                                "operand type: %s",
                                 name, ddb_type_word(t));
             }
     if (n->op == F_LIST_APPEND)
@@ -564,8 +627,9 @@ static int check_func(parser *ps, const ddb_node *n, bool update)
             if (n->a[i]->kind == N_VALUE) {
                 const char *t = ddb_av_type(n->a[i]->value, NULL);
                 if (!t || strcmp(t, "L") != 0)
-                    return fail(ps, "Incorrect operand type for operator or function; operator or function: %s, "
-                                    "operand type: %s",
+                    return fail(ps,
+                                "Incorrect operand type for operator or function; operator or function: %s, "
+                                "operand type: %s",
                                 name, ddb_type_word(t));
             }
     return 0;
@@ -600,7 +664,8 @@ static int check_condition(parser *ps, const ddb_node *n)
     case N_AND:
     case N_OR:
     case N_NOT:
-        for (int i = 0; i < n->na && !rc; i++) rc = check_condition(ps, n->a[i]);
+        for (int i = 0; i < n->na && !rc; i++)
+            rc = check_condition(ps, n->a[i]);
         return rc;
     case N_FUNC:
         if (!is_bool_func(n->op) && n->op != F_IF_NOT_EXISTS && n->op != F_LIST_APPEND)
@@ -612,8 +677,9 @@ static int check_condition(parser *ps, const ddb_node *n)
             kn_buf b = KN_BUF_INIT;
             ddb_path_render(&n->a[0]->path, &b);
             static const char *const ops[] = {"=", "<>", "<", "<=", ">", ">="};
-            rc = fail(ps, "The first operand must be distinct from the remaining operands for this operator or "
-                          "function; operator: %s, first operand: %s",
+            rc = fail(ps,
+                      "The first operand must be distinct from the remaining operands for this operator or "
+                      "function; operator: %s, first operand: %s",
                       ops[n->op], kn_buf_cstr(&b));
             kn_buf_free(&b);
             return rc;
@@ -621,20 +687,25 @@ static int check_condition(parser *ps, const ddb_node *n)
         /* fallthrough */
     case N_BETWEEN:
     case N_IN:
-        for (int i = 0; i < n->na && !rc; i++) rc = check_operand_func(ps, n->a[i], false);
+        for (int i = 0; i < n->na && !rc; i++)
+            rc = check_operand_func(ps, n->a[i], false);
         if (!rc && n->kind == N_BETWEEN && n->a[1]->kind == N_VALUE && n->a[2]->kind == N_VALUE) {
             int c = ddb_av_cmp(n->a[1]->value, n->a[2]->value);
             if (c > 0) {
-                char *lo = cJSON_PrintUnformatted(n->a[1]->value), *hi = cJSON_PrintUnformatted(n->a[2]->value);
-                rc = fail(ps, "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; "
-                              "lower bound operand: AttributeValue: %s, upper bound operand: AttributeValue: %s",
-                          lo, hi);
+                char *lo = cJSON_PrintUnformatted(n->a[1]->value),
+                     *hi = cJSON_PrintUnformatted(n->a[2]->value);
+                rc = fail(
+                    ps,
+                    "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; "
+                    "lower bound operand: AttributeValue: %s, upper bound operand: AttributeValue: %s",
+                    lo, hi);
                 cJSON_free(lo);
                 cJSON_free(hi);
             }
         }
         return rc;
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -723,9 +794,11 @@ static int check_paths(parser *ps, ddb_path *const *paths, int n)
                 kn_buf ra = KN_BUF_INIT, rb = KN_BUF_INIT;
                 ddb_path_render(a, &ra);
                 ddb_path_render(b, &rb);
-                int rc = fail(ps, "Two document paths %s with each other; must remove or rewrite one of these paths; "
-                                  "path one: %s, path two: %s",
-                              conflict ? "conflict" : "overlap", kn_buf_cstr(&ra), kn_buf_cstr(&rb));
+                int rc =
+                    fail(ps,
+                         "Two document paths %s with each other; must remove or rewrite one of these paths; "
+                         "path one: %s, path two: %s",
+                         conflict ? "conflict" : "overlap", kn_buf_cstr(&ra), kn_buf_cstr(&rb));
                 kn_buf_free(&ra);
                 kn_buf_free(&rb);
                 return rc;
@@ -743,7 +816,8 @@ static int check_value_tree(parser *ps, const ddb_node *n)
         if (n->kind != N_FUNC && n->a[i]->kind == N_VALUE) {
             const char *t = ddb_av_type(n->a[i]->value, NULL);
             if (t && strcmp(t, "N") != 0)
-                return fail(ps, "Incorrect operand type for operator or function; operator: %s, operand type: %s",
+                return fail(ps,
+                            "Incorrect operand type for operator or function; operator: %s, operand type: %s",
                             n->kind == N_PLUS ? "+" : "-", ddb_type_word(t));
         }
     }
@@ -790,7 +864,8 @@ int ddb_parse_update(ddb_ctx *ctx, const char *src, ddb_update *out)
                 bool ok = t && (strcmp(t, "SS") == 0 || strcmp(t, "NS") == 0 || strcmp(t, "BS") == 0 ||
                                 (s == U_ADD && strcmp(t, "N") == 0));
                 if (!ok) {
-                    fail(&ps, "Incorrect operand type for operator or function; operator: %s, operand type: %s",
+                    fail(&ps,
+                         "Incorrect operand type for operator or function; operator: %s, operand type: %s",
                          SECTIONS[s], ddb_type_word(t));
                     break;
                 }
@@ -800,7 +875,8 @@ int ddb_parse_update(ddb_ctx *ctx, const char *src, ddb_update *out)
     }
     if (!ps.err) {
         ddb_path **paths = kn_xmalloc((size_t)(out->n ? out->n : 1) * sizeof *paths);
-        for (int i = 0; i < out->n; i++) paths[i] = &out->act[i].path;
+        for (int i = 0; i < out->n; i++)
+            paths[i] = &out->act[i].path;
         check_paths(&ps, paths, out->n);
         free(paths);
     }
@@ -832,7 +908,8 @@ int ddb_parse_projection(ddb_ctx *ctx, const char *src, ddb_path **out, int *n)
     }
     if (ps.cur.t != T_EOF) return syntax_error(&ps);
     ddb_path **pp = kn_xmalloc((size_t)k * sizeof *pp);
-    for (int i = 0; i < k; i++) pp[i] = &paths[i];
+    for (int i = 0; i < k; i++)
+        pp[i] = &paths[i];
     int rc = check_paths(&ps, pp, k);
     free(pp);
     if (rc) return rc;
@@ -846,13 +923,15 @@ static int unused(ddb_ctx *ctx, cJSON *map, const char *what)
     kn_buf keys = KN_BUF_INIT;
     for (cJSON *e = map ? map->child : NULL; e; e = e->next) {
         bool used = false;
-        for (int i = 0; i < ctx->nused && !used; i++) used = ctx->used[i] == e;
+        for (int i = 0; i < ctx->nused && !used; i++)
+            used = ctx->used[i] == e;
         if (!used) kn_buf_printf(&keys, "%s%s", keys.len ? ", " : "", e->string);
     }
     int rc = 0;
     if (keys.len) {
         kn_buf_reset(&ctx->msg);
-        kn_buf_printf(&ctx->msg, "Value provided in %s unused in expressions: keys: {%s}", what, kn_buf_cstr(&keys));
+        kn_buf_printf(&ctx->msg, "Value provided in %s unused in expressions: keys: {%s}", what,
+                      kn_buf_cstr(&keys));
         rc = KN_EVALIDATION;
     }
     kn_buf_free(&keys);
@@ -878,8 +957,9 @@ cJSON *ddb_path_get(const cJSON *item, const ddb_path *p)
         if (p->el[i].name)
             cur = strcmp(t, "M") == 0 ? cJSON_GetObjectItemCaseSensitive(v, p->el[i].name) : NULL;
         else
-            cur = strcmp(t, "L") == 0 && p->el[i].index < cJSON_GetArraySize(v) ? cJSON_GetArrayItem(v, (int)p->el[i].index)
-                                                                                 : NULL;
+            cur = strcmp(t, "L") == 0 && p->el[i].index < cJSON_GetArraySize(v)
+                      ? cJSON_GetArrayItem(v, (int)p->el[i].index)
+                      : NULL;
     }
     return cur;
 }
@@ -902,8 +982,10 @@ static const cJSON *operand_value(const ddb_node *n, const cJSON *item, cJSON **
 {
     *tmp = NULL;
     switch (n->kind) {
-    case N_PATH: return ddb_path_get(item, &n->path);
-    case N_VALUE: return n->value;
+    case N_PATH:
+        return ddb_path_get(item, &n->path);
+    case N_VALUE:
+        return n->value;
     case N_FUNC:
         if (n->op == F_SIZE) {
             const cJSON *v = ddb_path_get(item, &n->a[0]->path);
@@ -916,7 +998,8 @@ static const cJSON *operand_value(const ddb_node *n, const cJSON *item, cJSON **
             return *tmp;
         }
         return NULL;
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -943,10 +1026,14 @@ static bool compare(int op, const cJSON *a, const cJSON *b)
     int c = ddb_av_cmp(a, b);
     if (c == -2) return false;
     switch (op) {
-    case OP_LT: return c < 0;
-    case OP_LE: return c <= 0;
-    case OP_GT: return c > 0;
-    default: return c >= 0;
+    case OP_LT:
+        return c < 0;
+    case OP_LE:
+        return c <= 0;
+    case OP_GT:
+        return c > 0;
+    default:
+        return c >= 0;
     }
 }
 
@@ -963,19 +1050,31 @@ static bool eval_legacy(const ddb_node *n, const cJSON *item)
     const cJSON *x = n->na > 1 ? n->a[1]->value : NULL;
     switch ((ddb_legacy_op)n->op) {
     case L_EXISTS:
-    case L_EQ: return v && ddb_av_equal(v, x);
-    case L_NE: return !v || !ddb_av_equal(v, x);
+    case L_EQ:
+        return v && ddb_av_equal(v, x);
+    case L_NE:
+        return !v || !ddb_av_equal(v, x);
     case L_NOT_EXISTS:
-    case L_NULL: return v == NULL;
-    case L_NOT_NULL: return v != NULL;
-    case L_LT: return compare(OP_LT, v, x);
-    case L_LE: return compare(OP_LE, v, x);
-    case L_GT: return compare(OP_GT, v, x);
-    case L_GE: return compare(OP_GE, v, x);
-    case L_CONTAINS: return v && ddb_av_contains(v, x);
-    case L_NOT_CONTAINS: return v && !ddb_av_contains(v, x);
-    case L_BEGINS_WITH: return v && begins_with(v, x);
-    case L_BETWEEN: return between(v, x, n->a[2]->value);
+    case L_NULL:
+        return v == NULL;
+    case L_NOT_NULL:
+        return v != NULL;
+    case L_LT:
+        return compare(OP_LT, v, x);
+    case L_LE:
+        return compare(OP_LE, v, x);
+    case L_GT:
+        return compare(OP_GT, v, x);
+    case L_GE:
+        return compare(OP_GE, v, x);
+    case L_CONTAINS:
+        return v && ddb_av_contains(v, x);
+    case L_NOT_CONTAINS:
+        return v && !ddb_av_contains(v, x);
+    case L_BEGINS_WITH:
+        return v && begins_with(v, x);
+    case L_BETWEEN:
+        return between(v, x, n->a[2]->value);
     case L_IN:
         for (int i = 1; v && i < n->na; i++)
             if (ddb_av_equal(v, n->a[i]->value)) return true;
@@ -990,10 +1089,14 @@ bool ddb_eval(const ddb_node *n, const cJSON *item)
     const cJSON *a, *b;
     bool r = false;
     switch (n->kind) {
-    case N_AND: return ddb_eval(n->a[0], item) && ddb_eval(n->a[1], item);
-    case N_OR: return ddb_eval(n->a[0], item) || ddb_eval(n->a[1], item);
-    case N_NOT: return !ddb_eval(n->a[0], item);
-    case N_LEGACY: return eval_legacy(n, item);
+    case N_AND:
+        return ddb_eval(n->a[0], item) && ddb_eval(n->a[1], item);
+    case N_OR:
+        return ddb_eval(n->a[0], item) || ddb_eval(n->a[1], item);
+    case N_NOT:
+        return !ddb_eval(n->a[0], item);
+    case N_LEGACY:
+        return eval_legacy(n, item);
     case N_CMP:
         a = operand_value(n->a[0], item, &t0);
         b = operand_value(n->a[1], item, &t1);
@@ -1018,8 +1121,10 @@ bool ddb_eval(const ddb_node *n, const cJSON *item)
         break;
     case N_FUNC:
         switch (n->op) {
-        case F_ATTRIBUTE_EXISTS: return ddb_path_get(item, &n->a[0]->path) != NULL;
-        case F_ATTRIBUTE_NOT_EXISTS: return ddb_path_get(item, &n->a[0]->path) == NULL;
+        case F_ATTRIBUTE_EXISTS:
+            return ddb_path_get(item, &n->a[0]->path) != NULL;
+        case F_ATTRIBUTE_NOT_EXISTS:
+            return ddb_path_get(item, &n->a[0]->path) == NULL;
         case F_ATTRIBUTE_TYPE: {
             a = ddb_path_get(item, &n->a[0]->path);
             b = operand_value(n->a[1], item, &t1);
@@ -1039,10 +1144,12 @@ bool ddb_eval(const ddb_node *n, const cJSON *item)
             b = operand_value(n->a[1], item, &t1);
             r = a && b && ddb_av_contains(a, b);
             break;
-        default: break;
+        default:
+            break;
         }
         break;
-    default: break;
+    default:
+        break;
     }
     cJSON_Delete(t0);
     cJSON_Delete(t1);
@@ -1105,7 +1212,8 @@ static int eval_value(const ddb_node *n, const cJSON *item, cJSON **out, kn_buf 
             rc = uerr(msg, E_TYPE);
             goto done;
         }
-        while (vb->child) cJSON_AddItemToArray(va, cJSON_DetachItemViaPointer(vb, vb->child));
+        while (vb->child)
+            cJSON_AddItemToArray(va, cJSON_DetachItemViaPointer(vb, vb->child));
         *out = a;
         a = NULL;
         goto done;
@@ -1204,7 +1312,8 @@ static int add_to(cJSON *item, const ddb_action *a, kn_buf *msg)
         return set_path(item, &a->path, number_av(&z), msg);
     }
     if (strcmp(tc, "L") == 0 && a->legacy) {
-        for (const cJSON *e = vv->child; e; e = e->next) cJSON_AddItemToArray(vc, cJSON_Duplicate(e, 1));
+        for (const cJSON *e = vv->child; e; e = e->next)
+            cJSON_AddItemToArray(vc, cJSON_Duplicate(e, 1));
         return 0;
     }
     if (strlen(tc) != 2 || tc[1] != 'S') return uerr(msg, mismatch);
@@ -1257,15 +1366,23 @@ int ddb_apply_update(const ddb_update *u, cJSON *item, kn_buf *msg)
             rc = set_path(item, &a->path, vals[i], msg);
             vals[i] = NULL;
             break;
-        case U_REMOVE: removes[nrem++] = a; break;
-        case U_ADD: rc = add_to(item, a, msg); break;
-        case U_DELETE: rc = delete_from(item, a, msg); break;
+        case U_REMOVE:
+            removes[nrem++] = a;
+            break;
+        case U_ADD:
+            rc = add_to(item, a, msg);
+            break;
+        case U_DELETE:
+            rc = delete_from(item, a, msg);
+            break;
         }
     }
     /* list elements go from the highest index down, so earlier removals do not shift later ones */
     qsort(removes, (size_t)nrem, sizeof *removes, cmp_remove);
-    for (int i = 0; i < nrem && !rc; i++) rc = remove_path(item, &removes[i]->path, msg);
-    for (int i = 0; i < u->n; i++) cJSON_Delete(vals[i]);
+    for (int i = 0; i < nrem && !rc; i++)
+        rc = remove_path(item, &removes[i]->path, msg);
+    for (int i = 0; i < u->n; i++)
+        cJSON_Delete(vals[i]);
     free(vals);
     free(removes);
     return rc;
@@ -1297,7 +1414,8 @@ cJSON *ddb_project(const cJSON *item, const ddb_path *paths, int n)
             cJSON *av = el->name ? cJSON_GetObjectItemCaseSensitive(c, el->name) : NULL;
             if (!av) {
                 av = cJSON_CreateObject();
-                cJSON_AddItemToObject(av, kind, p->el[k + 1].name ? cJSON_CreateObject() : cJSON_CreateArray());
+                cJSON_AddItemToObject(av, kind,
+                                      p->el[k + 1].name ? cJSON_CreateObject() : cJSON_CreateArray());
                 if (el->name)
                     cJSON_AddItemToObject(c, el->name, av);
                 else

@@ -38,10 +38,10 @@ typedef enum {
     N_AND,
     N_OR,
     N_NOT,
-    N_FUNC,   /* fn with args */
-    N_PLUS,   /* update value a[0] + a[1] */
-    N_MINUS,  /* update value a[0] - a[1] */
-    N_LEGACY  /* Expected entry: path a[0] (N_PATH), legacy op, values a[1..] */
+    N_FUNC,  /* fn with args */
+    N_PLUS,  /* update value a[0] + a[1] */
+    N_MINUS, /* update value a[0] - a[1] */
+    N_LEGACY /* Expected entry: path a[0] (N_PATH), legacy op, values a[1..] */
 } ddb_node_kind;
 
 typedef enum { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } ddb_cmp_op;
@@ -60,8 +60,21 @@ typedef enum {
 
 /* Legacy ComparisonOperator values (Expected, ScanFilter, QueryFilter). */
 typedef enum {
-    L_EQ, L_NE, L_LE, L_LT, L_GE, L_GT, L_NOT_NULL, L_NULL, L_CONTAINS, L_NOT_CONTAINS, L_BEGINS_WITH, L_IN,
-    L_BETWEEN, L_EXISTS /* {Value} or {Exists:true, Value} */, L_NOT_EXISTS /* {Exists:false} */
+    L_EQ,
+    L_NE,
+    L_LE,
+    L_LT,
+    L_GE,
+    L_GT,
+    L_NOT_NULL,
+    L_NULL,
+    L_CONTAINS,
+    L_NOT_CONTAINS,
+    L_BEGINS_WITH,
+    L_IN,
+    L_BETWEEN,
+    L_EXISTS /* {Value} or {Exists:true, Value} */,
+    L_NOT_EXISTS /* {Exists:false} */
 } ddb_legacy_op;
 
 typedef struct ddb_node {
@@ -69,9 +82,9 @@ typedef struct ddb_node {
     int op; /* ddb_cmp_op, ddb_func or ddb_legacy_op */
     struct ddb_node **a;
     int na;
-    ddb_path path;        /* N_PATH */
-    cJSON *value;         /* N_VALUE: an AttributeValue (not owned) */
-    const char *text;     /* N_VALUE: the :value reference as written; N_FUNC: the name */
+    ddb_path path;    /* N_PATH */
+    cJSON *value;     /* N_VALUE: an AttributeValue (not owned) */
+    const char *text; /* N_VALUE: the :value reference as written; N_FUNC: the name */
     bool parenthesized;
 } ddb_node;
 
@@ -94,7 +107,7 @@ typedef struct ddb_ctx {
     cJSON *values; /* ExpressionAttributeValues or NULL (not owned) */
     cJSON **used;  /* #name and :value references used so far */
     int nused, capused;
-    kn_buf msg;    /* error message of the last failure */
+    kn_buf msg; /* error message of the last failure */
     ddb_arena_block *arena;
 } ddb_ctx;
 

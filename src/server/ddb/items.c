@@ -36,9 +36,9 @@ const kn_field ddb_av_map_list = {"", KN_T_LIST, .member = &ddb_av_map};
 static const char *const return_values[] = {"ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE", "UPDATED_NEW", NULL};
 static const char *const return_on_failure[] = {"ALL_OLD", "NONE", NULL};
 static const char *const conditional_ops[] = {"AND", "OR", NULL};
-static const char *const comparison_ops[] = {"EQ",          "NE",           "IN",       "LE",      "LT",
-                                             "GE",          "GT",           "BETWEEN",  "NOT_NULL", "NULL",
-                                             "CONTAINS",    "NOT_CONTAINS", "BEGINS_WITH", NULL};
+static const char *const comparison_ops[] = {"EQ",       "NE",           "IN",          "LE",       "LT",
+                                             "GE",       "GT",           "BETWEEN",     "NOT_NULL", "NULL",
+                                             "CONTAINS", "NOT_CONTAINS", "BEGINS_WITH", NULL};
 static const char *const actions[] = {"ADD", "PUT", "DELETE", NULL};
 static const char *const capacity[] = {"INDEXES", "TOTAL", "NONE", NULL};
 static const char *const metrics[] = {"SIZE", "NONE", NULL};
@@ -60,14 +60,17 @@ static const kn_field update_struct = {"", KN_T_STRUCT, .fields = update_fields}
 static const kn_field names_member = {"", KN_T_STRING};
 
 #define F_COMMON_WRITE                                                                                       \
-    DDB_F_TABLE_NAME, {"Expected", KN_T_MAP, DDB_ANY_KEYS, .member = &expected_struct},                                    \
+    DDB_F_TABLE_NAME, {"Expected", KN_T_MAP, DDB_ANY_KEYS, .member = &expected_struct},                      \
         {"ConditionalOperator", KN_T_STRING, .enums = conditional_ops},                                      \
         {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity},                                          \
         {"ReturnItemCollectionMetrics", KN_T_STRING, .enums = metrics},                                      \
-        {"ConditionExpression", KN_T_STRING}, {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &names_member}, \
-        {"ExpressionAttributeValues", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},                                   \
+        {"ConditionExpression", KN_T_STRING},                                                                \
+        {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &names_member},                       \
+        {"ExpressionAttributeValues", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},                     \
         {"ReturnValues", KN_T_STRING, .enums = return_values},                                               \
-        {"ReturnValuesOnConditionCheckFailure", KN_T_STRING, .enums = return_on_failure}
+    {                                                                                                        \
+        "ReturnValuesOnConditionCheckFailure", KN_T_STRING, .enums = return_on_failure                       \
+    }
 
 const kn_field ddb_put_fields[] = {
     {"Item", KN_T_MAP, DDB_ANY_KEYS, .required = true, .member = &ddb_av_struct},
@@ -97,42 +100,26 @@ static const kn_field get_fields[] = {
     {NULL},
 };
 
-static const char *str(const cJSON *obj, const char *name)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
-}
-
-static cJSON *member(const cJSON *obj, const char *name)
-{
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return v && !cJSON_IsNull(v) ? v : NULL;
-}
-
-static int validate(ddb_req *r, const kn_field *fields)
-{
-    kn_buf msg = KN_BUF_INIT;
-    int rc = kn_validate(r->in, fields, &msg);
-    if (rc) ddb_fail_buf(r, rc, &msg);
-    kn_buf_free(&msg);
-    return rc;
-}
-
 /* ---- keys ---- */
 
-static int key_value(ddb_req *r, const char *name, const char *want, const cJSON *av, kn_buf *out, bool from_item)
+static int key_value(ddb_req *r, const char *name, const char *want, const cJSON *av, kn_buf *out,
+                     bool from_item)
 {
     cJSON *v = NULL;
     const char *type = ddb_av_type(av, &v);
     if (!type || strcmp(type, want) != 0) {
-        if (!from_item) return ddb_fail(r, KN_EVALIDATION, "The provided key element does not match the schema");
-        return ddb_fail(r, KN_EVALIDATION, PREFIX "Type mismatch for key %s expected: %s actual: %s", name, want,
-                        type ? type : "?");
+        if (!from_item)
+            return ddb_fail(r, KN_EVALIDATION, "The provided key element does not match the schema");
+        return ddb_fail(r, KN_EVALIDATION, PREFIX "Type mismatch for key %s expected: %s actual: %s", name,
+                        want, type ? type : "?");
     }
     if (want[0] != 'N' && v->valuestring[0] == '\0')
         return ddb_fail(r, KN_EVALIDATION,
-                        PREFIX "The AttributeValue for a key attribute cannot contain an empty %s value. Key: %s",
+                        PREFIX
+                        "The AttributeValue for a key attribute cannot contain an empty %s value. Key: %s",
                         want[0] == 'S' ? "string" : "binary", name);
-    if (ddb_key_encode(av, out) < 0) return ddb_fail(r, KN_EVALIDATION, "The provided key element does not match the schema");
+    if (ddb_key_encode(av, out) < 0)
+        return ddb_fail(r, KN_EVALIDATION, "The provided key element does not match the schema");
     return 0;
 }
 
@@ -197,21 +184,23 @@ static bool key_syntax(const char *k, char lead)
 
 static void join(kn_buf *b, const char *const *list, const char *sep)
 {
-    for (int i = 0; list[i]; i++) kn_buf_printf(b, "%s%s", i ? sep : "", list[i]);
+    for (int i = 0; list[i]; i++)
+        kn_buf_printf(b, "%s%s", i ? sep : "", list[i]);
 }
 
-int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *exprs, const char *const *legacy)
+int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *exprs,
+                                const char *const *legacy)
 {
     const char *have_e[8], *have_l[8];
     int ne = 0, nl = 0;
     bool value_expr = false;
     for (int i = 0; exprs[i]; i++)
-        if (member(params, exprs[i])) {
+        if (ddb_member(params, exprs[i])) {
             have_e[ne++] = exprs[i];
             if (strcmp(exprs[i], "ProjectionExpression") != 0) value_expr = true;
         }
     for (int i = 0; legacy[i]; i++)
-        if (member(params, legacy[i])) have_l[nl++] = legacy[i];
+        if (ddb_member(params, legacy[i])) have_l[nl++] = legacy[i];
     have_e[ne] = have_l[nl] = NULL;
     kn_buf m = KN_BUF_INIT;
     int rc = 0;
@@ -225,9 +214,11 @@ int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *ex
         rc = ddb_fail_buf(r, KN_EVALIDATION, &m);
         goto out;
     }
-    cJSON *names = member(params, "ExpressionAttributeNames"), *values = member(params, "ExpressionAttributeValues");
+    cJSON *names = ddb_member(params, "ExpressionAttributeNames"),
+          *values = ddb_member(params, "ExpressionAttributeValues");
     if (names && !ne) {
-        rc = ddb_fail(r, KN_EVALIDATION, "ExpressionAttributeNames can only be specified when using expressions");
+        rc = ddb_fail(r, KN_EVALIDATION,
+                      "ExpressionAttributeNames can only be specified when using expressions");
         goto out;
     }
     if (values && !value_expr) {
@@ -255,21 +246,23 @@ int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *ex
     }
     for (cJSON *e = names ? names->child : NULL; e; e = e->next)
         if (!key_syntax(e->string, '#')) {
-            rc = ddb_fail(r, KN_EVALIDATION, "ExpressionAttributeNames contains invalid key: Syntax error; key: \"%s\"",
+            rc = ddb_fail(r, KN_EVALIDATION,
+                          "ExpressionAttributeNames contains invalid key: Syntax error; key: \"%s\"",
                           e->string);
             goto out;
         }
     for (cJSON *e = values ? values->child : NULL; e; e = e->next) {
         if (!key_syntax(e->string, ':')) {
             rc = ddb_fail(r, KN_EVALIDATION,
-                          "ExpressionAttributeValues contains invalid key: Syntax error; key: \"%s\"", e->string);
+                          "ExpressionAttributeValues contains invalid key: Syntax error; key: \"%s\"",
+                          e->string);
             goto out;
         }
         kn_buf vm = KN_BUF_INIT;
         int vrc = ddb_av_check(e, &vm);
         if (vrc) {
-            rc = ddb_fail(r, vrc, "ExpressionAttributeValues contains invalid value: %s for key %s", kn_buf_cstr(&vm),
-                          e->string);
+            rc = ddb_fail(r, vrc, "ExpressionAttributeValues contains invalid value: %s for key %s",
+                          kn_buf_cstr(&vm), e->string);
             kn_buf_free(&vm);
             goto out;
         }
@@ -287,10 +280,19 @@ static int legacy_op(const char *s)
     static const struct {
         const char *name;
         ddb_legacy_op op;
-    } map[] = {{"EQ", L_EQ},         {"NE", L_NE},           {"LE", L_LE},       {"LT", L_LT},
-               {"GE", L_GE},         {"GT", L_GT},           {"NOT_NULL", L_NOT_NULL}, {"NULL", L_NULL},
-               {"CONTAINS", L_CONTAINS}, {"NOT_CONTAINS", L_NOT_CONTAINS}, {"BEGINS_WITH", L_BEGINS_WITH},
-               {"IN", L_IN},         {"BETWEEN", L_BETWEEN}};
+    } map[] = {{"EQ", L_EQ},
+               {"NE", L_NE},
+               {"LE", L_LE},
+               {"LT", L_LT},
+               {"GE", L_GE},
+               {"GT", L_GT},
+               {"NOT_NULL", L_NOT_NULL},
+               {"NULL", L_NULL},
+               {"CONTAINS", L_CONTAINS},
+               {"NOT_CONTAINS", L_NOT_CONTAINS},
+               {"BEGINS_WITH", L_BEGINS_WITH},
+               {"IN", L_IN},
+               {"BETWEEN", L_BETWEEN}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].name, s) == 0) return (int)map[i].op;
     return -1;
@@ -331,29 +333,38 @@ static int check_value(ddb_req *r, cJSON *av)
 static int legacy_entry(ddb_req *r, ddb_ctx *ctx, cJSON *e, bool filter, ddb_node **out)
 {
     const char *name = e->string;
-    cJSON *value = member(e, "Value"), *exists = member(e, "Exists"), *list = member(e, "AttributeValueList");
-    const char *ops = str(e, "ComparisonOperator");
+    cJSON *value = ddb_member(e, "Value"), *exists = ddb_member(e, "Exists"),
+          *list = ddb_member(e, "AttributeValueList");
+    const char *ops = ddb_str(e, "ComparisonOperator");
     if (!cJSON_IsObject(e)) return ddb_fail(r, KN_ESERIALIZATION, "Unexpected value type in payload");
     if (filter && !ops)
-        return ddb_fail(r, KN_EVALIDATION, "1 validation error detected: Value null at 'comparisonOperator' failed to "
-                                           "satisfy constraint: Member must not be null");
+        return ddb_fail(r, KN_EVALIDATION,
+                        "1 validation error detected: Value null at 'comparisonOperator' failed to "
+                        "satisfy constraint: Member must not be null");
     if (ops && exists)
-        return ddb_fail(r, KN_EVALIDATION, PREFIX "Exists and ComparisonOperator cannot be used together for "
-                                                  "Attribute: %s", name);
+        return ddb_fail(r, KN_EVALIDATION,
+                        PREFIX "Exists and ComparisonOperator cannot be used together for "
+                               "Attribute: %s",
+                        name);
     if (value && list)
-        return ddb_fail(r, KN_EVALIDATION, PREFIX "Value and AttributeValueList cannot be used together for "
-                                                  "Attribute: %s", name);
+        return ddb_fail(r, KN_EVALIDATION,
+                        PREFIX "Value and AttributeValueList cannot be used together for "
+                               "Attribute: %s",
+                        name);
     if (list && !ops)
-        return ddb_fail(r, KN_EVALIDATION, PREFIX "AttributeValueList can only be used with a ComparisonOperator for "
-                                                  "Attribute: %s", name);
+        return ddb_fail(r, KN_EVALIDATION,
+                        PREFIX "AttributeValueList can only be used with a ComparisonOperator for "
+                               "Attribute: %s",
+                        name);
     if (!ops) {
         bool ex = !exists || cJSON_IsTrue(exists);
         if (ex && !value)
-            return ddb_fail(r, KN_EVALIDATION, PREFIX "Value must be provided when Exists is %s for Attribute: %s",
+            return ddb_fail(r, KN_EVALIDATION,
+                            PREFIX "Value must be provided when Exists is %s for Attribute: %s",
                             exists ? "true" : "null", name);
         if (!ex && value)
-            return ddb_fail(r, KN_EVALIDATION, PREFIX "Value cannot be used when Exists is false for Attribute: %s",
-                            name);
+            return ddb_fail(r, KN_EVALIDATION,
+                            PREFIX "Value cannot be used when Exists is false for Attribute: %s", name);
         if (value && check_value(r, value)) return r->err;
         *out = legacy_node(ctx, name, ex ? L_EXISTS : L_NOT_EXISTS, &value, value ? 1 : 0);
         return 0;
@@ -362,9 +373,15 @@ static int legacy_entry(ddb_req *r, ddb_ctx *ctx, cJSON *e, bool filter, ddb_nod
     cJSON *vals[101];
     int n = 0;
     if (value) vals[n++] = value;
-    for (cJSON *v = list ? list->child : NULL; v && n < 101; v = v->next) vals[n++] = v;
-    bool ok = op == L_NULL || op == L_NOT_NULL ? n == 0 : op == L_BETWEEN ? n == 2 : op == L_IN ? n >= 1 : n == 1;
-    if (!ok) return ddb_fail(r, KN_EVALIDATION, PREFIX "Invalid number of argument(s) for the %s ComparisonOperator", ops);
+    for (cJSON *v = list ? list->child : NULL; v && n < 101; v = v->next)
+        vals[n++] = v;
+    bool ok = op == L_NULL || op == L_NOT_NULL ? n == 0
+              : op == L_BETWEEN                ? n == 2
+              : op == L_IN                     ? n >= 1
+                                               : n == 1;
+    if (!ok)
+        return ddb_fail(r, KN_EVALIDATION,
+                        PREFIX "Invalid number of argument(s) for the %s ComparisonOperator", ops);
     for (int i = 0; i < n; i++) {
         if (check_value(r, vals[i])) return r->err;
         const char *t = ddb_av_type(vals[i], NULL);
@@ -372,8 +389,8 @@ static int legacy_entry(ddb_req *r, ddb_ctx *ctx, cJSON *e, bool filter, ddb_nod
         bool ordered = op == L_LT || op == L_LE || op == L_GT || op == L_GE || op == L_BETWEEN;
         if ((ordered && !scalar) || (op == L_BEGINS_WITH && strcmp(t, "S") != 0 && strcmp(t, "B") != 0) ||
             ((op == L_CONTAINS || op == L_NOT_CONTAINS) && !scalar))
-            return ddb_fail(r, KN_EVALIDATION, PREFIX "ComparisonOperator %s is not valid for %s AttributeValue type",
-                            ops, t);
+            return ddb_fail(r, KN_EVALIDATION,
+                            PREFIX "ComparisonOperator %s is not valid for %s AttributeValue type", ops, t);
     }
     *out = legacy_node(ctx, name, op, vals, n);
     return 0;
@@ -382,12 +399,13 @@ static int legacy_entry(ddb_req *r, ddb_ctx *ctx, cJSON *e, bool filter, ddb_nod
 int ddb_legacy_condition(ddb_req *r, ddb_ctx *ctx, cJSON *params, const char *param, ddb_node **out)
 {
     *out = NULL;
-    cJSON *map = member(params, param);
-    const char *cop = strcmp(param, "KeyConditions") == 0 ? NULL : str(params, "ConditionalOperator");
+    cJSON *map = ddb_member(params, param);
+    const char *cop = strcmp(param, "KeyConditions") == 0 ? NULL : ddb_str(params, "ConditionalOperator");
     bool any_or = cop && strcmp(cop, "OR") == 0;
     bool filter = strcmp(param, "Expected") != 0;
     if (cop && (!map || !map->child))
-        return ddb_fail(r, KN_EVALIDATION, "ConditionalOperator can only be used when %s or Expected is present",
+        return ddb_fail(r, KN_EVALIDATION,
+                        "ConditionalOperator can only be used when %s or Expected is present",
                         filter ? param : "Filter");
     for (cJSON *e = map ? map->child : NULL; e; e = e->next) {
         ddb_node *n = NULL;
@@ -412,15 +430,16 @@ static int legacy_updates(ddb_req *r, ddb_write *w, cJSON *map)
 {
     for (cJSON *e = map->child; e; e = e->next) {
         if (!cJSON_IsObject(e)) return ddb_fail(r, KN_ESERIALIZATION, "Unexpected value type in payload");
-        const char *action = str(e, "Action") ? str(e, "Action") : "PUT";
-        cJSON *value = member(e, "Value");
+        const char *action = ddb_str(e, "Action") ? ddb_str(e, "Action") : "PUT";
+        cJSON *value = ddb_member(e, "Value");
         ddb_action a = {U_SET, {NULL, 0}, NULL, true};
         a.path.n = 1;
         a.path.el = ddb_alloc(&w->ctx, sizeof *a.path.el);
         a.path.el[0].name = e->string;
         if (!value && strcmp(action, "DELETE") != 0)
-            return ddb_fail(r, KN_EVALIDATION, PREFIX "Only DELETE action is allowed when no attribute value is "
-                                                      "specified");
+            return ddb_fail(r, KN_EVALIDATION,
+                            PREFIX "Only DELETE action is allowed when no attribute value is "
+                                   "specified");
         if (value) {
             if (check_value(r, value)) return r->err;
             a.value = ddb_alloc(&w->ctx, sizeof *a.value);
@@ -433,7 +452,8 @@ static int legacy_updates(ddb_req *r, ddb_write *w, cJSON *map)
         } else if (strcmp(action, "DELETE") == 0) {
             a.kind = value ? U_DELETE : U_REMOVE;
             if (value && (strlen(t) != 2 || t[1] != 'S'))
-                return ddb_fail(r, KN_EVALIDATION, PREFIX "DELETE action with value is not supported for the type %s", t);
+                return ddb_fail(r, KN_EVALIDATION,
+                                PREFIX "DELETE action with value is not supported for the type %s", t);
         } else {
             a.kind = U_ADD;
             if (strcmp(t, "N") != 0 && strcmp(t, "L") != 0 && (strlen(t) != 2 || t[1] != 'S'))
@@ -469,34 +489,38 @@ int ddb_write_prepare(ddb_req *r, cJSON *params, ddb_write_kind kind, ddb_write 
 {
     memset(w, 0, sizeof *w);
     w->kind = kind;
-    ddb_ctx_init(&w->ctx, member(params, "ExpressionAttributeNames"), member(params, "ExpressionAttributeValues"));
+    ddb_ctx_init(&w->ctx, ddb_member(params, "ExpressionAttributeNames"),
+                 ddb_member(params, "ExpressionAttributeValues"));
     const char *const *exprs = kind == W_UPDATE ? update_exprs : put_exprs;
     const char *const *legacy = kind == W_UPDATE ? update_legacy : kind == W_CHECK ? no_legacy : put_legacy;
     if (ddb_check_expression_params(r, params, exprs, legacy)) return r->err;
-    cJSON *item = kind == W_PUT ? member(params, "Item") : member(params, "Key");
-    if (!item) return ddb_fail(r, KN_EVALIDATION, "1 validation error detected: Value null at '%s' failed to satisfy "
-                                                  "constraint: Member must not be null",
-                               kind == W_PUT ? "item" : "key");
+    cJSON *item = kind == W_PUT ? ddb_member(params, "Item") : ddb_member(params, "Key");
+    if (!item)
+        return ddb_fail(r, KN_EVALIDATION,
+                        "1 validation error detected: Value null at '%s' failed to satisfy "
+                        "constraint: Member must not be null",
+                        kind == W_PUT ? "item" : "key");
     if (check_item(r, item)) return r->err;
-    if (kind == W_CHECK && !member(params, "ConditionExpression"))
-        return ddb_fail(r, KN_EVALIDATION, "1 validation error detected: Value null at 'conditionExpression' failed to "
-                                           "satisfy constraint: Member must not be null");
+    if (kind == W_CHECK && !ddb_member(params, "ConditionExpression"))
+        return ddb_fail(r, KN_EVALIDATION,
+                        "1 validation error detected: Value null at 'conditionExpression' failed to "
+                        "satisfy constraint: Member must not be null");
     if (ddb_legacy_condition(r, &w->ctx, params, "Expected", &w->cond)) return r->err;
-    const char *ce = str(params, "ConditionExpression");
+    const char *ce = ddb_str(params, "ConditionExpression");
     if (ce && ddb_parse_condition(&w->ctx, "ConditionExpression", ce, &w->cond))
         return ddb_fail_buf(r, KN_EVALIDATION, &w->ctx.msg);
-    const char *ue = str(params, "UpdateExpression");
+    const char *ue = ddb_str(params, "UpdateExpression");
     if (kind == W_UPDATE && ue && ddb_parse_update(&w->ctx, ue, &w->upd))
         return ddb_fail_buf(r, KN_EVALIDATION, &w->ctx.msg);
-    cJSON *au = member(params, "AttributeUpdates");
+    cJSON *au = ddb_member(params, "AttributeUpdates");
     if (kind == W_UPDATE && au && legacy_updates(r, w, au)) return r->err;
     if (ddb_check_unused(&w->ctx)) return ddb_fail_buf(r, KN_EVALIDATION, &w->ctx.msg);
-    w->ret = str(params, "ReturnValues") ? str(params, "ReturnValues") : "NONE";
+    w->ret = ddb_str(params, "ReturnValues") ? ddb_str(params, "ReturnValues") : "NONE";
     if (kind != W_UPDATE && strcmp(w->ret, "NONE") != 0 && strcmp(w->ret, "ALL_OLD") != 0)
         return ddb_fail(r, KN_EVALIDATION, "Return values set to invalid value");
-    const char *rf = str(params, "ReturnValuesOnConditionCheckFailure");
+    const char *rf = ddb_str(params, "ReturnValuesOnConditionCheckFailure");
     w->ret_old_on_fail = rf && strcmp(rf, "ALL_OLD") == 0;
-    if (ddb_table_load(r, str(params, "TableName"), &w->t)) return r->err;
+    if (ddb_table_load(r, ddb_str(params, "TableName"), &w->t)) return r->err;
     if (!w->t || strcmp(w->t->status, "CREATING") == 0)
         return ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found");
     if (kind == W_PUT) {
@@ -512,8 +536,8 @@ int ddb_write_prepare(ddb_req *r, cJSON *params, ddb_write_kind kind, ddb_write 
     for (int i = 0; i < w->upd.n; i++) {
         const char *top = w->upd.act[i].path.el[0].name;
         if (strcmp(top, w->t->keys.hash) == 0 || (w->t->keys.range && strcmp(top, w->t->keys.range) == 0))
-            return ddb_fail(r, KN_EVALIDATION, PREFIX "Cannot update attribute %s. This attribute is part of the key",
-                            top);
+            return ddb_fail(r, KN_EVALIDATION,
+                            PREFIX "Cannot update attribute %s. This attribute is part of the key", top);
     }
     return 0;
 }
@@ -530,9 +554,13 @@ int ddb_write_run(ddb_req *r, ddb_write *w)
         return 0;
     }
     switch (w->kind) {
-    case W_CHECK: return 0;
-    case W_DELETE: return w->old ? ddb_item_remove(r, w->t->id, &w->pos) : 0;
-    case W_PUT: w->now = cJSON_Duplicate(w->item, 1); break;
+    case W_CHECK:
+        return 0;
+    case W_DELETE:
+        return w->old ? ddb_item_remove(r, w->t->id, &w->pos) : 0;
+    case W_PUT:
+        w->now = cJSON_Duplicate(w->item, 1);
+        break;
     case W_UPDATE: {
         w->now = cJSON_Duplicate(w->old ? w->old : w->key, 1);
         kn_buf m = KN_BUF_INIT;
@@ -544,7 +572,8 @@ int ddb_write_run(ddb_req *r, ddb_write *w)
     }
     }
     size_t size = ddb_item_size(w->now);
-    if (size > DDB_MAX_ITEM_BYTES) return ddb_fail(r, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
+    if (size > DDB_MAX_ITEM_BYTES)
+        return ddb_fail(r, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
     return ddb_item_write(r, w->t->id, &w->pos, w->now, size);
 }
 
@@ -570,7 +599,8 @@ static cJSON *returned(ddb_write *w)
         const cJSON *src = rv[8] == 'O' ? w->old : w->now;
         if (!src) return NULL;
         ddb_path *paths = kn_xcalloc((size_t)(w->upd.n ? w->upd.n : 1), sizeof *paths);
-        for (int i = 0; i < w->upd.n; i++) paths[i] = w->upd.act[i].path;
+        for (int i = 0; i < w->upd.n; i++)
+            paths[i] = w->upd.act[i].path;
         cJSON *p = ddb_project(src, paths, w->upd.n);
         free(paths);
         if (!p->child) {
@@ -597,7 +627,7 @@ static int single_write(ddb_req *r, const kn_field *fields, ddb_write_kind kind)
 {
     ddb_write w;
     memset(&w, 0, sizeof w);
-    if (validate(r, fields) || ddb_write_prepare(r, r->in, kind, &w) || ddb_begin(r)) goto out;
+    if (ddb_validate(r, fields) || ddb_write_prepare(r, r->in, kind, &w) || ddb_begin(r)) goto out;
     if (ddb_write_run(r, &w)) {
         ddb_rollback(r);
         goto out;
@@ -639,19 +669,20 @@ int ddb_projection(ddb_req *r, ddb_ctx *ctx, cJSON *params, ddb_path **paths, in
 {
     *n = -1;
     *paths = NULL;
-    const char *pe = str(params, "ProjectionExpression");
+    const char *pe = ddb_str(params, "ProjectionExpression");
     if (pe) {
         if (ddb_parse_projection(ctx, pe, paths, n)) return ddb_fail_buf(r, KN_EVALIDATION, &ctx->msg);
         return 0;
     }
-    cJSON *atg = member(params, "AttributesToGet");
+    cJSON *atg = ddb_member(params, "AttributesToGet");
     if (!atg) return 0;
     int k = cJSON_GetArraySize(atg), i = 0;
     *paths = ddb_alloc(ctx, (size_t)(k ? k : 1) * sizeof **paths);
     for (cJSON *e = atg->child; e; e = e->next, i++) {
         for (cJSON *f = e->next; f; f = f->next)
             if (cJSON_IsString(e) && cJSON_IsString(f) && strcmp(e->valuestring, f->valuestring) == 0)
-                return ddb_fail(r, KN_EVALIDATION, PREFIX "Duplicate value in attribute name: %s", e->valuestring);
+                return ddb_fail(r, KN_EVALIDATION, PREFIX "Duplicate value in attribute name: %s",
+                                e->valuestring);
         (*paths)[i].n = 1;
         (*paths)[i].el = ddb_alloc(ctx, sizeof *(*paths)[i].el);
         (*paths)[i].el[0].name = cJSON_GetStringValue(e);
@@ -663,21 +694,21 @@ int ddb_projection(ddb_req *r, ddb_ctx *ctx, cJSON *params, ddb_path **paths, in
 int ddb_op_get_item(ddb_req *r)
 {
     ddb_ctx ctx;
-    ddb_ctx_init(&ctx, member(r->in, "ExpressionAttributeNames"), NULL);
+    ddb_ctx_init(&ctx, ddb_member(r->in, "ExpressionAttributeNames"), NULL);
     ddb_table *t = NULL;
     ddb_pos pos;
     memset(&pos, 0, sizeof pos);
     cJSON *item = NULL;
     ddb_path *paths;
     int np;
-    if (validate(r, get_fields) || ddb_check_expression_params(r, r->in, get_exprs, get_legacy)) goto out;
-    cJSON *key = member(r->in, "Key");
+    if (ddb_validate(r, get_fields) || ddb_check_expression_params(r, r->in, get_exprs, get_legacy)) goto out;
+    cJSON *key = ddb_member(r->in, "Key");
     if (check_item(r, key) || ddb_projection(r, &ctx, r->in, &paths, &np)) goto out;
     if (ddb_check_unused(&ctx)) {
         ddb_fail_buf(r, KN_EVALIDATION, &ctx.msg);
         goto out;
     }
-    if (ddb_table_load(r, str(r->in, "TableName"), &t)) goto out;
+    if (ddb_table_load(r, ddb_str(r->in, "TableName"), &t)) goto out;
     if (!t || strcmp(t->status, "CREATING") == 0) {
         ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found");
         goto out;

@@ -15,11 +15,11 @@
 #define PAGE_BYTES 1048576
 
 static const kn_field string_member = {"", KN_T_STRING};
-static const char *const selects[] = {"SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES",
-                                      NULL};
-static const char *const comparison_ops[] = {"EQ",          "NE",           "IN",       "LE",      "LT",
-                                             "GE",          "GT",           "BETWEEN",  "NOT_NULL", "NULL",
-                                             "CONTAINS",    "NOT_CONTAINS", "BEGINS_WITH", NULL};
+static const char *const selects[] = {"SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES",
+                                      "ALL_PROJECTED_ATTRIBUTES", NULL};
+static const char *const comparison_ops[] = {"EQ",       "NE",           "IN",          "LE",       "LT",
+                                             "GE",       "GT",           "BETWEEN",     "NOT_NULL", "NULL",
+                                             "CONTAINS", "NOT_CONTAINS", "BEGINS_WITH", NULL};
 static const char *const conditional_ops[] = {"AND", "OR", NULL};
 static const char *const capacity[] = {"INDEXES", "TOTAL", "NONE", NULL};
 static const kn_field condition_fields[] = {
@@ -30,14 +30,18 @@ static const kn_field condition_fields[] = {
 static const kn_field condition = {"", KN_T_STRUCT, .fields = condition_fields};
 
 #define F_READ_COMMON                                                                                        \
-    DDB_F_TABLE_NAME, {"IndexName", KN_T_STRING, .pattern = &kn_pat_name, KN_LEN(3, 255)},                  \
-        {"AttributesToGet", KN_T_LIST, .has_min_len = 1, .min_len = 1, .member = &string_member},           \
-        {"Limit", KN_T_INTEGER, KN_MIN(1)}, {"Select", KN_T_STRING, .enums = selects},                      \
-        {"ConditionalOperator", KN_T_STRING, .enums = conditional_ops},                                     \
-        {"ExclusiveStartKey", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},                                          \
-        {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity}, {"ProjectionExpression", KN_T_STRING},  \
-        {"FilterExpression", KN_T_STRING}, {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &string_member}, \
-        {"ExpressionAttributeValues", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct}, {"ConsistentRead", KN_T_BOOLEAN}
+    DDB_F_TABLE_NAME, {"IndexName", KN_T_STRING, .pattern = &kn_pat_name, KN_LEN(3, 255)},                   \
+        {"AttributesToGet", KN_T_LIST, .has_min_len = 1, .min_len = 1, .member = &string_member},            \
+        {"Limit", KN_T_INTEGER, KN_MIN(1)}, {"Select", KN_T_STRING, .enums = selects},                       \
+        {"ConditionalOperator", KN_T_STRING, .enums = conditional_ops},                                      \
+        {"ExclusiveStartKey", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},                             \
+        {"ReturnConsumedCapacity", KN_T_STRING, .enums = capacity}, {"ProjectionExpression", KN_T_STRING},   \
+        {"FilterExpression", KN_T_STRING},                                                                   \
+        {"ExpressionAttributeNames", KN_T_MAP, DDB_ANY_KEYS, .member = &string_member},                      \
+        {"ExpressionAttributeValues", KN_T_MAP, DDB_ANY_KEYS, .member = &ddb_av_struct},                     \
+    {                                                                                                        \
+        "ConsistentRead", KN_T_BOOLEAN                                                                       \
+    }
 
 static const kn_field scan_fields[] = {
     F_READ_COMMON,
@@ -55,20 +59,9 @@ static const kn_field query_fields[] = {
     {NULL},
 };
 
-static const char *str(const cJSON *obj, const char *name)
-{
-    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, name));
-}
-
-static cJSON *member(const cJSON *obj, const char *name)
-{
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
-    return v && !cJSON_IsNull(v) ? v : NULL;
-}
-
 static int64_t num(const cJSON *obj, const char *name, int64_t dflt)
 {
-    cJSON *v = member(obj, name);
+    cJSON *v = ddb_member(obj, name);
     return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : dflt;
 }
 
@@ -76,16 +69,16 @@ static int64_t num(const cJSON *obj, const char *name, int64_t dflt)
 
 typedef struct page {
     ddb_table *t;
-    ddb_index *ix;     /* NULL: the table */
-    ddb_node *filter;  /* NULL: none */
-    ddb_path *paths;   /* projection (np < 0: none) */
+    ddb_index *ix;    /* NULL: the table */
+    ddb_node *filter; /* NULL: none */
+    ddb_path *paths;  /* projection (np < 0: none) */
     int np;
     bool count_only;
     int64_t limit;
     cJSON *items;
     int64_t count, scanned, bytes;
-    cJSON *last;       /* the last evaluated item (borrowed until the next one) */
-    cJSON *last_key;   /* owned */
+    cJSON *last;     /* the last evaluated item (borrowed until the next one) */
+    cJSON *last_key; /* owned */
     bool stopped;
 } page;
 
@@ -114,7 +107,8 @@ static bool take(page *pg, cJSON *item)
     if (!pg->filter || ddb_eval(pg->filter, src)) {
         pg->count++;
         if (!pg->count_only)
-            cJSON_AddItemToArray(pg->items, pg->np >= 0 ? ddb_project(src, pg->paths, pg->np) : cJSON_Duplicate(src, 1));
+            cJSON_AddItemToArray(pg->items,
+                                 pg->np >= 0 ? ddb_project(src, pg->paths, pg->np) : cJSON_Duplicate(src, 1));
     }
     cJSON_Delete(view);
     pg->stopped = (pg->limit > 0 && pg->scanned >= pg->limit) || pg->bytes >= PAGE_BYTES;
@@ -142,8 +136,10 @@ static int drain(ddb_req *r, ddb_cursor *cur, page *pg, const ddb_node *cond)
 
 static void finish(ddb_req *r, page *pg)
 {
-    if (!pg->count_only) cJSON_AddItemToObject(r->res, "Items", pg->items);
-    else cJSON_Delete(pg->items);
+    if (!pg->count_only)
+        cJSON_AddItemToObject(r->res, "Items", pg->items);
+    else
+        cJSON_Delete(pg->items);
     pg->items = NULL;
     cJSON_AddNumberToObject(r->res, "Count", (double)pg->count);
     cJSON_AddNumberToObject(r->res, "ScannedCount", (double)pg->scanned);
@@ -205,13 +201,15 @@ static void rows_free(row *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         cJSON_Delete(rows[i].item);
-        for (int k = 0; k < 4; k++) kn_buf_free(&rows[i].k[k]);
+        for (int k = 0; k < 4; k++)
+            kn_buf_free(&rows[i].k[k]);
     }
     free(rows);
 }
 
 /* All items of the index (with hash key hv if not NULL) in index order. */
-static int load_index(ddb_req *r, ddb_table *t, ddb_index *ix, const cJSON *hv, bool scan, row **out, size_t *nout)
+static int load_index(ddb_req *r, ddb_table *t, ddb_index *ix, const cJSON *hv, bool scan, row **out,
+                      size_t *nout)
 {
     ddb_cursor cur = {NULL};
     size_t n = 0, cap = 16;
@@ -231,7 +229,8 @@ static int load_index(ddb_req *r, ddb_table *t, ddb_index *ix, const cJSON *hv, 
             cap *= 2;
         }
         if (!row_keys(t, ix, item, &rows[n], scan)) {
-            for (int k = 0; k < 4; k++) kn_buf_free(&rows[n].k[k]);
+            for (int k = 0; k < 4; k++)
+                kn_buf_free(&rows[n].k[k]);
             memset(&rows[n], 0, sizeof rows[n]);
             cJSON_Delete(item);
             continue;
@@ -268,13 +267,14 @@ static int read_prepare(ddb_req *r, read_req *q, const kn_field *fields, const c
                         const char *const *legacy, const char *filter_param)
 {
     memset(q, 0, sizeof *q);
-    ddb_ctx_init(&q->ctx, member(r->in, "ExpressionAttributeNames"), member(r->in, "ExpressionAttributeValues"));
+    ddb_ctx_init(&q->ctx, ddb_member(r->in, "ExpressionAttributeNames"),
+                 ddb_member(r->in, "ExpressionAttributeValues"));
     kn_buf m = KN_BUF_INIT;
     int rc = kn_validate(r->in, fields, &m);
     if (rc) ddb_fail_buf(r, rc, &m);
     kn_buf_free(&m);
     if (rc || ddb_check_expression_params(r, r->in, exprs, legacy)) return r->err;
-    q->esk = member(r->in, "ExclusiveStartKey");
+    q->esk = ddb_member(r->in, "ExclusiveStartKey");
     if (q->esk) {
         kn_buf em = KN_BUF_INIT;
         rc = ddb_item_check(q->esk, &em);
@@ -283,29 +283,32 @@ static int read_prepare(ddb_req *r, read_req *q, const kn_field *fields, const c
         if (rc) return rc;
     }
     if (ddb_legacy_condition(r, &q->ctx, r->in, filter_param, &q->pg.filter)) return r->err;
-    const char *fe = str(r->in, "FilterExpression");
+    const char *fe = ddb_str(r->in, "FilterExpression");
     if (fe && ddb_parse_condition(&q->ctx, "FilterExpression", fe, &q->pg.filter))
         return ddb_fail_buf(r, KN_EVALIDATION, &q->ctx.msg);
     if (ddb_projection(r, &q->ctx, r->in, &q->pg.paths, &q->pg.np)) return r->err;
-    const char *sel = str(r->in, "Select");
+    const char *sel = ddb_str(r->in, "Select");
     q->pg.count_only = sel && strcmp(sel, "COUNT") == 0;
     if (q->pg.count_only && q->pg.np >= 0)
-        return ddb_fail(r, KN_EVALIDATION, "Cannot specify the AttributesToGet when choosing to get only the Count");
+        return ddb_fail(r, KN_EVALIDATION,
+                        "Cannot specify the AttributesToGet when choosing to get only the Count");
     q->pg.limit = num(r->in, "Limit", 0);
     return 0;
 }
 
 static int read_table(ddb_req *r, read_req *q)
 {
-    if (ddb_table_load(r, str(r->in, "TableName"), &q->t)) return r->err;
+    if (ddb_table_load(r, ddb_str(r->in, "TableName"), &q->t)) return r->err;
     if (!q->t || strcmp(q->t->status, "CREATING") == 0)
         return ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found");
-    const char *iname = str(r->in, "IndexName");
+    const char *iname = ddb_str(r->in, "IndexName");
     if (iname) {
         q->ix = ddb_table_gsi(q->t, iname);
-        if (!q->ix) return ddb_fail(r, KN_EVALIDATION, "The table does not have the specified index: %s", iname);
-        if (cJSON_IsTrue(member(r->in, "ConsistentRead")))
-            return ddb_fail(r, KN_EVALIDATION, "Consistent reads are not supported on global secondary indexes");
+        if (!q->ix)
+            return ddb_fail(r, KN_EVALIDATION, "The table does not have the specified index: %s", iname);
+        if (cJSON_IsTrue(ddb_member(r->in, "ConsistentRead")))
+            return ddb_fail(r, KN_EVALIDATION,
+                            "Consistent reads are not supported on global secondary indexes");
     }
     q->pg.t = q->t;
     q->pg.ix = q->ix;
@@ -328,7 +331,8 @@ static int index_start(ddb_req *r, read_req *q, row *start, bool scan)
     const char *names[4] = {q->ix->keys.hash, q->ix->keys.range, q->t->keys.hash, q->t->keys.range};
     for (int i = 0; i < 4; i++) {
         bool dup = false;
-        for (int j = 0; j < i; j++) dup |= names[i] && names[j] && strcmp(names[i], names[j]) == 0;
+        for (int j = 0; j < i; j++)
+            dup |= names[i] && names[j] && strcmp(names[i], names[j]) == 0;
         want += names[i] && !dup;
     }
     if (cJSON_GetArraySize(q->esk) != want || !row_keys(q->t, q->ix, q->esk, start, scan))
@@ -350,21 +354,24 @@ int ddb_op_scan(ddb_req *r)
     memset(&rstart, 0, sizeof rstart);
     size_t nrows = 0;
     if (read_prepare(r, &q, scan_fields, scan_exprs, scan_legacy, "ScanFilter")) goto out;
-    cJSON *segv = member(r->in, "Segment"), *totv = member(r->in, "TotalSegments");
+    cJSON *segv = ddb_member(r->in, "Segment"), *totv = ddb_member(r->in, "TotalSegments");
     if (segv && !totv) {
-        ddb_fail(r, KN_EVALIDATION, "The TotalSegments parameter is required but was not present in the request when "
-                                    "Segment parameter is present");
+        ddb_fail(r, KN_EVALIDATION,
+                 "The TotalSegments parameter is required but was not present in the request when "
+                 "Segment parameter is present");
         goto out;
     }
     if (totv && !segv) {
-        ddb_fail(r, KN_EVALIDATION, "The Segment parameter is required but was not present in the request when "
-                                    "parameter TotalSegments is present");
+        ddb_fail(r, KN_EVALIDATION,
+                 "The Segment parameter is required but was not present in the request when "
+                 "parameter TotalSegments is present");
         goto out;
     }
     int64_t seg = num(r->in, "Segment", 0), total = num(r->in, "TotalSegments", 1);
     if (seg >= total) {
-        ddb_fail(r, KN_EVALIDATION, "The Segment parameter is zero-based and must be less than parameter "
-                                    "TotalSegments: Segment: %lld is not less than TotalSegments: %lld",
+        ddb_fail(r, KN_EVALIDATION,
+                 "The Segment parameter is zero-based and must be less than parameter "
+                 "TotalSegments: Segment: %lld is not less than TotalSegments: %lld",
                  (long long)seg, (long long)total);
         goto out;
     }
@@ -388,8 +395,9 @@ int ddb_op_scan(ddb_req *r)
             s = start.seg;
         }
         if (s < lo || s > hi) {
-            ddb_fail(r, KN_EVALIDATION, "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
-                                        "ExclusiveStartKey with correct Segment. TotalSegments: %lld Segment: %lld",
+            ddb_fail(r, KN_EVALIDATION,
+                     "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
+                     "ExclusiveStartKey with correct Segment. TotalSegments: %lld Segment: %lld",
                      (long long)total, (long long)seg);
             goto out;
         }
@@ -408,7 +416,8 @@ int ddb_op_scan(ddb_req *r)
     }
     finish(r, &q.pg);
 out:
-    for (int k = 0; k < 4; k++) kn_buf_free(&rstart.k[k]);
+    for (int k = 0; k < 4; k++)
+        kn_buf_free(&rstart.k[k]);
     rows_free(rows, nrows);
     ddb_pos_free(&start);
     read_free(&q);
@@ -417,10 +426,10 @@ out:
 
 /* ---- Query ---- */
 
-static const char *const query_exprs[] = {"ProjectionExpression", "FilterExpression", "KeyConditionExpression",
-                                          NULL};
-static const char *const query_legacy[] = {"AttributesToGet", "QueryFilter", "ConditionalOperator", "KeyConditions",
-                                           NULL};
+static const char *const query_exprs[] = {"ProjectionExpression", "FilterExpression",
+                                          "KeyConditionExpression", NULL};
+static const char *const query_legacy[] = {"AttributesToGet", "QueryFilter", "ConditionalOperator",
+                                           "KeyConditions", NULL};
 
 typedef struct key_cond {
     const cJSON *hash; /* the hash key value */
@@ -439,7 +448,8 @@ static int key_values_typed(ddb_req *r, ddb_node *n, const char *type)
         if (n->a[i]->kind == N_VALUE) {
             const char *t = ddb_av_type(n->a[i]->value, NULL);
             if (!t || strcmp(t, type) != 0)
-                return ddb_fail(r, KN_EVALIDATION, PREFIX "Condition parameter type does not match schema type");
+                return ddb_fail(r, KN_EVALIDATION,
+                                PREFIX "Condition parameter type does not match schema type");
         }
     return 0;
 }
@@ -457,7 +467,8 @@ static int key_conjunct(ddb_req *r, const ddb_keys *k, ddb_node *n, key_cond *kc
         eq = n->op == OP_EQ;
         range_ok = n->op != OP_NE;
     } else if (n->kind == N_BETWEEN) {
-        if (n->a[0]->kind != N_PATH || n->a[1]->kind != N_VALUE || n->a[2]->kind != N_VALUE) return unsupported(r);
+        if (n->a[0]->kind != N_PATH || n->a[1]->kind != N_VALUE || n->a[2]->kind != N_VALUE)
+            return unsupported(r);
         path = n->a[0];
         range_ok = true;
     } else if (n->kind == N_FUNC && n->op == F_BEGINS_WITH) {
@@ -478,19 +489,23 @@ static int key_conjunct(ddb_req *r, const ddb_keys *k, ddb_node *n, key_cond *kc
         if (!eq) return unsupported(r);
         if (key_values_typed(r, n, k->htype)) return r->err;
         if (kc->nhash++)
-            return ddb_fail(r, KN_EVALIDATION, "KeyConditionExpressions must only contain one condition per key");
-        kc->hash = n->kind == N_LEGACY ? n->a[1]->value : (n->a[0]->kind == N_VALUE ? n->a[0] : n->a[1])->value;
+            return ddb_fail(r, KN_EVALIDATION,
+                            "KeyConditionExpressions must only contain one condition per key");
+        kc->hash =
+            n->kind == N_LEGACY ? n->a[1]->value : (n->a[0]->kind == N_VALUE ? n->a[0] : n->a[1])->value;
         return 0;
     }
     if (k->range && strcmp(name, k->range) == 0) {
         if (!range_ok) return unsupported(r);
         if (key_values_typed(r, n, k->rtype)) return r->err;
         if (n->kind == N_FUNC && strcmp(k->rtype, "S") != 0 && strcmp(k->rtype, "B") != 0)
-            return ddb_fail(r, KN_EVALIDATION, "Invalid KeyConditionExpression: Incorrect operand type for operator or "
-                                               "function; operator or function: begins_with, operand type: %s",
+            return ddb_fail(r, KN_EVALIDATION,
+                            "Invalid KeyConditionExpression: Incorrect operand type for operator or "
+                            "function; operator or function: begins_with, operand type: %s",
                             ddb_type_word(k->rtype));
         if (kc->nrange++)
-            return ddb_fail(r, KN_EVALIDATION, "KeyConditionExpressions must only contain one condition per key");
+            return ddb_fail(r, KN_EVALIDATION,
+                            "KeyConditionExpressions must only contain one condition per key");
         return 0;
     }
     return ddb_fail(r, KN_EVALIDATION, "Query condition missed key schema element: %s",
@@ -517,10 +532,11 @@ int ddb_op_query(ddb_req *r)
     memset(&start, 0, sizeof start);
     memset(&hpos, 0, sizeof hpos);
     if (read_prepare(r, &q, query_fields, query_exprs, query_legacy, "QueryFilter")) goto out;
-    const char *kce = str(r->in, "KeyConditionExpression");
-    if (!kce && !member(r->in, "KeyConditions")) {
-        ddb_fail(r, KN_EVALIDATION,
-                 "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.");
+    const char *kce = ddb_str(r->in, "KeyConditionExpression");
+    if (!kce && !ddb_member(r->in, "KeyConditions")) {
+        ddb_fail(
+            r, KN_EVALIDATION,
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.");
         goto out;
     }
     if (kce && ddb_parse_condition(&q.ctx, "KeyConditionExpression", kce, &kcond)) {
@@ -544,7 +560,8 @@ int ddb_op_query(ddb_req *r)
         ddb_fail(r, KN_EVALIDATION, "Query condition missed key schema element: %s", k->hash);
         goto out;
     }
-    bool forward = !member(r->in, "ScanIndexForward") || cJSON_IsTrue(member(r->in, "ScanIndexForward"));
+    bool forward =
+        !ddb_member(r->in, "ScanIndexForward") || cJSON_IsTrue(ddb_member(r->in, "ScanIndexForward"));
     if (q.ix) {
         if (q.esk && index_start(r, &q, &rstart, false)) goto out;
         if (load_index(r, q.t, q.ix, kc.hash, false, &rows, &nrows)) goto out;
@@ -578,7 +595,8 @@ int ddb_op_query(ddb_req *r)
     }
     finish(r, &q.pg);
 out:
-    for (int j = 0; j < 4; j++) kn_buf_free(&rstart.k[j]);
+    for (int j = 0; j < 4; j++)
+        kn_buf_free(&rstart.k[j]);
     rows_free(rows, nrows);
     ddb_pos_free(&start);
     ddb_pos_free(&hpos);

@@ -20,7 +20,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS ddb_tables(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE,"
     "  meta TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS ddb_items(tid INTEGER NOT NULL, hk BLOB NOT NULL, rk BLOB NOT NULL,"
-    "  seg INTEGER NOT NULL, size INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY(tid, hk, rk)) WITHOUT ROWID;"
+    "  seg INTEGER NOT NULL, size INTEGER NOT NULL, item TEXT NOT NULL, PRIMARY KEY(tid, hk, rk)) WITHOUT "
+    "ROWID;"
     "CREATE INDEX IF NOT EXISTS ddb_items_scan ON ddb_items(tid, seg, hk, rk);";
 
 static int db_fail(ddb_req *r, const char *what)
@@ -167,7 +168,8 @@ int ddb_table_load(ddb_req *r, const char *name, ddb_table **out)
         }
         settle(t->meta, "TableStatus", r->now_ms);
         cJSON *gsis = cJSON_GetObjectItemCaseSensitive(t->meta, "GlobalSecondaryIndexes");
-        for (cJSON *g = gsis ? gsis->child : NULL; g; g = g->next) settle(g, "IndexStatus", r->now_ms);
+        for (cJSON *g = gsis ? gsis->child : NULL; g; g = g->next)
+            settle(g, "IndexStatus", r->now_ms);
         if (ddb_table_index(t) < 0) {
             ddb_table_free(t);
             rc = db_fail(r, "reading a table's metadata");
@@ -350,14 +352,16 @@ int ddb_cursor_scan(ddb_req *r, int64_t tid, uint32_t lo, uint32_t hi, const ddb
     return 0;
 }
 
-int ddb_cursor_query(ddb_req *r, int64_t tid, const kn_buf *hk, bool forward, const kn_buf *after_rk, ddb_cursor *c)
+int ddb_cursor_query(ddb_req *r, int64_t tid, const kn_buf *hk, bool forward, const kn_buf *after_rk,
+                     ddb_cursor *c)
 {
-    const char *sql = forward ? (after_rk ? "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 AND rk > ?3 "
-                                            "ORDER BY rk"
-                                          : "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 ORDER BY rk")
-                              : (after_rk ? "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 AND rk < ?3 "
-                                            "ORDER BY rk DESC"
-                                          : "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 ORDER BY rk DESC");
+    const char *sql =
+        forward ? (after_rk ? "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 AND rk > ?3 "
+                              "ORDER BY rk"
+                            : "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 ORDER BY rk")
+                : (after_rk ? "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 AND rk < ?3 "
+                              "ORDER BY rk DESC"
+                            : "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 ORDER BY rk DESC");
     c->st = prepare(r, sql);
     if (!c->st) return r->err;
     sqlite3_bind_int64(c->st, 1, tid);
