@@ -19,6 +19,8 @@ done
 if [ "$what" = test ]; then
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the TLS test makes a certificate
+    command -v curl >/dev/null 2>&1 || missing+=(curl)         # ... and checks ALPN with curl
     if ! scripts/find-python.sh >/dev/null 2>&1; then missing+=(python3-boto3); fi
     if ! command -v aws >/dev/null 2>&1; then missing+=(awscli); fi
 fi

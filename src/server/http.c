@@ -12,6 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
@@ -34,8 +37,10 @@ static const char DDB_SERVICE[] = "DynamoDB_20120810.";
 static struct {
     h2o_globalconf_t config;
     h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;
+    h2o_accept_ctx_t accept_ctx;     /* plain: HTTP/1.1 and h2c with prior knowledge */
+    h2o_accept_ctx_t tls_accept_ctx; /* --tls-port: HTTPS, HTTP/2 by ALPN */
+    h2o_socket_t *listener, *tls_listener;
+    SSL_CTX *ssl_ctx;
     int fd;
     kn_server *srv;
 } g = {.fd = -1};
@@ -375,17 +380,18 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err) return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (!sock) return;
-    h2o_accept(&g.accept_ctx, sock);
+    h2o_accept(listener == g.tls_listener ? &g.tls_accept_ctx : &g.accept_ctx, sock);
 }
 
-int kn_http_listen(kn_server *srv)
+/* A listening socket on host:port, or -1 with the reason logged. */
+static int listen_on(const char *host, int port)
 {
     struct sockaddr_in addr;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)srv->cfg.port);
-    if (inet_pton(AF_INET, srv->cfg.host, &addr.sin_addr) != 1) {
-        kn_error("--host %s: not an IPv4 address", srv->cfg.host);
+    addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
+        kn_error("--host %s: not an IPv4 address", host);
         return -1;
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -397,14 +403,53 @@ int kn_http_listen(kn_server *srv)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        kn_error("cannot listen on %s:%d: %s", srv->cfg.host, srv->cfg.port, strerror(errno));
+        kn_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
         close(fd);
         return -1;
     }
     if (listen(fd, SOMAXCONN) != 0) {
-        kn_error("listen() failed on %s:%d: %s", srv->cfg.host, srv->cfg.port, strerror(errno));
+        kn_error("listen() failed on %s:%d: %s", host, port, strerror(errno));
         close(fd);
         return -1;
+    }
+    return fd;
+}
+
+/* The TLS context of --tls-cert / --tls-key, offering HTTP/2 and HTTP/1.1 by ALPN. */
+static SSL_CTX *tls_context(const kn_config *cfg)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        kn_error("--tls-cert %s: cannot load the certificate (PEM expected): %s", cfg->tls_cert,
+                 ERR_reason_error_string(ERR_get_error()));
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        kn_error("--tls-key %s: cannot load the key, or it does not match the certificate: %s", cfg->tls_key,
+                 ERR_reason_error_string(ERR_get_error()));
+        goto fail;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int kn_http_listen(kn_server *srv)
+{
+    int fd = listen_on(srv->cfg.host, srv->cfg.port);
+    if (fd < 0) return -1;
+    int tls_fd = -1;
+    if (srv->cfg.tls_port) {
+        if (!(g.ssl_ctx = tls_context(&srv->cfg)) ||
+            (tls_fd = listen_on(srv->cfg.host, srv->cfg.tls_port)) < 0) {
+            close(fd);
+            return -1;
+        }
     }
     g.fd = fd;
     g.srv = srv;
@@ -422,6 +467,12 @@ int kn_http_listen(kn_server *srv)
     kn_commit_init(srv, g.ctx.loop);
     g.listener = h2o_evloop_socket_create(g.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(g.listener, on_accept);
+    if (tls_fd >= 0) {
+        g.tls_accept_ctx = g.accept_ctx;
+        g.tls_accept_ctx.ssl_ctx = g.ssl_ctx;
+        g.tls_listener = h2o_evloop_socket_create(g.ctx.loop, tls_fd, H2O_SOCKET_FLAG_DONT_READ);
+        h2o_socket_read_start(g.tls_listener, on_accept);
+    }
     return 0;
 }
 
@@ -442,6 +493,7 @@ int kn_http_run(kn_server *srv, volatile int *stop)
     }
     /* stop accepting, then answer everything already staged */
     h2o_socket_read_stop(g.listener);
+    if (g.tls_listener) h2o_socket_read_stop(g.tls_listener);
     kn_commit_run(srv);
     while (kn_commit_busy(srv)) {
         h2o_evloop_run(g.ctx.loop, 10);
@@ -452,6 +504,10 @@ int kn_http_run(kn_server *srv, volatile int *stop)
 
 void kn_http_free(void)
 {
+    if (g.tls_listener) {
+        h2o_socket_close(g.tls_listener);
+        g.tls_listener = NULL;
+    }
     if (g.listener) {
         h2o_socket_close(g.listener);
         g.listener = NULL;

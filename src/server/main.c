@@ -44,6 +44,8 @@ static void usage(FILE *f)
                "  --create-table-ms MS     time a DynamoDB table or index stays CREATING, and a table\n"
                "                           UPDATING while an index builds (default 500; 0: at once)\n"
                "  --shard-limit N          open shards allowed in the account (default 1000)\n"
+               "  --tls-port N             also serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) on port N,\n"
+               "                           with --tls-cert FILE and --tls-key FILE (PEM)\n"
                "  --enforce-throughput     apply AWS's per-shard limits (in: 1 MiB/s or 1000 records/s;\n"
                "                           out: 2 MiB/s and 5 calls/s) with ProvisionedThroughputExceeded\n"
                "  --segment-bytes N        roll shard log segments past N bytes (default 67108864)\n"
@@ -95,7 +97,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_AUTH,
         OPT_CREDENTIALS,
         OPT_CREATE_TABLE,
-        OPT_THROUGHPUT
+        OPT_THROUGHPUT,
+        OPT_TLS_PORT,
+        OPT_TLS_CERT,
+        OPT_TLS_KEY
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -111,6 +116,9 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"retention-check-ms", required_argument, 0, OPT_RETENTION},
                                          {"create-table-ms", required_argument, 0, OPT_CREATE_TABLE},
                                          {"enforce-throughput", no_argument, 0, OPT_THROUGHPUT},
+                                         {"tls-port", required_argument, 0, OPT_TLS_PORT},
+                                         {"tls-cert", required_argument, 0, OPT_TLS_CERT},
+                                         {"tls-key", required_argument, 0, OPT_TLS_KEY},
                                          {"auth", required_argument, 0, OPT_AUTH},
                                          {"credentials", required_argument, 0, OPT_CREDENTIALS},
                                          {"help", no_argument, 0, OPT_HELP},
@@ -148,6 +156,16 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
             break;
         case OPT_THROUGHPUT:
             cfg->enforce_throughput = true;
+            break;
+        case OPT_TLS_PORT:
+            if (parse_int("--tls-port", optarg, 1, 65535, &v)) return -1;
+            cfg->tls_port = (int)v;
+            break;
+        case OPT_TLS_CERT:
+            cfg->tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            cfg->tls_key = optarg;
             break;
         case OPT_CREATE_TABLE:
             if (parse_int("--create-table-ms", optarg, 0, 86400000, &v)) return -1;
@@ -218,6 +236,11 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
     }
     if (optind < argc) {
         fprintf(stderr, "kinesind: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return -1;
+    }
+    if ((cfg->tls_port != 0) != (cfg->tls_cert != NULL) ||
+        (cfg->tls_cert != NULL) != (cfg->tls_key != NULL)) {
+        fprintf(stderr, "kinesind: --tls-port, --tls-cert and --tls-key go together (see --help)\n");
         return -1;
     }
     if (cfg->auth_sigv4 != (cfg->credentials_file != NULL)) {

@@ -33,6 +33,8 @@ typedef struct kn_config {
     int64_t fsync_interval_ms;
     int64_t retention_check_ms;
     bool enforce_throughput; /* AWS's per-shard write and read limits */
+    int tls_port;            /* 0: no HTTPS listener */
+    const char *tls_cert, *tls_key;
     char account[13];
     char region[64];
     bool auth_sigv4;              /* --auth sigv4: verify signatures against credentials_file */
