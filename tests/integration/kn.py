@@ -80,6 +80,21 @@ def free_port():
     return port
 
 
+def terminate(proc, timeout):
+    """SIGTERM, then wait up to timeout; a process still running then is SIGKILLed. Returns
+    False when it had to be killed."""
+    if proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
 class Kinesind:
     """One kinesind process on a free port.
 
@@ -153,16 +168,10 @@ class Kinesind:
         """SIGTERM, wait; returns the exit code (negative = killed by that signal)."""
         if self.proc is None:
             return self.returncode
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                self._finish()
-                fail("kinesind (pid %d) did not exit within %.0fs of SIGTERM\n%s"
-                     % (self.proc.pid, timeout, self.log()))
+        pid = self.proc.pid
+        if not terminate(self.proc, timeout):
+            self._finish()
+            fail("kinesind (pid %d) did not exit within %.0fs of SIGTERM\n%s" % (pid, timeout, self.log()))
         self._finish()
         return self.returncode
 

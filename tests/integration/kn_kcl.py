@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 
-from kn import REGION, Kinesind, check, fail, main
+from kn import REGION, Kinesind, check, fail, main, terminate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,14 +67,8 @@ class Worker:
         return self.proc.poll() is None
 
     def stop(self, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                fail("worker %s did not exit within %ss of SIGTERM\n%s" % (self.worker_id, timeout, self.text()))
+        if not terminate(self.proc, timeout):
+            fail("worker %s did not exit within %ss of SIGTERM\n%s" % (self.worker_id, timeout, self.text()))
         return self.proc.returncode
 
     def kill(self):
