@@ -1,5 +1,5 @@
 /* Unit tests for src/base: base64, u128 and hash keys, sequence numbers, tokens and
- * iterators, the response writer. */
+ * iterators, the response writer, CRC32C. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,11 +10,36 @@
 
 #include "base/b64.h"
 #include "base/cbor.h"
+#include "base/crc32c.h"
 #include "base/iterator.h"
 #include "base/seqnum.h"
 #include "base/token.h"
 #include "base/u128.h"
 #include "base/writer.h"
+
+/* CRC32C check values (RFC 3720 B.4), the instruction path against the table, and chaining. */
+static void crc32c_known_values(void **state)
+{
+    assert_int_equal(kn_crc32c(0, "123456789", 9), 0xe3069283u);
+    assert_int_equal(kn_crc32c_portable(0, "123456789", 9), 0xe3069283u);
+    unsigned char zeros[32] = {0}, ones[32], inc[32];
+    memset(ones, 0xff, sizeof ones);
+    for (int i = 0; i < 32; i++)
+        inc[i] = (unsigned char)i;
+    assert_int_equal(kn_crc32c(0, zeros, 32), 0x8a9136aau);
+    assert_int_equal(kn_crc32c(0, ones, 32), 0x62a8ab43u);
+    assert_int_equal(kn_crc32c(0, inc, 32), 0x46dd794eu);
+    unsigned char buf[1000];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)(i * 131 + (i >> 3));
+    for (size_t off = 0; off < 9; off++)
+        for (size_t n = 0; n + off <= sizeof buf; n += 37) {
+            uint32_t hw = kn_crc32c(0, buf + off, n);
+            assert_int_equal(hw, kn_crc32c_portable(0, buf + off, n));
+            size_t half = n / 3;
+            assert_int_equal(kn_crc32c(kn_crc32c(0, buf + off, half), buf + off + half, n - half), hw);
+        }
+}
 
 static void b64_round_trip(void **state)
 {
@@ -231,7 +256,7 @@ static void cbor_decodes_what_the_java_sdk_sends(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(b64_round_trip),       cmocka_unit_test(b64_rejects),
+        cmocka_unit_test(crc32c_known_values),  cmocka_unit_test(b64_round_trip),       cmocka_unit_test(b64_rejects),
         cmocka_unit_test(u128_decimal),         cmocka_unit_test(hash_keys_route_like_aws),
         cmocka_unit_test(seqnum_aws_sample),    cmocka_unit_test(seqnum_round_trip_and_order),
         cmocka_unit_test(seqnum_rejects),       cmocka_unit_test(iterator_seal),
