@@ -21,22 +21,6 @@ static int u192_mul_add(u192 *v, uint64_t mul, uint64_t add)
     return carry ? -1 : 0;
 }
 
-static uint64_t u192_div(u192 *v, uint64_t div)
-{
-    unsigned __int128 rem = 0;
-    for (int i = 0; i < 3; i++) {
-        unsigned __int128 cur = (rem << 64) | v->limb[i];
-        v->limb[i] = (uint64_t)(cur / div);
-        rem = cur % div;
-    }
-    return (uint64_t)rem;
-}
-
-static int u192_is_zero(const u192 *v)
-{
-    return !(v->limb[0] | v->limb[1] | v->limb[2]);
-}
-
 static int hexval(char c)
 {
     return c <= '9' ? c - '0' : c - 'a' + 10;
@@ -50,26 +34,47 @@ size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
                            ((unsigned __int128)(uint32_t)s->shard_index << 4) | 2u;
     uint64_t hi = (2ull << (184 - 128)) | ((uint64_t)s->create_secs << (148 - 128)) |
                   ((uint64_t)((uint32_t)s->shard_index & 0xf) << (144 - 128)) | (uint64_t)(s->seq_ix >> 48);
-    u192 v = {{hi, (uint64_t)(lo >> 64), (uint64_t)lo}};
-    /* base 10^19 chunks, least significant first */
-    uint64_t chunk[4];
-    int nc = 0;
-    while (!u192_is_zero(&v))
-        chunk[nc++] = u192_div(&v, 10000000000000000000ull);
-    if (nc == 0) chunk[nc++] = 0;
-    char lead[20];
+    uint64_t mid = (uint64_t)(lo >> 64), low = (uint64_t)lo;
+    /* v = hi * 2^128 + mid * 2^64 + low, worked in base 10^9 columns with 2^128 and 2^64 as
+     * constants: only 64-bit multiplications and divisions by constants (which compile to
+     * multiplications), no 128-bit division; this runs once per record */
+    static const uint64_t p64[3] = {709551616u, 446744073u, 18u};
+    static const uint64_t p128[5] = {768211456u, 374607431u, 938463463u, 282366920u, 340u};
+    const uint64_t B = 1000000000u;
+    uint64_t h[3] = {hi % B, hi / B % B, hi / B / B};
+    uint64_t m[3] = {mid % B, mid / B % B, mid / B / B};
+    uint64_t col[8] = {low % B, low / B % B, low / B / B, 0, 0, 0, 0, 0};
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < 3; k++)
+            col[i + k] += m[i] * p64[k];
+        for (int k = 0; k < 5 && i + k < 8; k++)
+            col[i + k] += h[i] * p128[k];
+    }
+    uint64_t carry = 0;
+    int top = 0;
+    for (int k = 0; k < 8; k++) {
+        col[k] += carry;
+        carry = col[k] / B;
+        col[k] %= B;
+        if (col[k]) top = k;
+    }
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                   "8081828384858687888990919293949596979899";
+    char lead[10];
     size_t n = 0, ln = 0;
-    for (uint64_t c = chunk[nc - 1]; c || ln == 0; c /= 10)
+    for (uint64_t c = col[top]; c || ln == 0; c /= 10)
         lead[ln++] = (char)('0' + c % 10);
     while (ln)
         out[n++] = lead[--ln];
-    for (int i = nc - 2; i >= 0; i--) {
-        uint64_t c = chunk[i];
-        for (int k = 18; k >= 0; k--) {
-            out[n + (size_t)k] = (char)('0' + c % 10);
-            c /= 10;
+    for (int k = top - 1; k >= 0; k--) {
+        uint32_t c = (uint32_t)col[k];
+        for (int d = 7; d >= 1; d -= 2) {
+            memcpy(out + n + d, pairs + 2 * (c % 100), 2);
+            c /= 100;
         }
-        n += 19;
+        out[n] = (char)('0' + c);
+        n += 9;
     }
     out[n] = '\0';
     return n;
