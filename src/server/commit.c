@@ -1,27 +1,47 @@
 /*
- * Group commit and the durability thread.
+ * Group commit, the journal and checkpoints.
  *
  * Handlers stage records into shard logs during an event-loop iteration and park their calls
  * here (kn_commit_wait). After the iteration, kn_commit_run writes every touched log once
- * (one write() per log), then, by policy:
+ * (one write() per log, to its segment, unsynced), queues the same frames as one journal entry
+ * per log, and writes all the entries to the shared journal with one write() (store/journal.c).
+ * Then, by policy:
  *
  *   always    the parked calls join the next sync batch. One batch is in flight at a time: the
- *             durability thread fdatasyncs each log of the batch once (plus a new segment's
- *             directory), reports back through an h2o multithread queue, and the loop publishes
- *             the records and answers the batch's calls. Calls that arrive meanwhile form the
- *             next batch, so under load one sync covers many requests and the event loop never
- *             waits on the disk.
+ *             durability thread fdatasyncs the journal once (plus its directory when a journal
+ *             file is new), reports back through an h2o multithread queue, and the loop marks
+ *             the batch's records durable, publishes them and answers the batch's calls. Calls
+ *             that arrive meanwhile form the next batch, so under load one sync covers many
+ *             requests and many shards, and the event loop never waits on the disk.
  *   interval  records are published and calls answered after the write; the durability thread
- *             syncs every log written since the last round every MS milliseconds.
- *   never     published and answered after the write; syncing is left to the kernel.
+ *             syncs the journal every MS milliseconds.
+ *   never     published and answered after the segment write; no journal; syncing is left to
+ *             the kernel.
+ *
+ * Checkpoints (always and interval) make segments durable so the journal can shrink: when the
+ * active journal file passes --checkpoint-bytes or CHECKPOINT_MS has passed, the loop rolls the
+ * journal to a new file, starts a sync request on every shard log written since the last
+ * checkpoint began, and hands them to the checkpoint thread (its own thread, so a checkpoint
+ * of hundreds of segments never delays a batch). When every one succeeded, the journal files
+ * before the roll are deleted. At shutdown a last checkpoint runs on the loop thread.
  *
  * Invariants:
- *  1. A call parked under `always` is resumed only after every log it touched has been synced
- *     by a batch that began after the call's records were written, or has failed.
- *  2. At most one batch is in flight; a log appears in it at most once (the shard log's own
- *     in-flight rule).
- *  3. A log is never closed while it is in a batch or on the to-sync list: the registry calls
- *     kn_commit_forget before closing one, and refuses to close one that is dirty.
+ *  1. A call parked under `always` is resumed only after every log it touched is durable by a
+ *     journal sync that began after the call's records were written, or has failed.
+ *  2. At most one batch and one checkpoint are in flight; a log is in a checkpoint at most once
+ *     (the shard log's own in-flight rule).
+ *  3. A journal file is deleted only after a checkpoint that began after the file stopped being
+ *     written synced every log written before that; and never again once any log or the
+ *     journal has FAILED (`pinned`): a failed log's acknowledged records may exist only in the
+ *     journal, and a restart replays them.
+ *  4. A log is never closed while it is in a checkpoint (the registry refuses to close a dirty
+ *     log, and a log being synced is dirty); kn_commit_forget takes it off every list here.
+ *  5. A failed journal (write or sync) fails every log whose records it was to hold, so their
+ *     calls answer InternalFailure; later appends fail at the next flush (sticky).
+ *
+ * Threads: the event-loop thread owns everything here and in the shard logs; the durability
+ * thread only runs the batch's journal sync request, the checkpoint thread only the checkpoint's
+ * shard-log sync requests; each reports back through the multithread queue.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -33,34 +53,58 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/server.h"
+#include "store/journal.h"
 
-typedef struct batch {
-    h2o_multithread_message_t msg; /* the durability thread's report */
-    kn_shardlog **logs;
-    kn_sync_req **reqs;
-    int *rcs;
-    size_t n, cap;
-    kn_call *calls; /* resumed when the batch completes */
-} batch;
+#define CHECKPOINT_MS 10000
 
 typedef struct log_set {
     kn_shardlog **logs;
     size_t n, cap;
 } log_set;
 
-struct kn_commit {
-    kn_fsync_mode mode;
-    int64_t interval_ms;
-    int64_t next_sync_ms;
-    log_set touched;      /* staged into during this iteration */
-    log_set unsynced;     /* written, not yet in a sync batch */
-    kn_call *head, *tail; /* calls waiting for the next batch */
-    batch b;
-    bool inflight;
+/* A thread that runs one job at a time for the loop and reports back through the queue. */
+typedef struct worker {
+    h2o_multithread_message_t msg; /* the report */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool work, stop, started;
+    void (*job)(kn_commit *k);
+    kn_commit *k;
+} worker;
+
+typedef struct batch {
+    kn_journal_sync *req; /* NULL: nothing to sync */
+    int rc;
+    log_set logs;   /* whose flushed records this batch makes durable */
+    kn_call *calls; /* resumed when the batch completes */
+} batch;
+
+typedef struct checkpoint {
+    kn_shardlog **logs;
+    kn_sync_req **reqs;
+    int *rcs;
+    size_t n, cap;
+    uint64_t mark; /* journal files before it go when this checkpoint succeeds */
+} checkpoint;
+
+struct kn_commit {
+    kn_fsync_mode mode;
+    int64_t interval_ms;
+    int64_t next_sync_ms;
+    int64_t next_checkpoint_ms;
+    uint64_t checkpoint_bytes;
+    kn_journal *journal; /* NULL under never */
+    log_set touched;      /* staged into during this iteration */
+    log_set unsynced;     /* written, not yet in a journal sync batch */
+    log_set unckpt;       /* written since the last checkpoint began */
+    kn_call *head, *tail; /* calls waiting for the next batch */
+    batch b;
+    bool b_inflight;
+    checkpoint cp;
+    bool cp_inflight;
+    bool pinned; /* invariant 3: keep every journal file until restart */
+    worker bw, cw;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
 };
@@ -82,38 +126,84 @@ static void set_remove(log_set *s, kn_shardlog *log)
         if (s->logs[i] == log) s->logs[i--] = s->logs[--s->n];
 }
 
-static void batch_add(batch *b, kn_shardlog *log, kn_sync_req *req)
+static void cp_add(checkpoint *c, kn_shardlog *log, kn_sync_req *req)
 {
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 16;
-        b->logs = kn_xrealloc(b->logs, b->cap * sizeof *b->logs);
-        b->reqs = kn_xrealloc(b->reqs, b->cap * sizeof *b->reqs);
-        b->rcs = kn_xrealloc(b->rcs, b->cap * sizeof *b->rcs);
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->logs = kn_xrealloc(c->logs, c->cap * sizeof *c->logs);
+        c->reqs = kn_xrealloc(c->reqs, c->cap * sizeof *c->reqs);
+        c->rcs = kn_xrealloc(c->rcs, c->cap * sizeof *c->rcs);
     }
-    b->logs[b->n] = log;
-    b->reqs[b->n] = req;
-    b->rcs[b->n] = 0;
-    b->n++;
+    c->logs[c->n] = log;
+    c->reqs[c->n] = req;
+    c->rcs[c->n] = 0;
+    c->n++;
 }
 
-static void *durability_main(void *arg)
+/* ---- the two threads ---- */
+
+static void *worker_main(void *arg)
 {
-    kn_commit *k = arg;
-    pthread_mutex_lock(&k->mu);
+    worker *w = arg;
+    pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!k->work && !k->stop)
-            pthread_cond_wait(&k->cv, &k->mu);
-        if (k->stop && !k->work) break;
-        k->work = false;
-        pthread_mutex_unlock(&k->mu);
-        for (size_t i = 0; i < k->b.n; i++)
-            k->b.rcs[i] = kn_sync_req_run(k->b.reqs[i]);
-        h2o_multithread_send_message(&k->receiver, &k->b.msg);
-        pthread_mutex_lock(&k->mu);
+        while (!w->work && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop && !w->work) break;
+        w->work = false;
+        pthread_mutex_unlock(&w->mu);
+        w->job(w->k);
+        h2o_multithread_send_message(&w->k->receiver, &w->msg);
+        pthread_mutex_lock(&w->mu);
     }
-    pthread_mutex_unlock(&k->mu);
+    pthread_mutex_unlock(&w->mu);
     return NULL;
 }
+
+static void worker_start(kn_commit *k, worker *w, void (*job)(kn_commit *), const char *what)
+{
+    w->job = job;
+    w->k = k;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+        kn_error("cannot start the %s thread; syncing on the event loop", what);
+        return;
+    }
+    w->started = true;
+}
+
+static void worker_kick(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->work = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void worker_stop(worker *w)
+{
+    if (!w->started) return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+static void batch_job(kn_commit *k)
+{
+    k->b.rc = kn_journal_sync_run(k->b.req);
+}
+
+static void checkpoint_job(kn_commit *k)
+{
+    for (size_t i = 0; i < k->cp.n; i++)
+        k->cp.rcs[i] = kn_sync_req_run(k->cp.reqs[i]);
+}
+
+/* ---- batches: the journal sync ---- */
 
 static void resume_all(kn_call *c)
 {
@@ -126,19 +216,89 @@ static void resume_all(kn_call *c)
     }
 }
 
-/* Loop thread: the batch's syncs are done. */
+/* Loop thread: the batch's journal sync is done. */
 static void batch_done(kn_commit *k)
 {
     batch *b = &k->b;
-    for (size_t i = 0; i < b->n; i++) {
-        kn_shardlog_sync_end(b->logs[i], b->reqs[i], b->rcs[i]);
-        if (k->mode == KN_FSYNC_ALWAYS) kn_shardlog_publish(b->logs[i], true);
+    if (b->req) kn_journal_sync_end(k->journal, b->req, b->rc);
+    if (b->rc < 0) k->pinned = true;
+    for (size_t i = 0; i < b->logs.n; i++) {
+        kn_shardlog_journal_end(b->logs.logs[i], b->rc);
+        if (k->mode == KN_FSYNC_ALWAYS) kn_shardlog_publish(b->logs.logs[i], true);
     }
-    b->n = 0;
+    b->logs.n = 0;
+    b->req = NULL;
     kn_call *calls = b->calls;
     b->calls = NULL;
-    k->inflight = false;
+    k->b_inflight = false;
     resume_all(calls);
+}
+
+/* Starts a journal sync batch covering every written log, carrying the waiting calls (always). */
+static void dispatch(kn_commit *k)
+{
+    if (k->b_inflight) return;
+    batch *b = &k->b;
+    for (size_t i = 0; i < k->unsynced.n; i++) {
+        kn_shardlog_journal_begin(k->unsynced.logs[i]);
+        set_add(&b->logs, k->unsynced.logs[i]);
+    }
+    k->unsynced.n = 0;
+    if (k->mode == KN_FSYNC_ALWAYS) {
+        b->calls = k->head;
+        k->head = k->tail = NULL;
+    }
+    k->b_inflight = true;
+    b->req = kn_journal_sync_begin(k->journal);
+    b->rc = kn_journal_failed(k->journal) ? KN_EIO : 0;
+    if (!b->req || !k->bw.started) {
+        /* nothing to sync (or no thread: shutting down): finish on this thread */
+        if (b->req) b->rc = kn_journal_sync_run(b->req);
+        batch_done(k);
+        return;
+    }
+    worker_kick(&k->bw);
+}
+
+/* ---- checkpoints ---- */
+
+static void checkpoint_done(kn_commit *k)
+{
+    checkpoint *c = &k->cp;
+    bool ok = true;
+    for (size_t i = 0; i < c->n; i++) {
+        kn_shardlog_sync_end(c->logs[i], c->reqs[i], c->rcs[i]);
+        if (c->rcs[i] < 0) ok = false;
+    }
+    c->n = 0;
+    k->cp_inflight = false;
+    if (!ok) k->pinned = true;
+    if (!k->pinned) kn_journal_release(k->journal, c->mark);
+}
+
+static void checkpoint_begin(kn_commit *k, bool inline_run)
+{
+    if (k->cp_inflight || kn_journal_failed(k->journal)) return;
+    checkpoint *c = &k->cp;
+    if (kn_journal_roll(k->journal, &c->mark) < 0) {
+        k->pinned = true;
+        return;
+    }
+    k->next_checkpoint_ms = kn_mono_ms() + CHECKPOINT_MS;
+    for (size_t i = 0; i < k->unckpt.n; i++) {
+        kn_shardlog *log = k->unckpt.logs[i];
+        kn_sync_req *r = kn_shardlog_sync_begin(log);
+        if (r) cp_add(c, log, r);
+        if (kn_shardlog_failed(log)) k->pinned = true;
+    }
+    k->unckpt.n = 0;
+    k->cp_inflight = true;
+    if (inline_run || !k->cw.started) {
+        checkpoint_job(k);
+        checkpoint_done(k);
+        return;
+    }
+    worker_kick(&k->cw);
 }
 
 static void on_report(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
@@ -148,58 +308,30 @@ static void on_report(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
         h2o_multithread_message_t *m =
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
+        if (m == &k->bw.msg)
+            batch_done(k);
+        else
+            checkpoint_done(k);
     }
-    batch_done(k);
 }
 
-/* Starts a sync batch of every unsynced log, carrying the waiting calls (always) along. */
-static void dispatch(kn_commit *k)
-{
-    if (k->inflight) return;
-    batch *b = &k->b;
-    for (size_t i = 0; i < k->unsynced.n; i++) {
-        kn_sync_req *r = kn_shardlog_sync_begin(k->unsynced.logs[i]);
-        if (r)
-            batch_add(b, k->unsynced.logs[i], r);
-        else if (k->mode == KN_FSYNC_ALWAYS)
-            kn_shardlog_publish(k->unsynced.logs[i], true);
-    }
-    k->unsynced.n = 0;
-    if (k->mode == KN_FSYNC_ALWAYS) {
-        b->calls = k->head;
-        k->head = k->tail = NULL;
-    }
-    k->inflight = true;
-    if (b->n == 0 || !k->started) {
-        /* nothing to sync (or no thread: shutting down): finish on this thread */
-        for (size_t i = 0; i < b->n; i++)
-            b->rcs[i] = kn_sync_req_run(b->reqs[i]);
-        batch_done(k);
-        return;
-    }
-    pthread_mutex_lock(&k->mu);
-    k->work = true;
-    pthread_cond_signal(&k->cv);
-    pthread_mutex_unlock(&k->mu);
-}
+/* ---- the loop's side ---- */
 
 void kn_commit_init(kn_server *srv, struct st_h2o_evloop_t *loop)
 {
     kn_commit *k = kn_xcalloc(1, sizeof *k);
-    k->mode = srv->cfg.in_memory ? KN_FSYNC_NEVER : srv->cfg.fsync_mode;
+    k->mode = srv->cfg.in_memory || !srv->journal ? KN_FSYNC_NEVER : srv->cfg.fsync_mode;
     k->interval_ms = srv->cfg.fsync_interval_ms;
     k->next_sync_ms = kn_mono_ms() + k->interval_ms;
+    k->next_checkpoint_ms = kn_mono_ms() + CHECKPOINT_MS;
+    k->checkpoint_bytes = srv->cfg.checkpoint_bytes ? srv->cfg.checkpoint_bytes : (64u << 20);
+    if (k->mode != KN_FSYNC_NEVER) k->journal = srv->journal;
     srv->commit = k;
     if (!loop || k->mode == KN_FSYNC_NEVER) return;
-    pthread_mutex_init(&k->mu, NULL);
-    pthread_cond_init(&k->cv, NULL);
     k->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(k->queue, &k->receiver, on_report);
-    if (pthread_create(&k->thread, NULL, durability_main, k) != 0) {
-        kn_error("cannot start the durability thread; syncing on the event loop");
-        return;
-    }
-    k->started = true;
+    worker_start(k, &k->bw, batch_job, "durability");
+    worker_start(k, &k->cw, checkpoint_job, "checkpoint");
 }
 
 void kn_commit_touch(kn_server *srv, kn_call *c, kn_shardlog *log)
@@ -225,14 +357,24 @@ void kn_commit_run(kn_server *srv)
     for (size_t i = 0; i < k->touched.n; i++) {
         kn_shardlog *log = k->touched.logs[i];
         /* a failed log stays failed (sticky); its waiters see it through kn_shardlog_failed */
-        if (kn_shardlog_flush(log) < 0) continue;
-        if (k->mode == KN_FSYNC_ALWAYS) {
+        if (kn_shardlog_flush(log, k->journal) < 0) {
+            if (k->journal) k->pinned = true;
+            continue;
+        }
+        if (k->journal) {
             set_add(&k->unsynced, log);
-        } else {
-            kn_shardlog_publish(log, false);
-            if (k->mode == KN_FSYNC_INTERVAL) set_add(&k->unsynced, log);
+            set_add(&k->unckpt, log);
         }
     }
+    if (k->journal && k->touched.n && kn_journal_write(k->journal) < 0) {
+        /* invariant 5: the records just written are in no journal */
+        k->pinned = true;
+        for (size_t i = 0; i < k->touched.n; i++)
+            kn_shardlog_fail(k->touched.logs[i], "journal write");
+    }
+    if (k->mode != KN_FSYNC_ALWAYS)
+        for (size_t i = 0; i < k->touched.n; i++)
+            if (!kn_shardlog_failed(k->touched.logs[i])) kn_shardlog_publish(k->touched.logs[i], false);
     k->touched.n = 0;
     if (k->mode != KN_FSYNC_ALWAYS) {
         kn_call *calls = k->head;
@@ -242,57 +384,64 @@ void kn_commit_run(kn_server *srv)
             k->next_sync_ms = kn_mono_ms() + k->interval_ms;
             dispatch(k);
         }
-        return;
+    } else if (k->head || k->unsynced.n) {
+        dispatch(k);
     }
-    if (k->head || k->unsynced.n) dispatch(k);
+    if (k->journal && k->unckpt.n &&
+        (kn_journal_active_bytes(k->journal) >= k->checkpoint_bytes || kn_mono_ms() >= k->next_checkpoint_ms))
+        checkpoint_begin(k, false);
 }
 
 int32_t kn_commit_max_wait_ms(kn_server *srv)
 {
     kn_commit *k = srv->commit;
-    if (k->mode == KN_FSYNC_INTERVAL && k->unsynced.n) {
-        int64_t left = k->next_sync_ms - kn_mono_ms();
-        return left < 0 ? 0 : left > 1000 ? 1000 : (int32_t)left;
-    }
-    return 1000;
+    int64_t due = INT64_MAX, now = kn_mono_ms();
+    if (k->mode == KN_FSYNC_INTERVAL && k->unsynced.n) due = k->next_sync_ms;
+    if (k->journal && k->unckpt.n && k->next_checkpoint_ms < due) due = k->next_checkpoint_ms;
+    int64_t left = due == INT64_MAX ? 1000 : due - now;
+    return left < 0 ? 0 : left > 1000 ? 1000 : (int32_t)left;
 }
 
 bool kn_commit_busy(kn_server *srv)
 {
     kn_commit *k = srv->commit;
-    return k->inflight || k->head || k->touched.n;
+    return k->b_inflight || k->cp_inflight || k->head || k->touched.n;
 }
 
 void kn_commit_forget(kn_server *srv, kn_shardlog *log)
 {
-    if (!srv->commit) return;
-    set_remove(&srv->commit->touched, log);
-    set_remove(&srv->commit->unsynced, log);
+    kn_commit *k = srv->commit;
+    if (!k) return;
+    set_remove(&k->touched, log);
+    set_remove(&k->unsynced, log);
+    set_remove(&k->unckpt, log);
+    set_remove(&k->b.logs, log);
 }
 
 void kn_commit_free(kn_server *srv)
 {
     kn_commit *k = srv->commit;
     if (!k) return;
-    if (k->started) {
-        pthread_mutex_lock(&k->mu);
-        k->stop = true;
-        pthread_cond_signal(&k->cv);
-        pthread_mutex_unlock(&k->mu);
-        pthread_join(k->thread, NULL);
-        k->started = false;
-    }
-    /* whatever was written but not yet synced is synced now, on this thread */
-    if (k->mode != KN_FSYNC_NEVER && k->unsynced.n) dispatch(k);
+    worker_stop(&k->bw);
+    worker_stop(&k->cw);
+    KN_ASSERT(!k->b_inflight && !k->cp_inflight); /* the loop waits while kn_commit_busy */
     if (k->queue) {
         h2o_multithread_unregister_receiver(k->queue, &k->receiver);
         h2o_multithread_destroy_queue(k->queue);
     }
+    if (k->journal) {
+        /* whatever was written but not yet synced is synced now, then a last checkpoint
+         * leaves the journal empty, so the next start replays nothing */
+        if (k->unsynced.n || k->head) dispatch(k);
+        if (k->unckpt.n) checkpoint_begin(k, true);
+    }
     free(k->touched.logs);
     free(k->unsynced.logs);
-    free(k->b.logs);
-    free(k->b.reqs);
-    free(k->b.rcs);
+    free(k->unckpt.logs);
+    free(k->b.logs.logs);
+    free(k->cp.logs);
+    free(k->cp.reqs);
+    free(k->cp.rcs);
     free(k);
     srv->commit = NULL;
 }

@@ -17,6 +17,7 @@
 #include "server/auth.h"
 #include "server/http.h"
 #include "server/server.h"
+#include "store/journal.h"
 
 static volatile sig_atomic_t stop_flag;
 static volatile int stop_int;
@@ -52,6 +53,8 @@ static void usage(FILE *f)
                "  --fsync POLICY           always (default): acknowledge writes after fdatasync;\n"
                "                           interval=MS: acknowledge after write(), sync every MS;\n"
                "                           never: leave syncing to the operating system\n"
+               "  --checkpoint-bytes N     sync shard segments and drop the journal once it holds N\n"
+               "                           bytes (default 67108864; bounds the replay at start)\n"
                "  --retention-check-ms MS  how often expired records are deleted (default 60000)\n"
                "  --auth MODE              none (default): check only that requests look signed;\n"
                "                           sigv4: verify every signature against --credentials\n"
@@ -100,7 +103,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_THROUGHPUT,
         OPT_TLS_PORT,
         OPT_TLS_CERT,
-        OPT_TLS_KEY
+        OPT_TLS_KEY,
+        OPT_CHECKPOINT
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -113,6 +117,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"segment-bytes", required_argument, 0, OPT_SEG},
                                          {"log-level", required_argument, 0, OPT_LOG},
                                          {"fsync", required_argument, 0, OPT_FSYNC},
+                                         {"checkpoint-bytes", required_argument, 0, OPT_CHECKPOINT},
                                          {"retention-check-ms", required_argument, 0, OPT_RETENTION},
                                          {"create-table-ms", required_argument, 0, OPT_CREATE_TABLE},
                                          {"enforce-throughput", no_argument, 0, OPT_THROUGHPUT},
@@ -192,6 +197,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                 fprintf(stderr, "kinesind: --fsync: '%s' is not always, interval=MS or never\n", optarg);
                 return -1;
             }
+            break;
+        case OPT_CHECKPOINT:
+            if (parse_int("--checkpoint-bytes", optarg, 4096, 1LL << 40, &v)) return -1;
+            cfg->checkpoint_bytes = (uint64_t)v;
             break;
         case OPT_RETENTION:
             if (parse_int("--retention-check-ms", optarg, 1, 86400000, &v)) return -1;
@@ -308,6 +317,7 @@ int main(int argc, char **argv)
     cfg->segment_bytes = 64u << 20;
     cfg->fsync_mode = KN_FSYNC_ALWAYS;
     cfg->fsync_interval_ms = 1000;
+    cfg->checkpoint_bytes = 64u << 20;
     cfg->retention_check_ms = 60000;
     if (parse_args(argc, argv, cfg) < 0) return 2;
     kn_json_hooks_install();
@@ -325,6 +335,11 @@ int main(int argc, char **argv)
         snprintf(path, sizeof path, "%s/catalog.db", cfg->data_dir);
         if (kn_catalog_open(path, &srv.catalog) < 0) {
             fprintf(stderr, "kinesind: --data-dir %s: cannot open the catalog\n", cfg->data_dir);
+            goto out;
+        }
+        snprintf(path, sizeof path, "%s/journal", cfg->data_dir);
+        if (kn_journal_open(srv.vfs, path, &srv.journal) < 0) {
+            fprintf(stderr, "kinesind: --data-dir %s: cannot open the journal\n", cfg->data_dir);
             goto out;
         }
     }
@@ -359,6 +374,7 @@ int main(int argc, char **argv)
 out:
     kn_commit_free(&srv);
     kn_registry_free(&srv);
+    kn_journal_close(srv.journal);
     kn_catalog_close(srv.catalog);
     if (cfg->in_memory && srv.vfs) kn_vfs_mem_free(srv.vfs);
     if (lock_fd >= 0) close(lock_fd);

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/seqnum.h"
 #include "server/server.h"
+#include "store/journal.h"
 
 const char *kn_status_name(kn_stream_status s)
 {
@@ -162,7 +163,9 @@ int kn_shard_log(kn_server *srv, kn_stream *st, kn_shard *sh, kn_shardlog **out)
         kn_buf p = KN_BUF_INIT;
         kn_buf_printf(&p, "%s/%" PRId32, dir, sh->index);
         free(dir);
-        kn_shardlog_opts o = {srv->cfg.segment_bytes};
+        char key[48];
+        snprintf(key, sizeof key, "%" PRId64 "/%" PRId32, st->id, sh->index);
+        kn_shardlog_opts o = {srv->cfg.segment_bytes, key};
         int rc = kn_shardlog_open(srv->vfs, kn_buf_cstr(&p), &o, &sh->log);
         kn_buf_free(&p);
         if (rc < 0) return rc;
@@ -235,11 +238,57 @@ static void on_shard(void *ctx, int64_t stream_id, const kn_cat_shard *c)
     sh->closed_ms = c->closed_ms;
 }
 
+/* The journal key "<stream id>/<shard index>" back to its shard log (stream ids are never
+ * reused, so an entry of a deleted stream finds nothing and is skipped). */
+static kn_shardlog *journal_lookup(void *ctx, const char *key)
+{
+    kn_server *srv = ctx;
+    long long id;
+    int index, used = 0;
+    if (sscanf(key, "%lld/%d%n", &id, &index, &used) != 2 || key[used] != '\0') return NULL;
+    for (size_t i = 0; i < srv->nstreams; i++) {
+        kn_stream *st = srv->streams[i];
+        if (st->id != id) continue;
+        for (int32_t k = 0; k < st->nshards; k++)
+            if (st->shards[k].index == index) return st->shards[k].log;
+    }
+    return NULL;
+}
+
+/* The store format: 2 since frames, indexes and the journal carry CRC32C. A catalog with
+ * streams but no format was written by format 1 (zlib crc32), which this build does not read. */
+#define STORE_FORMAT "2"
+
+static int check_store_format(kn_server *srv)
+{
+    kn_buf b = KN_BUF_INIT;
+    int rc = kn_catalog_meta_get(srv->catalog, "store_format", &b);
+    if (rc == 0) {
+        bool same = b.len == strlen(STORE_FORMAT) && memcmp(b.data, STORE_FORMAT, b.len) == 0;
+        if (!same)
+            kn_error("the data directory holds shard logs in store format %.*s; this kinesind reads format "
+                     STORE_FORMAT " only",
+                     (int)b.len, b.data);
+        kn_buf_free(&b);
+        return same ? 0 : KN_ECONFIG;
+    }
+    kn_buf_free(&b);
+    if (rc != KN_ENOT_FOUND) return rc;
+    if (srv->nstreams) {
+        kn_error("the data directory holds shard logs in store format 1 (zlib crc32), written by an older "
+                 "kinesind; this kinesind reads format " STORE_FORMAT
+                 " (CRC32C) only: read the streams out with the older kinesind, or start with a new --data-dir");
+        return KN_ECONFIG;
+    }
+    return kn_catalog_meta_put(srv->catalog, "store_format", STORE_FORMAT, strlen(STORE_FORMAT));
+}
+
 int kn_registry_load(kn_server *srv)
 {
     load_ctx l = {srv};
     int rc = kn_catalog_load(srv->catalog, on_stream, on_shard, &l);
     if (rc < 0) return rc;
+    if ((rc = check_store_format(srv)) < 0) return rc;
     /* open every shard log now: recovery runs at start, not on the first request */
     for (size_t i = 0; i < srv->nstreams; i++) {
         kn_stream *st = srv->streams[i];
@@ -248,6 +297,8 @@ int kn_registry_load(kn_server *srv)
             if ((rc = kn_shard_log(srv, st, &st->shards[k], &log)) < 0) return rc;
         }
     }
+    /* then the journal: what the segments lost to a crash is appended back */
+    if (srv->journal && (rc = kn_journal_recover(srv->journal, journal_lookup, srv)) < 0) return rc;
     return 0;
 }
 

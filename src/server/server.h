@@ -31,6 +31,7 @@ typedef struct kn_config {
     uint64_t segment_bytes;
     kn_fsync_mode fsync_mode;
     int64_t fsync_interval_ms;
+    uint64_t checkpoint_bytes; /* checkpoint once the active journal file passes this size */
     int64_t retention_check_ms;
     bool enforce_throughput; /* AWS's per-shard write and read limits */
     int tls_port;            /* 0: no HTTPS listener */
@@ -95,6 +96,7 @@ typedef struct kn_server {
     size_t nstreams, capstreams;
     int pending_transitions; /* streams with a status change due */
     kn_commit *commit;
+    kn_journal *journal; /* the shared write-ahead journal; NULL with --in-memory */
     struct kn_auth *auth; /* --auth sigv4 keys, NULL with --auth none */
 } kn_server;
 

@@ -6,48 +6,49 @@
  * record's offset is its position in the shard (0, 1, 2, ...) and is also the sequence index
  * inside its sequence number, so a sequence number maps straight to a position.
  *
- * Frame (little-endian):
- *   u32 frame_len   whole frame, this field included
- *   u32 crc32       zlib crc32 of every byte after this field
- *   u64 offset
- *   i64 arrival_ms
- *   u16 pk_len
- *   pk_len bytes    partition key
- *   ...             data (frame_len - 26 - pk_len bytes)
+ * Frames are laid out as store/frame.h says (length, CRC32C, offset, arrival, key, data); the
+ * same bytes go into the shared journal (store/journal.c). Store format 2: CRC32C everywhere;
+ * format 1 (zlib crc32) is refused at start by the registry with a message saying so.
  *
  * Index (.idx): a sparse entry {u64 offset, u64 file position, i64 arrival_ms} every
  * KN_INDEX_GAP bytes of segment, so a lookup by offset or by arrival time is a binary search
  * plus a scan of at most KN_INDEX_GAP bytes. Arrival times never decrease (invariant 4), so one
  * index serves both searches. The active segment's index grows as frames are written; sealing a
  * segment (when the next one starts) appends a trailer {magic, count, end offset, size,
- * last arrival, crc32} and the index is synced with the segment. Indexes are derived data:
+ * last arrival, crc32c} and the index is synced with the segment. Indexes are derived data:
  * recovery checks them and rebuilds a missing or damaged one from the segment.
  *
  * Invariants:
  *  1. Offsets are dense: segment k+1 starts at the offset after segment k's last record, and the
  *     frames of a segment carry consecutive offsets from its name on.
- *  2. A record goes through four stages, in order: staged (in memory, offset assigned) ->
- *     flushed (written to its segment) -> synced (fdatasync done; a new segment's directory
- *     entry fsynced too) -> published (visible to readers). Always
- *     visible <= flushed, synced <= flushed <= next_offset.
+ *  2. A record goes through these stages, in order: staged (in memory, offset assigned) ->
+ *     flushed (written to its segment, and queued as a journal entry) -> durable (the journal
+ *     sync that covers it succeeded, or a checkpoint synced its segment) -> published (visible
+ *     to readers); independently a checkpoint makes it synced (segment fdatasynced, a new
+ *     segment's directory entry fsynced too). Always visible <= flushed,
+ *     synced <= durable <= flushed <= next_offset (durable only counts once published(true)).
  *  3. With the `always` policy a PutRecord(s) is acknowledged only after every record it staged
- *     is synced and published (visible = synced), so an acknowledged record is durable and no
+ *     is durable and published (visible <= durable), so an acknowledged record is durable and no
  *     reader sees a record that could be lost. With `interval` and `never`, records are
- *     published and acknowledged once flushed (visible = flushed); syncs follow on a timer or
- *     never.
+ *     published and acknowledged once flushed (visible = flushed).
  *  4. Arrival times never decrease within a shard, so AT_TIMESTAMP is a search, not a scan.
  *  5. A record is served only if its frame's CRC verifies. Recovery scans only the tail of the
  *     last segment (from its last good index entry), truncates a torn or corrupt tail, and drops
- *     segments that no longer follow (they hold nothing acknowledged: a sync covers every segment
- *     written before it). Start-up cost depends on the number of segments, not on their size.
- *  6. After any failed write or sync the log is FAILED: it refuses appends (the caller answers
- *     InternalFailure) and never retries: after a failed fsync the kernel may have dropped the
- *     dirty pages, so "retry and carry on" could acknowledge lost data. Reads of published
- *     records continue. Reopening (a restart) recovers from what is on disk.
+ *     segments that no longer follow (a checkpoint syncs every segment written before it, so
+ *     they hold nothing the journal lacks); the journal's replay (kn_shardlog_replay) then
+ *     appends what the segments lost. Start-up cost depends on the number of segments and the
+ *     journal's bounded size, not on the data stored.
+ *  6. After any failed write, sync, or failure of the journal holding its records, the log is
+ *     FAILED: it refuses appends (the caller answers InternalFailure) and never retries: after a
+ *     failed fsync the kernel may have dropped the dirty pages, so "retry and carry on" could
+ *     acknowledge lost data. Reads of published records continue. Reopening (a restart)
+ *     recovers from what is on disk, the journal included.
  *  7. At most one sync request per log is in flight; while it is, no segment is deleted or
- *     closed, so the request's files stay valid on the durability thread.
- *  8. Retention deletes whole segments from the front, never the only data not yet expired;
- *     the start offset (TRIM_HORIZON) is the first remaining segment's base.
+ *     closed, so the request's files stay valid on the checkpoint thread.
+ *  8. Retention deletes whole segments from the front, never the only data not yet expired,
+ *     and only segments a checkpoint has synced, then fsyncs the directory: so a power loss
+ *     never leaves the journal holding records past a hole. The start offset (TRIM_HORIZON) is
+ *     the first remaining segment's base.
  *
  * States:
  *
@@ -55,10 +56,10 @@
  *           +--------------------+
  *           v                    |
  *        [ OPEN ] ---------------+
- *           |  write or sync error
+ *           |  write or sync error, or the journal failed
  *           v
  *       [ FAILED ]  -- refuses appends; reads of published records go on
- *           |  close + open (restart): recovery
+ *           |  close + open (restart): recovery and journal replay
  *           v
  *        [ OPEN ]
  *
@@ -71,14 +72,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "store/frame.h"
+#include "store/journal.h"
 
-#define HDR 26
+#define HDR KN_FRAME_HDR
 #define KN_INDEX_GAP 4096
-#define MAX_FRAME (64u << 20)
+#define MAX_FRAME KN_FRAME_MAX
 #define READ_CHUNK (256u << 10)
 #define IDX_ENTRY 24
 #define IDX_TRAILER 48
@@ -120,6 +122,7 @@ struct kn_sync_req {
 struct kn_shardlog {
     kn_vfs *vfs;
     char *dir;
+    char *key; /* journal key, or NULL */
     uint64_t segment_bytes;
     segment *segs;
     size_t nsegs, capsegs;
@@ -128,8 +131,12 @@ struct kn_shardlog {
     int64_t next_min_ms;  /* arrival times never decrease */
     uint64_t flushed;     /* offsets below are written */
     int64_t flushed_last_ms;
-    uint64_t synced; /* offsets below are durable */
+    uint64_t synced; /* offsets below are fdatasynced in their segments */
     int64_t synced_last_ms;
+    uint64_t durable; /* offsets below are durable: in a synced journal or segment */
+    int64_t durable_last_ms;
+    uint64_t journaling; /* flushed when the journal sync in flight began */
+    int64_t journaling_last_ms;
     uint64_t visible; /* offsets below are readable */
     int64_t visible_last_ms;
     bool failed;
@@ -139,31 +146,6 @@ struct kn_shardlog {
 
 /* Read scratch, shared by every log: only the event-loop thread reads. */
 static kn_buf scratch;
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
 
 static char *file_path(const kn_shardlog *log, uint64_t base, const char *ext)
 {
@@ -231,32 +213,6 @@ static int seg_file(kn_shardlog *log, segment *s, kn_file **out)
     return 0;
 }
 
-/* Parses the frame at p (avail bytes). Returns its length, 0 if more bytes are needed
- * (*need set), or -1 if it is corrupt. */
-static int64_t parse_frame(const unsigned char *p, size_t avail, kn_record *rec, size_t *need)
-{
-    if (avail < 8) {
-        *need = HDR;
-        return 0;
-    }
-    uint32_t len = get32(p);
-    if (len < HDR || len > MAX_FRAME) return -1;
-    if (avail < len) {
-        *need = len;
-        return 0;
-    }
-    if ((uint32_t)crc32(0L, p + 8, len - 8) != get32(p + 4)) return -1;
-    size_t pk_len = (size_t)p[24] | (size_t)p[25] << 8;
-    if (HDR + pk_len > len) return -1;
-    rec->offset = get64(p + 8);
-    rec->arrival_ms = (int64_t)get64(p + 16);
-    rec->partition_key = (const char *)p + HDR;
-    rec->partition_key_len = pk_len;
-    rec->data = p + HDR + pk_len;
-    rec->data_len = len - HDR - pk_len;
-    return len;
-}
-
 typedef int (*frame_visit)(void *ctx, const kn_record *rec, uint64_t pos);
 
 /* Walks the frames of a segment file from *pos up to limit, calling visit for each until it
@@ -280,7 +236,7 @@ static int walk(kn_file *f, kn_vfs *vfs, uint64_t *pos, uint64_t limit, frame_vi
         for (;;) {
             kn_record rec;
             size_t need = 0;
-            int64_t fl = parse_frame((unsigned char *)b->data + at, n - at, &rec, &need);
+            int64_t fl = kn_frame_parse((unsigned char *)b->data + at, n - at, &rec, &need);
             if (fl < 0) {
                 *bad = true;
                 return 0;
@@ -334,9 +290,9 @@ static void encode_entries(kn_buf *b, const idx_entry *e, size_t n)
 {
     unsigned char *p = (unsigned char *)kn_buf_reserve(b, n * IDX_ENTRY);
     for (size_t i = 0; i < n; i++, p += IDX_ENTRY) {
-        put64(p, e[i].offset);
-        put64(p + 8, e[i].pos);
-        put64(p + 16, (uint64_t)e[i].arrival_ms);
+        kn_put64(p, e[i].offset);
+        kn_put64(p + 8, e[i].pos);
+        kn_put64(p + 16, (uint64_t)e[i].arrival_ms);
     }
     b->len += n * IDX_ENTRY;
 }
@@ -345,12 +301,12 @@ static void encode_trailer(kn_buf *b, const segment *s, uint32_t entries_crc)
 {
     unsigned char *p = (unsigned char *)kn_buf_reserve(b, IDX_TRAILER);
     memset(p, 0, IDX_TRAILER);
-    put64(p, IDX_MAGIC);
-    put64(p + 8, s->nidx);
-    put64(p + 16, s->end);
-    put64(p + 24, s->size);
-    put64(p + 32, (uint64_t)s->last_ms);
-    put32(p + 40, (uint32_t)crc32(entries_crc, p, 40));
+    kn_put64(p, IDX_MAGIC);
+    kn_put64(p + 8, s->nidx);
+    kn_put64(p + 16, s->end);
+    kn_put64(p + 24, s->size);
+    kn_put64(p + 32, (uint64_t)s->last_ms);
+    kn_put32(p + 40, kn_crc32c(entries_crc, p, 40));
     b->len += IDX_TRAILER;
 }
 
@@ -368,7 +324,7 @@ static int load_entries(kn_shardlog *log, segment *s, kn_file *f, uint64_t nbyte
     s->nidx = 0;
     for (size_t at = 0; at + IDX_ENTRY <= (size_t)r; at += IDX_ENTRY) {
         const unsigned char *p = (const unsigned char *)dst + at;
-        idx_entry e = {get64(p), get64(p + 8), (int64_t)get64(p + 16)};
+        idx_entry e = {kn_get64(p), kn_get64(p + 8), (int64_t)kn_get64(p + 16)};
         if (e.offset < s->base || e.pos >= seg_size) break;
         if (s->nidx > 0) {
             idx_entry *prev = &s->idx[s->nidx - 1];
@@ -391,7 +347,7 @@ static int write_sealed_index(kn_shardlog *log, segment *s)
     int rc = log->vfs->ops->open(log->vfs, p, KN_VFS_CREATE, &f);
     if (rc == 0) {
         encode_entries(&b, s->idx, s->nidx);
-        encode_trailer(&b, s, (uint32_t)crc32(0L, (unsigned char *)b.data, (uInt)b.len));
+        encode_trailer(&b, s, kn_crc32c(0, b.data, b.len));
         rc = log->vfs->ops->truncate(f, 0);
         if (rc == 0) rc = log->vfs->ops->pwrite(f, b.data, b.len, 0);
         if (rc == 0) rc = log->vfs->ops->sync(f);
@@ -414,11 +370,11 @@ static int read_trailer(kn_shardlog *log, segment *s)
         unsigned char t[IDX_TRAILER];
         if (size >= IDX_TRAILER && (size - IDX_TRAILER) % IDX_ENTRY == 0 &&
             log->vfs->ops->pread(f, t, IDX_TRAILER, (uint64_t)size - IDX_TRAILER) == IDX_TRAILER &&
-            get64(t) == IDX_MAGIC && get64(t + 8) == (uint64_t)(size - IDX_TRAILER) / IDX_ENTRY) {
-            s->end = get64(t + 16);
-            s->size = get64(t + 24);
-            s->last_ms = (int64_t)get64(t + 32);
-            s->nidx = (size_t)get64(t + 8);
+            kn_get64(t) == IDX_MAGIC && kn_get64(t + 8) == (uint64_t)(size - IDX_TRAILER) / IDX_ENTRY) {
+            s->end = kn_get64(t + 16);
+            s->size = kn_get64(t + 24);
+            s->last_ms = (int64_t)kn_get64(t + 32);
+            s->nidx = (size_t)kn_get64(t + 8);
             ok = s->end > s->base && s->size > 0 ? 0 : -1;
         }
         log->vfs->ops->close(f);
@@ -443,9 +399,9 @@ static int seg_index(kn_shardlog *log, segment *s)
         size_t n = want * IDX_ENTRY + IDX_TRAILER;
         char *dst = kn_buf_reserve(&b, n);
         if (log->vfs->ops->pread(f, dst, n, 0) == (ssize_t)n) {
-            uint32_t crc = (uint32_t)crc32(0L, (unsigned char *)dst, (uInt)(want * IDX_ENTRY));
-            crc = (uint32_t)crc32(crc, (unsigned char *)dst + want * IDX_ENTRY, 40);
-            if (crc == get32((unsigned char *)dst + want * IDX_ENTRY + 40)) {
+            uint32_t crc = kn_crc32c(0, dst, want * IDX_ENTRY);
+            crc = kn_crc32c(crc, dst + want * IDX_ENTRY, 40);
+            if (crc == kn_get32((unsigned char *)dst + want * IDX_ENTRY + 40)) {
                 s->nidx = 0;
                 load_entries(log, s, f, want * IDX_ENTRY, s->size);
                 good = s->nidx == want;
@@ -531,15 +487,15 @@ static int recover_active(kn_shardlog *log, segment *s)
     while (s->nidx > 0) {
         idx_entry *e = &s->idx[s->nidx - 1];
         unsigned char h[HDR];
-        if (log->vfs->ops->pread(f, h, HDR, e->pos) == HDR && get64(h + 8) == e->offset) {
-            uint32_t len = get32(h);
+        if (log->vfs->ops->pread(f, h, HDR, e->pos) == HDR && kn_get64(h + 8) == e->offset) {
+            uint32_t len = kn_get32(h);
             if (len >= HDR && len <= MAX_FRAME && e->pos + len <= (uint64_t)fsize) {
                 kn_buf_reset(&scratch);
                 char *dst = kn_buf_reserve(&scratch, len);
                 kn_record rec;
                 size_t need;
                 if (log->vfs->ops->pread(f, dst, len, e->pos) == (ssize_t)len &&
-                    parse_frame((unsigned char *)dst, len, &rec, &need) > 0)
+                    kn_frame_parse((unsigned char *)dst, len, &rec, &need) > 0)
                     break;
             }
         }
@@ -575,6 +531,7 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
     log->vfs = vfs;
     log->dir = kn_xstrdup(dir);
     log->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : (64u << 20);
+    if (opts && opts->journal_key) log->key = kn_xstrdup(opts->journal_key);
     if ((rc = vfs->ops->mkdirs(vfs, dir)) < 0) goto fail;
     if ((rc = vfs->ops->list(vfs, dir, collect, &l)) < 0) goto fail;
     if (l.n) qsort(l.bases, l.n, sizeof *l.bases, cmp_u64);
@@ -618,8 +575,9 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
     }
     if (log->nsegs) {
         segment *last = &log->segs[log->nsegs - 1];
-        log->next_offset = log->flushed = log->synced = log->visible = last->end;
-        log->next_min_ms = log->flushed_last_ms = log->synced_last_ms = log->visible_last_ms = last->last_ms;
+        log->next_offset = log->flushed = log->synced = log->durable = log->visible = last->end;
+        log->next_min_ms = log->flushed_last_ms = log->synced_last_ms = log->durable_last_ms =
+            log->visible_last_ms = last->last_ms;
     }
     free(l.bases);
     *out = log;
@@ -640,6 +598,7 @@ void kn_shardlog_close(kn_shardlog *log)
     free(log->req.files);
     kn_buf_free(&log->staged);
     free(log->dir);
+    free(log->key);
     free(log);
 }
 
@@ -654,14 +613,14 @@ int kn_shardlog_append(kn_shardlog *log, int64_t arrival_ms, const char *pk, siz
     log->next_min_ms = arrival_ms;
     uint32_t len = (uint32_t)(HDR + pk_len + data_len);
     unsigned char *p = (unsigned char *)kn_buf_reserve(&log->staged, len);
-    put32(p, len);
-    put64(p + 8, log->next_offset);
-    put64(p + 16, (uint64_t)arrival_ms);
+    kn_put32(p, len);
+    kn_put64(p + 8, log->next_offset);
+    kn_put64(p + 16, (uint64_t)arrival_ms);
     p[24] = (unsigned char)pk_len;
     p[25] = (unsigned char)(pk_len >> 8);
     memcpy(p + HDR, pk, pk_len);
     memcpy(p + HDR + pk_len, data, data_len);
-    put32(p + 4, (uint32_t)crc32(0L, p + 8, len - 8));
+    kn_put32(p + 4, kn_crc32c(0, p + 8, len - 8));
     log->staged.len += len;
     *offset = log->next_offset++;
     return 0;
@@ -676,7 +635,7 @@ static int roll(kn_shardlog *log)
         segment *s = &log->segs[log->nsegs - 1];
         kn_buf b = KN_BUF_INIT;
         encode_entries(&b, s->idx, s->nidx);
-        uint32_t crc = (uint32_t)crc32(0L, (unsigned char *)b.data, (uInt)b.len);
+        uint32_t crc = kn_crc32c(0, b.data, b.len);
         kn_buf_reset(&b);
         encode_entries(&b, s->idx + s->idx_written, s->nidx - s->idx_written);
         encode_trailer(&b, s, crc);
@@ -703,11 +662,12 @@ static int roll(kn_shardlog *log)
     return rc;
 }
 
-int kn_shardlog_flush(kn_shardlog *log)
+int kn_shardlog_flush(kn_shardlog *log, kn_journal *j)
 {
     if (log->failed) return KN_EIO;
     if (log->staged.len == 0) return 0;
     int rc = 0;
+    uint64_t first = log->flushed;
     segment *s = log->nsegs ? &log->segs[log->nsegs - 1] : NULL;
     if (!s || (s->size > 0 && s->size + log->staged.len > log->segment_bytes)) {
         if ((rc = roll(log)) < 0) goto fail;
@@ -717,8 +677,8 @@ int kn_shardlog_flush(kn_shardlog *log)
     s->unsynced = true;
     const unsigned char *p = (const unsigned char *)log->staged.data;
     for (size_t at = 0; at < log->staged.len;) {
-        uint32_t len = get32(p + at);
-        int64_t ms = (int64_t)get64(p + at + 16);
+        uint32_t len = kn_get32(p + at);
+        int64_t ms = (int64_t)kn_get64(p + at + 16);
         idx_add(s, s->end, s->size + at, ms);
         s->end++;
         s->last_ms = ms;
@@ -736,6 +696,11 @@ int kn_shardlog_flush(kn_shardlog *log)
         if (rc < 0) goto fail;
         s->idx_written = s->nidx;
     }
+    /* journal invariant 1: the entry follows its segment write */
+    if (j && log->key &&
+        (rc = kn_journal_add(j, log->key, first, (uint32_t)(log->flushed - first), log->staged.data,
+                             log->staged.len)) < 0)
+        goto fail;
     if (log->staged.cap > STAGED_KEEP)
         kn_buf_free(&log->staged);
     else
@@ -746,6 +711,31 @@ fail:
     return rc;
 }
 
+int kn_shardlog_replay(kn_shardlog *log, uint64_t first_offset, uint32_t nframes, const void *frames, size_t len)
+{
+    if (log->failed) return KN_EIO;
+    KN_ASSERT(log->staged.len == 0);
+    uint64_t end = first_offset + nframes;
+    if (end <= log->next_offset) return 0; /* the segment has them (journal invariant 4) */
+    if (first_offset > log->next_offset) {
+        kn_error("shard log %s: the journal continues at offset %" PRIu64 " but the log ends at %" PRIu64
+                 "; a segment was damaged, records %" PRIu64 "-%" PRIu64 " cannot be recovered",
+                 log->dir, first_offset, log->next_offset, log->next_offset, first_offset - 1);
+        return 0;
+    }
+    const unsigned char *p = frames;
+    size_t at = 0;
+    for (uint64_t o = first_offset; o < log->next_offset; o++)
+        at += kn_get32(p + at);
+    int64_t last_ms = log->next_min_ms;
+    for (size_t k = at; k < len; k += kn_get32(p + k))
+        last_ms = (int64_t)kn_get64(p + k + 16);
+    kn_buf_append(&log->staged, p + at, len - at);
+    log->next_offset = end;
+    if (last_ms > log->next_min_ms) log->next_min_ms = last_ms;
+    return kn_shardlog_flush(log, NULL);
+}
+
 static void req_add(kn_sync_req *r, kn_file *f)
 {
     if (r->n == r->cap) {
@@ -753,6 +743,33 @@ static void req_add(kn_sync_req *r, kn_file *f)
         r->files = kn_xrealloc(r->files, r->cap * sizeof *r->files);
     }
     r->files[r->n++] = f;
+}
+
+static void raise_durable(kn_shardlog *log, uint64_t upto, int64_t ms)
+{
+    if (upto > log->durable) {
+        log->durable = upto;
+        log->durable_last_ms = ms;
+    }
+}
+
+void kn_shardlog_journal_begin(kn_shardlog *log)
+{
+    log->journaling = log->flushed;
+    log->journaling_last_ms = log->flushed_last_ms;
+}
+
+void kn_shardlog_journal_end(kn_shardlog *log, int rc)
+{
+    if (rc < 0)
+        fail(log, "journal");
+    else
+        raise_durable(log, log->journaling, log->journaling_last_ms);
+}
+
+void kn_shardlog_fail(kn_shardlog *log, const char *what)
+{
+    fail(log, what);
 }
 
 kn_sync_req *kn_shardlog_sync_begin(kn_shardlog *log)
@@ -775,6 +792,7 @@ kn_sync_req *kn_shardlog_sync_begin(kn_shardlog *log)
     if (r->n == 0 && !r->dir) {
         log->synced = r->upto;
         log->synced_last_ms = r->last_ms;
+        raise_durable(log, log->synced, log->synced_last_ms);
         return NULL;
     }
     log->inflight = true;
@@ -800,6 +818,7 @@ void kn_shardlog_sync_end(kn_shardlog *log, kn_sync_req *r, int rc)
     }
     log->synced = r->upto;
     log->synced_last_ms = r->last_ms;
+    raise_durable(log, log->synced, log->synced_last_ms);
     /* sealed segments whose index is now durable no longer need their index file open */
     for (size_t i = 0; i + 1 < log->nsegs; i++) {
         segment *s = &log->segs[i];
@@ -822,8 +841,8 @@ int kn_shardlog_sync(kn_shardlog *log)
 
 void kn_shardlog_publish(kn_shardlog *log, bool durable)
 {
-    uint64_t upto = durable ? log->synced : log->flushed;
-    int64_t ms = durable ? log->synced_last_ms : log->flushed_last_ms;
+    uint64_t upto = durable ? log->durable : log->flushed;
+    int64_t ms = durable ? log->durable_last_ms : log->flushed_last_ms;
     if (upto > log->visible) {
         log->visible = upto;
         log->visible_last_ms = ms;
@@ -1010,6 +1029,9 @@ int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed)
     while (drop < log->nsegs) {
         segment *s = &log->segs[drop];
         if (s->end == s->base || s->last_ms >= cutoff_ms) break;
+        /* only checkpointed segments go: a segment still relying on the journal keeps the
+         * directory consistent with it (invariant 8) */
+        if (s->unsynced || s->idx_unsynced || s->new_entry) break;
         /* the active segment goes only when everything in it is published and expired */
         if (!s->sealed && (log->staged.len || log->visible != s->end || log->synced != s->end)) break;
         drop++;
@@ -1033,6 +1055,11 @@ int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed)
     if (drop) {
         memmove(log->segs, log->segs + drop, (log->nsegs - drop) * sizeof *log->segs);
         log->nsegs -= drop;
+        int rc = log->vfs->ops->sync_dir(log->vfs, log->dir);
+        if (rc < 0) {
+            fail(log, "retention directory sync");
+            return rc;
+        }
         kn_info("shard log %s: retention removed %zu segment(s), %" PRIu64 " records", log->dir, drop,
                 *removed);
     }

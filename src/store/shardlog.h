@@ -1,4 +1,5 @@
-/* The shard log: one shard's records, append-only, in segment files under one directory.
+/* The shard log: one shard's records, append-only, in segment files under one directory,
+ * made durable through the shared journal (store/journal.h) and checkpoints.
  * See the design comment at the top of shardlog.c for the invariants. Single-threaded: all
  * calls come from the event-loop thread. */
 #ifndef KN_STORE_SHARDLOG_H
@@ -13,9 +14,11 @@
 
 typedef struct kn_shardlog kn_shardlog;
 typedef struct kn_sync_req kn_sync_req;
+typedef struct kn_journal kn_journal;
 
 typedef struct kn_shardlog_opts {
-    uint64_t segment_bytes; /* roll to a new segment past this size (default 64 MiB) */
+    uint64_t segment_bytes;  /* roll to a new segment past this size (default 64 MiB) */
+    const char *journal_key; /* names the log in journal entries (copied); NULL: never journaled */
 } kn_shardlog_opts;
 
 /* A record as read back. Pointers are valid only during the callback. */
@@ -40,10 +43,25 @@ void kn_shardlog_close(kn_shardlog *log);
  * Arrival times are kept non-decreasing. Fails with KN_EIO once the log is in ERROR. */
 int kn_shardlog_append(kn_shardlog *log, int64_t arrival_ms, const char *pk, size_t pk_len, const void *data,
                        size_t data_len, uint64_t *offset);
-/* Writes staged records to the active segment (rolling segments by size). */
-int kn_shardlog_flush(kn_shardlog *log);
+/* Writes staged records to the active segment (rolling segments by size), and, when j is not
+ * NULL and the log has a journal key, queues the same frames as one journal entry
+ * (kn_journal_add). Any failure makes the log FAILED. */
+int kn_shardlog_flush(kn_shardlog *log, kn_journal *j);
 
-/* Syncing what is flushed, in three steps so the fdatasyncs can run on another thread:
+/* Durability through the journal: journal_begin notes what is flushed now, just before a
+ * journal sync begins; journal_end(rc) records its result: on success those records are
+ * durable (publish(true) shows them), on failure the log turns FAILED. */
+void kn_shardlog_journal_begin(kn_shardlog *log);
+void kn_shardlog_journal_end(kn_shardlog *log, int rc);
+/* Makes the log FAILED (sticky) from outside: the journal that was to hold its records failed. */
+void kn_shardlog_fail(kn_shardlog *log, const char *what);
+/* Recovery: appends the frames of a journal entry (nframes frames from first_offset, already
+ * verified) that the log does not have yet, and writes them to the segment (unsynced). Frames
+ * it has are skipped; an entry past its end (a damaged segment lost records) is logged and
+ * skipped. Returns 0 or a KN_E*. */
+int kn_shardlog_replay(kn_shardlog *log, uint64_t first_offset, uint32_t nframes, const void *frames, size_t len);
+
+/* Syncing the segments (a checkpoint), in three steps so the fdatasyncs can run on another thread:
  * sync_begin (event-loop thread) names the files to sync and the offset they cover, or returns
  * NULL when nothing needs syncing or a request is already in flight; kn_sync_req_run (any
  * thread) syncs them; sync_end (event-loop thread) records the result: synced advances, or
@@ -55,7 +73,8 @@ void kn_shardlog_sync_end(kn_shardlog *log, kn_sync_req *req, int rc);
 /* The three steps at once, on the calling thread. */
 int kn_shardlog_sync(kn_shardlog *log);
 
-/* Makes records visible to readers: up to what is synced (durable) or flushed (!durable). */
+/* Makes records visible to readers: up to what is durable (journal synced or segment synced)
+ * or flushed (!durable). */
 void kn_shardlog_publish(kn_shardlog *log, bool durable);
 /* True while records are staged, flushed but unpublished, or a sync is in flight. */
 bool kn_shardlog_dirty(const kn_shardlog *log);
@@ -65,7 +84,8 @@ bool kn_shardlog_needs_sync(const kn_shardlog *log);
 bool kn_shardlog_failed(const kn_shardlog *log);
 
 /* Retention: deletes whole segments, oldest first, whose newest record arrived before
- * cutoff_ms; *removed counts the records deleted. Skipped while a sync is in flight. */
+ * cutoff_ms and which a checkpoint has synced; *removed counts the records deleted. Skipped
+ * while a sync is in flight. */
 int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed);
 
 /* Offset the next appended record gets (staged records included). */

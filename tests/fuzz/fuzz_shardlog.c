@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (kn_shardlog_open(vfs, "/f", NULL, &log) == 0) {
         uint64_t off;
         for (int i = 0; i < 3; i++) kn_shardlog_append(log, 1000 + i, "k", 1, "value", 5, &off);
-        kn_shardlog_flush(log);
+        kn_shardlog_flush(log, NULL);
         kn_shardlog_close(log);
         kn_file *f;
         if (vfs->ops->open(vfs, "/f/00000000000000000000.seg", 0, &f) == 0) {

@@ -17,7 +17,7 @@
 
 static void commit(kn_shardlog *log)
 {
-    assert_int_equal(kn_shardlog_flush(log), 0);
+    assert_int_equal(kn_shardlog_flush(log, NULL), 0);
     assert_int_equal(kn_shardlog_sync(log), 0);
     kn_shardlog_publish(log, true);
 }
@@ -193,12 +193,12 @@ static void failed_write_is_sticky(void **state)
     broken.pwrite = failing_pwrite;
     vfs->ops = &broken;
     put(log, 1, 1000);
-    assert_int_equal(kn_shardlog_flush(log), KN_EIO);
+    assert_int_equal(kn_shardlog_flush(log, NULL), KN_EIO);
     assert_true(kn_shardlog_failed(log));
     vfs->ops = mem_ops; /* the disk is fine again: the log still refuses */
     uint64_t off;
     assert_int_equal(kn_shardlog_append(log, 1000, "k", 1, "d", 1, &off), KN_EIO);
-    assert_int_equal(kn_shardlog_flush(log), KN_EIO);
+    assert_int_equal(kn_shardlog_flush(log, NULL), KN_EIO);
     assert_int_equal(read_all(log, 0, 10).n, 1); /* published records stay readable */
     kn_shardlog_close(log);
     assert_int_equal(kn_shardlog_open(vfs, DIR, NULL, &log), 0); /* a restart recovers */

@@ -59,7 +59,7 @@ static uint64_t write_until_fault(kn_shardlog *log, bool *hit)
                 return acked;
             }
         }
-        if (kn_shardlog_flush(log) < 0 || kn_shardlog_sync(log) < 0) {
+        if (kn_shardlog_flush(log, NULL) < 0 || kn_shardlog_sync(log) < 0) {
             *hit = true;
             return acked;
         }
@@ -86,7 +86,7 @@ static void reopen_and_verify(kn_vfs *vfs, uint64_t min, uint64_t max)
     uint64_t off;
     assert_int_equal(kn_shardlog_append(log, 5000, pk, strlen(pk), data, (size_t)n, &off), 0);
     assert_int_equal(off, end);
-    assert_int_equal(kn_shardlog_flush(log), 0);
+    assert_int_equal(kn_shardlog_flush(log, NULL), 0);
     assert_int_equal(kn_shardlog_sync(log), 0);
     kn_shardlog_publish(log, true);
     kn_shardlog_close(log);
@@ -164,7 +164,7 @@ static void power_loss_before_sync(void **state)
     int n = make(acked, pk, data);
     uint64_t off;
     assert_int_equal(kn_shardlog_append(log, 9000, pk, strlen(pk), data, (size_t)n, &off), 0);
-    assert_int_equal(kn_shardlog_flush(log), 0);
+    assert_int_equal(kn_shardlog_flush(log, NULL), 0);
     kn_shardlog_close(log);
     kn_vfs_mem_power_loss(vfs);
     reopen_and_verify(vfs, acked, acked);
@@ -182,7 +182,7 @@ static void retention_deletes_whole_segments(void **state)
         uint64_t off;
         assert_int_equal(kn_shardlog_append(log, (int64_t)(1000 + i), pk, strlen(pk), data, (size_t)n, &off), 0);
         if (i % 10 == 9) {
-            assert_int_equal(kn_shardlog_flush(log), 0);
+            assert_int_equal(kn_shardlog_flush(log, NULL), 0);
             assert_int_equal(kn_shardlog_sync(log), 0);
             kn_shardlog_publish(log, true);
         }

@@ -1,0 +1,514 @@
+/*
+ * The journal.
+ *
+ * fdatasync of one file costs about as much whatever it holds, but syncing N shard logs costs
+ * N syncs. So the acknowledgement path writes every record twice: into its shard's segment
+ * (page cache only) and, together with every other record of the same group commit, into one
+ * journal file that one fdatasync makes durable (the design of Apache BookKeeper's journal or
+ * a database WAL). Segments are made durable later and in bulk by checkpoints, which then let
+ * the journal files they cover be deleted, so the journal stays small and replaying it at
+ * start costs what it holds, not what the store holds.
+ *
+ * Files (<data-dir>/journal/%020llu.jnl, numbered upwards; the last one is active):
+ *   header  8 bytes "KNJOURNL", u32 version (1), u32 0, u64 file number, u32 CRC32C of the
+ *           previous 24 bytes, u32 0
+ *   entries, back to back:
+ *     u32 entry_len   whole entry, this field included
+ *     u32 crc32c      of the rest of the header (first_offset .. key)
+ *     u64 first_offset
+ *     u32 nframes
+ *     u16 key_len
+ *     key             the shard log's journal key ("<stream id>/<shard index>")
+ *     frames          nframes record frames exactly as in the segment (store/frame.h), each
+ *                     with its own CRC32C, offsets consecutive from first_offset
+ * The entry's own CRC covers only its header: the frames carry theirs, and an entry counts only
+ * if all of them verify, so no byte is summed twice.
+ *
+ * Invariants:
+ *  1. An entry is written after its frames were written to their segment, so the segment never
+ *     runs ahead of what the journal or a checkpoint makes durable: acknowledged means either
+ *     the journal entry was synced, or a checkpoint synced the segment.
+ *  2. A sync covers every file with unsynced bytes (older ones too, after a roll), and a new
+ *     file's directory entry, so "synced" means everything written before the sync began.
+ *  3. Files before a checkpoint's mark are deleted only after every shard log written before
+ *     the roll has been synced (the caller's promise to kn_journal_release); never while a sync
+ *     request names them (the request holds their handles).
+ *  4. Replay is idempotent: a shard log skips frames it already has, so a file that survives
+ *     its deletion (power loss during truncation) or a checkpoint that did not finish costs
+ *     only time. Replay stops a file at its first entry that does not verify (a torn tail: the
+ *     bytes were never synced, so nothing in them was acknowledged) and truncates it there.
+ *  5. After a failed write, sync or file creation the journal is FAILED (sticky): nothing more
+ *     is added, so nothing more is acknowledged, until a restart recovers from what is on disk.
+ *
+ * States: OPEN --write/sync/roll error--> FAILED --restart (recover)--> OPEN.
+ *
+ * Threads: everything runs on the event-loop thread except kn_journal_sync_run, which only
+ * calls vfs sync on the files named by the request.
+ */
+#include "store/journal.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "store/frame.h"
+
+#define FILE_HDR 32
+#define ENTRY_HDR 22
+#define MAGIC "KNJOURNL"
+#define VERSION 1
+#define READ_CHUNK (1u << 20)
+
+typedef struct jfile {
+    uint64_t num;
+    kn_file *f;
+    uint64_t size;   /* bytes written */
+    uint64_t synced; /* bytes durable */
+    bool new_entry;  /* directory entry not yet fsynced */
+} jfile;
+
+struct kn_journal_sync {
+    kn_vfs *vfs;
+    kn_file **files;
+    uint64_t *nums, *sizes;
+    size_t n, cap;
+    const char *dir; /* fsync this directory too, or NULL */
+};
+
+struct kn_journal {
+    kn_vfs *vfs;
+    char *dir;
+    jfile *files; /* oldest first; the last one is active */
+    size_t nfiles, capfiles;
+    kn_buf pending; /* entries queued, not yet written */
+    bool failed;
+    bool inflight;
+    uint64_t release_below; /* files numbered below it may be deleted */
+    kn_journal_sync req;
+};
+
+static char *jpath(const kn_journal *j, uint64_t num)
+{
+    kn_buf b = KN_BUF_INIT;
+    kn_buf_printf(&b, "%s/%020" PRIu64 ".jnl", j->dir, num);
+    kn_buf_cstr(&b);
+    return b.data;
+}
+
+static void fail(kn_journal *j, const char *what)
+{
+    if (!j->failed) kn_error("journal %s: %s failed; refusing writes until restart", j->dir, what);
+    j->failed = true;
+}
+
+int kn_journal_open(kn_vfs *vfs, const char *dir, kn_journal **out)
+{
+    int rc = vfs->ops->mkdirs(vfs, dir);
+    if (rc < 0) return rc;
+    kn_journal *j = kn_xcalloc(1, sizeof *j);
+    j->vfs = vfs;
+    j->dir = kn_xstrdup(dir);
+    *out = j;
+    return 0;
+}
+
+void kn_journal_close(kn_journal *j)
+{
+    if (!j) return;
+    KN_ASSERT(!j->inflight);
+    for (size_t i = 0; i < j->nfiles; i++)
+        if (j->files[i].f) j->vfs->ops->close(j->files[i].f);
+    free(j->files);
+    free(j->req.files);
+    free(j->req.nums);
+    free(j->req.sizes);
+    kn_buf_free(&j->pending);
+    free(j->dir);
+    free(j);
+}
+
+/* ---- entries ---- */
+
+int64_t kn_journal_parse_entry(const unsigned char *p, size_t avail, const char **key, size_t *key_len,
+                               uint64_t *first_offset, uint32_t *nframes, const unsigned char **frames,
+                               size_t *frames_len)
+{
+    if (avail < ENTRY_HDR) return 0;
+    uint32_t len = kn_get32(p);
+    size_t kl = (size_t)p[20] | (size_t)p[21] << 8;
+    if (len < ENTRY_HDR + kl || len - ENTRY_HDR - kl > (uint64_t)KN_FRAME_MAX * 64) return -1;
+    if (avail < ENTRY_HDR + kl) return 0;
+    if (kn_crc32c(0, p + 8, ENTRY_HDR - 8 + kl) != kn_get32(p + 4)) return -1;
+    if (avail < len) return 0;
+    uint64_t first = kn_get64(p + 8);
+    uint32_t n = kn_get32(p + 16);
+    const unsigned char *fr = p + ENTRY_HDR + kl;
+    size_t flen = len - ENTRY_HDR - kl, at = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        kn_record rec;
+        size_t need;
+        int64_t fl = kn_frame_parse(fr + at, flen - at, &rec, &need);
+        if (fl <= 0 || rec.offset != first + i) return -1;
+        at += (size_t)fl;
+    }
+    if (n == 0 || at != flen) return -1;
+    *key = (const char *)p + ENTRY_HDR;
+    *key_len = kl;
+    *first_offset = first;
+    *nframes = n;
+    *frames = fr;
+    *frames_len = flen;
+    return len;
+}
+
+int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32_t nframes, const void *frames,
+                   size_t len)
+{
+    if (j->failed) return KN_EIO;
+    size_t kl = strlen(key);
+    KN_ASSERT(kl <= 0xffff && nframes > 0);
+    size_t total = ENTRY_HDR + kl + len;
+    unsigned char *p = (unsigned char *)kn_buf_reserve(&j->pending, total);
+    kn_put32(p, (uint32_t)total);
+    kn_put64(p + 8, first_offset);
+    kn_put32(p + 16, nframes);
+    p[20] = (unsigned char)kl;
+    p[21] = (unsigned char)(kl >> 8);
+    memcpy(p + ENTRY_HDR, key, kl);
+    kn_put32(p + 4, kn_crc32c(0, p + 8, ENTRY_HDR - 8 + kl));
+    memcpy(p + ENTRY_HDR + kl, frames, len);
+    j->pending.len += total;
+    return 0;
+}
+
+/* Creates file num, writes its header; it becomes the active file. */
+static int create_file(kn_journal *j, uint64_t num)
+{
+    char *p = jpath(j, num);
+    kn_file *f = NULL;
+    int rc = j->vfs->ops->open(j->vfs, p, KN_VFS_CREATE, &f);
+    free(p);
+    unsigned char h[FILE_HDR];
+    memset(h, 0, sizeof h);
+    memcpy(h, MAGIC, 8);
+    kn_put32(h + 8, VERSION);
+    kn_put64(h + 16, num);
+    kn_put32(h + 24, kn_crc32c(0, h, 24));
+    if (rc == 0) rc = j->vfs->ops->truncate(f, 0);
+    if (rc == 0) rc = j->vfs->ops->pwrite(f, h, FILE_HDR, 0);
+    if (rc < 0) {
+        if (f) j->vfs->ops->close(f);
+        fail(j, "creating a journal file");
+        return rc;
+    }
+    if (j->nfiles == j->capfiles) {
+        j->capfiles = j->capfiles ? j->capfiles * 2 : 8;
+        j->files = kn_xrealloc(j->files, j->capfiles * sizeof *j->files);
+    }
+    j->files[j->nfiles++] = (jfile){num, f, FILE_HDR, 0, true};
+    return 0;
+}
+
+int kn_journal_write(kn_journal *j)
+{
+    if (j->failed) return KN_EIO;
+    if (j->pending.len == 0) return 0;
+    KN_ASSERT(j->nfiles > 0);
+    jfile *a = &j->files[j->nfiles - 1];
+    int rc = j->vfs->ops->pwrite(a->f, j->pending.data, j->pending.len, a->size);
+    if (rc < 0) {
+        fail(j, "write");
+        return KN_EIO;
+    }
+    a->size += j->pending.len;
+    if (j->pending.cap > (4u << 20))
+        kn_buf_free(&j->pending);
+    else
+        kn_buf_reset(&j->pending);
+    return 0;
+}
+
+bool kn_journal_failed(const kn_journal *j)
+{
+    return j->failed;
+}
+
+/* ---- syncing and checkpoints ---- */
+
+static void req_add(kn_journal_sync *r, const jfile *f)
+{
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 4;
+        r->files = kn_xrealloc(r->files, r->cap * sizeof *r->files);
+        r->nums = kn_xrealloc(r->nums, r->cap * sizeof *r->nums);
+        r->sizes = kn_xrealloc(r->sizes, r->cap * sizeof *r->sizes);
+    }
+    r->files[r->n] = f->f;
+    r->nums[r->n] = f->num;
+    r->sizes[r->n] = f->size;
+    r->n++;
+}
+
+kn_journal_sync *kn_journal_sync_begin(kn_journal *j)
+{
+    if (j->failed || j->inflight) return NULL;
+    kn_journal_sync *r = &j->req;
+    r->vfs = j->vfs;
+    r->n = 0;
+    r->dir = NULL;
+    for (size_t i = 0; i < j->nfiles; i++) {
+        jfile *f = &j->files[i];
+        if (f->synced < f->size) req_add(r, f);
+        if (f->new_entry) r->dir = j->dir;
+    }
+    if (r->n == 0 && !r->dir) return NULL;
+    for (size_t i = 0; i < j->nfiles; i++)
+        j->files[i].new_entry = false;
+    j->inflight = true;
+    return r;
+}
+
+int kn_journal_sync_run(kn_journal_sync *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        int rc = r->vfs->ops->sync(r->files[i]);
+        if (rc < 0) return rc;
+    }
+    return r->dir ? r->vfs->ops->sync_dir(r->vfs, r->dir) : 0;
+}
+
+/* Deletes the files a completed checkpoint released, oldest first (invariant 3). */
+static void collect(kn_journal *j)
+{
+    if (j->inflight) return;
+    size_t drop = 0;
+    while (drop + 1 < j->nfiles && j->files[drop].num < j->release_below) {
+        jfile *f = &j->files[drop];
+        j->vfs->ops->close(f->f);
+        char *p = jpath(j, f->num);
+        j->vfs->ops->unlink(j->vfs, p);
+        free(p);
+        drop++;
+    }
+    if (drop) {
+        memmove(j->files, j->files + drop, (j->nfiles - drop) * sizeof *j->files);
+        j->nfiles -= drop;
+    }
+}
+
+void kn_journal_sync_end(kn_journal *j, kn_journal_sync *r, int rc)
+{
+    KN_ASSERT(j->inflight && r == &j->req);
+    j->inflight = false;
+    if (rc < 0) {
+        fail(j, "sync");
+        return;
+    }
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t k = 0; k < j->nfiles; k++)
+            if (j->files[k].num == r->nums[i] && j->files[k].synced < r->sizes[i]) j->files[k].synced = r->sizes[i];
+    collect(j);
+}
+
+bool kn_journal_sync_inflight(const kn_journal *j)
+{
+    return j->inflight;
+}
+
+int kn_journal_roll(kn_journal *j, uint64_t *mark)
+{
+    if (j->failed) return KN_EIO;
+    KN_ASSERT(j->nfiles > 0 && j->pending.len == 0);
+    uint64_t num = j->files[j->nfiles - 1].num + 1;
+    int rc = create_file(j, num);
+    if (rc < 0) return rc;
+    *mark = num;
+    return 0;
+}
+
+void kn_journal_release(kn_journal *j, uint64_t mark)
+{
+    if (mark > j->release_below) j->release_below = mark;
+    collect(j);
+}
+
+uint64_t kn_journal_active_bytes(const kn_journal *j)
+{
+    return j->nfiles ? j->files[j->nfiles - 1].size - FILE_HDR : 0;
+}
+
+size_t kn_journal_file_count(const kn_journal *j)
+{
+    return j->nfiles;
+}
+
+/* ---- recovery ---- */
+
+typedef struct num_list {
+    uint64_t *nums;
+    size_t n, cap;
+} num_list;
+
+static int collect_name(void *ctx, const char *name)
+{
+    num_list *l = ctx;
+    char *end;
+    if (strlen(name) != 24 || strcmp(name + 20, ".jnl") != 0) return 0;
+    uint64_t num = strtoull(name, &end, 10);
+    if (end != name + 20) return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->nums = kn_xrealloc(l->nums, l->cap * sizeof *l->nums);
+    }
+    l->nums[l->n++] = num;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct log_list {
+    kn_shardlog **logs;
+    size_t n, cap;
+} log_list;
+
+static void log_list_add(log_list *l, kn_shardlog *log)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->logs[i] == log) return;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 16;
+        l->logs = kn_xrealloc(l->logs, l->cap * sizeof *l->logs);
+    }
+    l->logs[l->n++] = log;
+}
+
+/* Replays one file into the logs; a torn or corrupt tail is truncated (invariant 4). */
+static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup, void *ctx, log_list *touched,
+                       uint64_t *entries)
+{
+    char *path = jpath(j, num);
+    kn_file *f = NULL;
+    kn_buf b = KN_BUF_INIT;
+    int rc = j->vfs->ops->open(j->vfs, path, 0, &f);
+    if (rc < 0) goto out;
+    int64_t fsize = j->vfs->ops->size(f);
+    if (fsize < 0) {
+        rc = (int)fsize;
+        goto out;
+    }
+    unsigned char h[FILE_HDR];
+    if (fsize < FILE_HDR || j->vfs->ops->pread(f, h, FILE_HDR, 0) != FILE_HDR || memcmp(h, MAGIC, 8) != 0 ||
+        kn_crc32c(0, h, 24) != kn_get32(h + 24) || kn_get64(h + 16) != num) {
+        kn_warn("journal %s: file %020" PRIu64 " has no valid header (never synced); skipping it", j->dir, num);
+        goto out;
+    }
+    if (kn_get32(h + 8) != VERSION) {
+        kn_error("journal %s: file %020" PRIu64 " is journal format %" PRIu32 "; this kinesind reads format %d",
+                 j->dir, num, kn_get32(h + 8), VERSION);
+        rc = KN_EIO;
+        goto out;
+    }
+    uint64_t pos = FILE_HDR;
+    size_t want = READ_CHUNK;
+    bool bad = false;
+    while (pos < (uint64_t)fsize && !bad) {
+        uint64_t left = (uint64_t)fsize - pos;
+        size_t n = want < left ? want : (size_t)left;
+        kn_buf_reset(&b);
+        char *dst = kn_buf_reserve(&b, n);
+        ssize_t r = j->vfs->ops->pread(f, dst, n, pos);
+        if (r < 0) {
+            rc = (int)r;
+            goto out;
+        }
+        n = (size_t)r;
+        size_t at = 0;
+        for (;;) {
+            const char *key;
+            size_t kl, flen;
+            uint64_t first;
+            uint32_t nframes;
+            const unsigned char *frames;
+            int64_t el = kn_journal_parse_entry((unsigned char *)dst + at, n - at, &key, &kl, &first, &nframes,
+                                                &frames, &flen);
+            if (el < 0) {
+                bad = true;
+                break;
+            }
+            if (el == 0) {
+                if (at == 0) {
+                    /* the entry needs more than one chunk, or runs past the end of the file */
+                    if (n < want || n == left) {
+                        bad = true;
+                        break;
+                    }
+                    uint32_t len = n >= 4 ? kn_get32((unsigned char *)dst) : 0;
+                    if (len <= want || len > left) {
+                        bad = true;
+                        break;
+                    }
+                    want = len;
+                }
+                break;
+            }
+            char k[256];
+            kn_shardlog *log = NULL;
+            if (kl < sizeof k) {
+                memcpy(k, key, kl);
+                k[kl] = '\0';
+                log = lookup(ctx, k);
+            }
+            if (log) {
+                if ((rc = kn_shardlog_replay(log, first, nframes, frames, flen)) < 0) goto out;
+                log_list_add(touched, log);
+            }
+            (*entries)++;
+            at += (size_t)el;
+            pos += (uint64_t)el;
+        }
+        if (at > 0) want = READ_CHUNK;
+    }
+    if (bad || pos < (uint64_t)fsize)
+        kn_warn("journal %s: dropping %" PRIu64 " torn or corrupt bytes at the tail of file %020" PRIu64, j->dir,
+                (uint64_t)fsize - pos, num);
+out:
+    if (f) j->vfs->ops->close(f);
+    kn_buf_free(&b);
+    free(path);
+    return rc;
+}
+
+int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx)
+{
+    num_list l = {0};
+    log_list touched = {0};
+    uint64_t entries = 0;
+    int rc = j->vfs->ops->list(j->vfs, j->dir, collect_name, &l);
+    if (rc < 0) goto out;
+    if (l.n) qsort(l.nums, l.n, sizeof *l.nums, cmp_u64);
+    for (size_t i = 0; i < l.n; i++)
+        if ((rc = replay_file(j, l.nums[i], lookup, ctx, &touched, &entries)) < 0) goto out;
+    /* the replayed records are made durable in their segments before the journal goes */
+    for (size_t i = 0; i < touched.n; i++) {
+        if ((rc = kn_shardlog_sync(touched.logs[i])) < 0) goto out;
+        kn_shardlog_publish(touched.logs[i], true);
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        char *p = jpath(j, l.nums[i]);
+        j->vfs->ops->unlink(j->vfs, p);
+        free(p);
+    }
+    if (l.n) kn_info("journal %s: replayed %" PRIu64 " entries into %zu shard logs", j->dir, entries, touched.n);
+    rc = create_file(j, l.n ? l.nums[l.n - 1] + 1 : 1);
+out:
+    free(l.nums);
+    free(touched.logs);
+    return rc;
+}
