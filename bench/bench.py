@@ -4,10 +4,14 @@
 Scenarios (each with 1 and 16 connections, driven by wrk so no client library is measured):
 PutRecord 100 B; PutRecords 500 x 100 B; PutRecords 5 x 25 KiB; GetRecords read-out of a
 pre-filled shard (Limit 10000). Then put->get latency with a polling reader (one writer, one
-reader, plain HTTP). Prints one table with the kinesind/kinesalite ratio per row and writes it
-to docs/benchmarks.md with the machine and the date.
+reader, plain HTTP). Then kinesind alone, 16 connections, PutRecord 100 B with random partition
+keys into streams of 1, 4, 64 and 256 shards under --fsync always, and 4 shards under --fsync
+never (what the shared journal is for: the cost of a durable batch must not grow with the shards
+it touches). Prints the tables (kinesind/kinesalite ratio per row) and writes them to
+docs/benchmarks.md with the machine and the date.
 
-Usage: bench/run [--seconds N] [--prefill N] [--only kinesind|kinesalite]
+Usage: bench/run [--seconds N] [--prefill N] [--only kinesind|kinesalite] [--scenario all|shards]
+KN_BENCH_KINESIND=PATH runs another kinesind build (to compare two builds in one window).
 Loopback only; every load is bounded in time."""
 
 import argparse
@@ -52,7 +56,8 @@ class Server:
         self.port = free_port()
         self.log = open(os.path.join(tmp, "%s-%s.log" % (kind, fsync)), "wb")
         if kind == "kinesind":
-            argv = [os.path.join(ROOT, "build-bench", "bin", "kinesind"), "--port", str(self.port),
+            binary = os.environ.get("KN_BENCH_KINESIND") or os.path.join(ROOT, "build-bench", "bin", "kinesind")
+            argv = [binary, "--port", str(self.port),
                     "--data-dir", os.path.join(tmp, "kinesind-data-" + fsync), "--create-stream-ms", "0",
                     "--shard-limit", "10000", "--fsync", fsync]
         else:
@@ -217,6 +222,45 @@ def latency(server, stream, seconds):
     return {"n": len(got), "p50_ms": got[len(got) // 2], "p99_ms": got[min(len(got) - 1, int(len(got) * 0.99))]}
 
 
+SHARD_COUNTS = (1, 4, 64, 256)
+
+
+def shard_scenarios(tmp, seconds):
+    """PutRecord 100 B, random keys, 16 connections: by shard count under --fsync always, and 4
+    shards under --fsync never. Returns {(fsync, shards): wrk result}."""
+    path = os.path.join(tmp, "PutRecord_random_key.json")
+    out = {}
+    for fsync, counts in (("always", SHARD_COUNTS), ("never", (4,))):
+        srv = Server("kinesind", tmp, fsync=fsync)
+        try:
+            for n in counts:
+                name = "shards%d" % n
+                srv.create(name, n)
+                with open(path, "w") as f:
+                    f.write(json.dumps({"StreamName": name, "PartitionKey": "@PK@", "Data": b64(100, b"data")}))
+                r = run_wrk(srv, "PutRecord", path, 16, seconds)
+                out[(fsync, n)] = r
+                print("%-10s PutRecord 100 B random key %3d shards c=16 --fsync %-6s %10s req/s  p50 %6.2f ms  "
+                      "p99 %7.2f ms  cpu %3.0f%%%s" % ("kinesind", n, fsync, fmt(r["req_s"]), r["p50_ms"], r["p99_ms"],
+                                                    r["cpu"], "  errors %d" % r["errors"] if r["errors"] else ""),
+                      flush=True)
+        finally:
+            srv.stop()
+    return out
+
+
+def shard_table(res):
+    one = res.get(("always", 1))
+    rows = ["| shards | --fsync | req/s | p50 / p99 ms | CPU | vs 1 shard (always) |", "|---|---|---|---|---|---|"]
+    for (fsync, n), r in res.items():
+        rows.append("| %d | %s | %s | %.2f / %.2f | %.0f%% | %s |" % (
+            n, fsync, fmt(r["req_s"]), r["p50_ms"], r["p99_ms"], r["cpu"],
+            "%.0f%%" % (100.0 * r["req_s"] / one["req_s"]) if one else "-"))
+    a4, n4 = res.get(("always", 4)), res.get(("never", 4))
+    note = ("4 shards, always / never: %.0f%%" % (100.0 * a4["req_s"] / n4["req_s"])) if a4 and n4 else ""
+    return "\n".join(rows) + ("\n\n" + note if note else "")
+
+
 def fmt(v, digits=0):
     if v is None:
         return "-"
@@ -231,7 +275,18 @@ def main():
     ap.add_argument("--prefill", type=int, default=100000)
     ap.add_argument("--only", choices=["kinesind", "kinesalite"])
     ap.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--scenario", choices=["all", "shards"], default="all",
+                    help="shards: only the shard-count runs (printed, not written)")
     args = ap.parse_args()
+    if args.scenario == "shards":
+        tmp = tempfile.mkdtemp(prefix="kn-bench-")
+        try:
+            res = shard_scenarios(tmp, args.seconds)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        print()
+        print(shard_table(res))
+        return
     kinds = [args.only] if args.only else ["kinesind", "kinesalite"]
     tmp = tempfile.mkdtemp(prefix="kn-bench-")
     bodies = {
@@ -297,6 +352,7 @@ def main():
                           % ("kinesind", name, fmt(r["req_s"]), fmt(r["rec_s"])), flush=True)
             finally:
                 srv.stop()
+        shards = shard_scenarios(tmp, args.seconds) if "kinesind" in kinds else {}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -342,6 +398,9 @@ def main():
                 name, fmt(r["req_s"]), fmt(r["rec_s"]), r["p50_ms"], r["p99_ms"], r["cpu"],
                 "%.1f×" % (r["rec_s"] / k["rec_s"]) if k else "-"))
         table += "\n" + "\n".join(rel)
+    if shards:
+        table += ("\n\nkinesind alone, PutRecord 100 B with a random partition key per request, 16 connections, "
+                  "by the stream's shard count:\n\n" + shard_table(shards))
     print()
     print(table)
     print()

@@ -2,6 +2,8 @@
 --   wrk ... -s kinesis.lua <url> -- <Operation> <body-file> [iterator-file]
 -- With GetRecords and an iterator file, each connection follows NextShardIterator from the
 -- TRIM_HORIZON iterator in the file and starts over when a page comes back empty.
+-- A body containing @PK@ gets a random partition key there on every request (spreads the
+-- writes over the stream's shards).
 -- done() prints one JSON line with requests, records, bytes and latency percentiles.
 
 local threads = {}
@@ -10,7 +12,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local op, body, iterator, start_iterator
+local op, body, iterator, start_iterator, body_head, body_tail
 records, bytes, errors = 0, 0, 0 -- globals: done() reads them with thread:get
 
 function init(args)
@@ -18,6 +20,11 @@ function init(args)
   local f = assert(io.open(args[2], "rb"))
   body = f:read("*a")
   f:close()
+  local at = body:find("@PK@", 1, true)
+  if at then
+    body_head, body_tail = body:sub(1, at - 1), body:sub(at + 4)
+    math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16))
+  end
   if args[3] then
     local g = assert(io.open(args[3], "rb"))
     start_iterator = g:read("*l")
@@ -35,6 +42,9 @@ end
 function request()
   if iterator then
     return wrk.format(nil, nil, nil, '{"ShardIterator":"' .. iterator .. '","Limit":10000}')
+  end
+  if body_head then
+    return wrk.format(nil, nil, nil, body_head .. math.random(0, 2147483647) .. body_tail)
   end
   return wrk.format(nil, nil, nil, body)
 end

@@ -511,8 +511,13 @@ static int recover_active(kn_shardlog *log, segment *s)
     if (s->size < (uint64_t)fsize) {
         kn_warn("shard log %s: truncating %" PRIu64 " damaged bytes at the tail of segment %020" PRIu64,
                 log->dir, (uint64_t)fsize - s->size, s->base);
-        if ((rc = log->vfs->ops->truncate(f, s->size)) < 0 || (rc = log->vfs->ops->sync(f)) < 0) return rc;
+        if ((rc = log->vfs->ops->truncate(f, s->size)) < 0) return rc;
     }
+    /* what the segment holds may be in the page cache only (the process crashed, the machine
+     * did not), records the journal never had among them: new records must not be
+     * acknowledged after records a power loss could still take (invariant 5) */
+    if (fsize > 0 && ((rc = log->vfs->ops->sync(f)) < 0 || (rc = log->vfs->ops->sync_dir(log->vfs, log->dir)) < 0))
+        return rc;
     /* rewrite the index to what was verified, so appends continue a clean file */
     kn_buf b = KN_BUF_INIT;
     encode_entries(&b, s->idx, s->nidx);
@@ -716,6 +721,17 @@ int kn_shardlog_replay(kn_shardlog *log, uint64_t first_offset, uint32_t nframes
     if (log->failed) return KN_EIO;
     KN_ASSERT(log->staged.len == 0);
     uint64_t end = first_offset + nframes;
+    /* what the segments already hold of this entry may be in the page cache only (a crash of
+     * the process, not of the machine, came first): the sync after the replay must cover it
+     * before the journal goes */
+    for (size_t i = log->nsegs; i-- > 0;) {
+        segment *s = &log->segs[i];
+        if (s->end <= first_offset && i + 1 < log->nsegs) break;
+        kn_file *f;
+        int rc = seg_file(log, s, &f);
+        if (rc < 0) return rc;
+        s->unsynced = s->new_entry = true;
+    }
     if (end <= log->next_offset) return 0; /* the segment has them (journal invariant 4) */
     if (first_offset > log->next_offset) {
         kn_error("shard log %s: the journal continues at offset %" PRIu64 " but the log ends at %" PRIu64
@@ -918,7 +934,7 @@ static uint64_t idx_pos_for_offset(const segment *s, uint64_t offset)
 /* Visits the frames of s from pos on; corruption inside them is an I/O error (never served). */
 static int scan(kn_shardlog *log, segment *s, uint64_t pos, frame_visit visit, void *ctx, bool *stopped)
 {
-    kn_file *f;
+    kn_file *f = NULL;
     int rc = seg_index(log, s);
     if (rc == 0) rc = seg_file(log, s, &f);
     if (rc < 0) return rc;

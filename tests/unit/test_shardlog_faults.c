@@ -1,6 +1,9 @@
-/* Fault injection on the shard log: fail the Nth write, the Nth sync, write short, then lose
- * power; reopening must yield exactly the acknowledged prefix, same offsets, nothing corrupt.
- * Plus retention. */
+/* Fault injection on the shard log, alone and behind the shared journal: fail the Nth write,
+ * the Nth sync, write short, then lose power; reopening (and replaying the journal) must yield
+ * exactly the acknowledged prefix of every shard, same offsets, nothing corrupt. The journal
+ * runs go through group commits and checkpoints as the server drives them (server/commit.c),
+ * so the faults land in journal writes and syncs, in checkpoints' segment syncs, between a
+ * journal sync and the checkpoint, and around the journal's truncation. Plus retention. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +15,7 @@
 #include <cmocka.h>
 
 #include "base/err.h"
+#include "store/journal.h"
 #include "store/shardlog.h"
 #include "store/vfs.h"
 
@@ -231,6 +235,355 @@ static void damaged_index_is_rebuilt(void **state)
     kn_vfs_mem_free(vfs);
 }
 
+/* ---- behind the journal ---- */
+
+#define NLOGS 3
+#define JDIR "/f/journal"
+#define CHECKPOINT_EVERY 6 /* batches */
+
+typedef struct store {
+    kn_vfs *vfs;
+    kn_journal *j;
+    kn_shardlog *logs[NLOGS];
+} store;
+
+static kn_shardlog *lookup(void *ctx, const char *key)
+{
+    store *st = ctx;
+    int i;
+    return sscanf(key, "7/%d", &i) == 1 && i >= 0 && i < NLOGS ? st->logs[i] : NULL;
+}
+
+static int store_open(kn_vfs *vfs, store *st)
+{
+    memset(st, 0, sizeof *st);
+    st->vfs = vfs;
+    int rc = kn_journal_open(vfs, JDIR, &st->j);
+    for (int i = 0; rc == 0 && i < NLOGS; i++) {
+        char dir[64], key[16];
+        sprintf(dir, "/f/shard%d", i);
+        sprintf(key, "7/%d", i);
+        kn_shardlog_opts o = {2048, key};
+        rc = kn_shardlog_open(vfs, dir, &o, &st->logs[i]);
+    }
+    if (rc == 0) rc = kn_journal_recover(st->j, lookup, st);
+    return rc;
+}
+
+static void store_close(store *st)
+{
+    for (int i = 0; i < NLOGS; i++)
+        kn_shardlog_close(st->logs[i]);
+    kn_journal_close(st->j);
+}
+
+/* One group commit as server/commit.c runs it: flush the touched logs (segment + journal
+ * entry), one journal write, one journal sync, then durable and published; acked[i] (if not
+ * NULL) advances for every log that did not fail, as its PutRecords would be answered. */
+static int group_commit(store *st, const bool *touched, uint64_t *acked)
+{
+    int rc = 0;
+    for (int i = 0; i < NLOGS; i++)
+        if (touched[i] && kn_shardlog_flush(st->logs[i], st->j) < 0) rc = KN_EIO;
+    if (kn_journal_write(st->j) < 0) {
+        for (int i = 0; i < NLOGS; i++)
+            if (touched[i]) kn_shardlog_fail(st->logs[i], "journal write");
+        return KN_EIO;
+    }
+    for (int i = 0; i < NLOGS; i++)
+        kn_shardlog_journal_begin(st->logs[i]);
+    kn_journal_sync *req = kn_journal_sync_begin(st->j);
+    int src = kn_journal_failed(st->j) ? KN_EIO : 0;
+    if (req) {
+        src = kn_journal_sync_run(req);
+        kn_journal_sync_end(st->j, req, src);
+    }
+    for (int i = 0; i < NLOGS; i++) {
+        kn_shardlog_journal_end(st->logs[i], src);
+        kn_shardlog_publish(st->logs[i], true);
+        if (acked && !kn_shardlog_failed(st->logs[i])) acked[i] = kn_shardlog_end_offset(st->logs[i]);
+    }
+    return rc < 0 ? rc : src;
+}
+
+/* A checkpoint: roll the journal, sync every log, and (unless told not to) drop the files the
+ * roll closed. Returns 0 or the first failure (then nothing is dropped). */
+static int checkpoint(store *st, bool release)
+{
+    uint64_t mark;
+    int rc = kn_journal_roll(st->j, &mark);
+    for (int i = 0; rc == 0 && i < NLOGS; i++)
+        rc = kn_shardlog_sync(st->logs[i]);
+    if (rc == 0 && release) kn_journal_release(st->j, mark);
+    return rc;
+}
+
+/* Batches over a changing subset of the logs, a checkpoint every few, until the fault hits.
+ * acked[i] is what PutRecords would have acknowledged on log i. */
+static void journal_until_fault(store *st, uint64_t *acked, bool *hit, bool release)
+{
+    *hit = false;
+    for (int i = 0; i < NLOGS; i++)
+        acked[i] = kn_shardlog_end_offset(st->logs[i]);
+    for (int b = 0; b < BATCHES; b++) {
+        bool touched[NLOGS];
+        for (int i = 0; i < NLOGS; i++) {
+            touched[i] = (b + i) % 3 != 0;
+            for (int r = 0; touched[i] && r < PER_BATCH; r++) {
+                char pk[64], data[128];
+                uint64_t next = kn_shardlog_next_offset(st->logs[i]), off;
+                int n = make(next, pk, data);
+                if (kn_shardlog_append(st->logs[i], 1000 + b, pk, strlen(pk), data, (size_t)n, &off) < 0) {
+                    *hit = true;
+                    return;
+                }
+            }
+        }
+        if (group_commit(st, touched, acked) < 0) {
+            *hit = true;
+            return;
+        }
+        if (b % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1 && checkpoint(st, release) < 0) {
+            *hit = true;
+            return;
+        }
+    }
+}
+
+static void store_verify(kn_vfs *vfs, const uint64_t *min, const uint64_t *max)
+{
+    store st;
+    assert_int_equal(store_open(vfs, &st), 0);
+    for (int i = 0; i < NLOGS; i++) {
+        uint64_t end = kn_shardlog_end_offset(st.logs[i]);
+        if (end < min[i] || end > max[i])
+            fail_msg("shard %d holds %llu records, acknowledged %llu, written %llu", i, (unsigned long long)end,
+                     (unsigned long long)min[i], (unsigned long long)max[i]);
+        verify v = {0, 0};
+        uint64_t next;
+        assert_int_equal(kn_shardlog_read(st.logs[i], 0, 100000, 1u << 30, check, &v, &next), 0);
+        assert_int_equal(v.n, end);
+        assert_int_equal(v.bad, 0);
+    }
+    /* recovery left an empty journal; the store takes writes at the next offsets */
+    assert_int_equal(kn_journal_file_count(st.j), 1);
+    uint64_t ends[NLOGS];
+    bool all[NLOGS];
+    for (int i = 0; i < NLOGS; i++) {
+        char pk[64], data[128];
+        ends[i] = kn_shardlog_end_offset(st.logs[i]);
+        int n = make(ends[i], pk, data);
+        uint64_t off;
+        assert_int_equal(kn_shardlog_append(st.logs[i], 5000, pk, strlen(pk), data, (size_t)n, &off), 0);
+        assert_int_equal(off, ends[i]);
+        all[i] = true;
+    }
+    assert_int_equal(group_commit(&st, all, NULL), 0);
+    store_close(&st);
+    /* and that write survives a power loss through the journal alone */
+    kn_vfs_mem_power_loss(vfs);
+    assert_int_equal(store_open(vfs, &st), 0);
+    for (int i = 0; i < NLOGS; i++)
+        assert_int_equal(kn_shardlog_end_offset(st.logs[i]), ends[i] + 1);
+    store_close(&st);
+}
+
+static void run_journal_fault(enum fault kind)
+{
+    int hits = 0;
+    for (int nth = 1; nth < 2000; nth++) {
+        for (int power = 0; power < 2; power++) {
+            kn_vfs *vfs = kn_vfs_mem_new_tracking();
+            kn_vfs_faults *f = kn_vfs_mem_faults(vfs);
+            store st;
+            assert_int_equal(store_open(vfs, &st), 0);
+            f->writes = f->syncs = 0;
+            if (kind == FAIL_WRITE) f->fail_write_at = nth;
+            if (kind == SHORT_WRITE) f->short_write_at = nth;
+            if (kind == FAIL_SYNC) f->fail_sync_at = nth;
+            bool hit;
+            uint64_t acked[NLOGS], written[NLOGS];
+            journal_until_fault(&st, acked, &hit, true);
+            for (int i = 0; i < NLOGS; i++)
+                written[i] = kn_shardlog_next_offset(st.logs[i]);
+            if (hit) {
+                bool failed = kn_journal_failed(st.j);
+                for (int i = 0; i < NLOGS; i++)
+                    failed |= kn_shardlog_failed(st.logs[i]);
+                assert_true(failed);
+            }
+            store_close(&st);
+            f->fail_write_at = f->short_write_at = f->fail_sync_at = 0;
+            if (power) {
+                kn_vfs_mem_power_loss(vfs);
+                store_verify(vfs, acked, acked); /* exactly the acknowledged prefix */
+            } else {
+                store_verify(vfs, acked, written); /* at least it, and nothing corrupt */
+            }
+            kn_vfs_mem_free(vfs);
+            if (!hit && power) {
+                assert_true(hits > 0 || kind == POWER_ONLY);
+                return; /* nth is past every write/sync of the run */
+            }
+            hits += hit;
+        }
+        if (kind == POWER_ONLY) return;
+    }
+    fail_msg("the fault never stopped hitting");
+}
+
+static void journal_fail_nth_write(void **state)
+{
+    run_journal_fault(FAIL_WRITE);
+}
+static void journal_short_nth_write(void **state)
+{
+    run_journal_fault(SHORT_WRITE);
+}
+static void journal_fail_nth_sync(void **state)
+{
+    run_journal_fault(FAIL_SYNC);
+}
+static void journal_power_loss_after_clean_run(void **state)
+{
+    run_journal_fault(POWER_ONLY);
+}
+
+/* The segments were never synced at all: every acknowledged record comes back from the
+ * journal alone, after a power loss. */
+static void journal_alone_recovers_everything(void **state)
+{
+    kn_vfs *vfs = kn_vfs_mem_new_tracking();
+    store st;
+    assert_int_equal(store_open(vfs, &st), 0);
+    uint64_t acked[NLOGS] = {0};
+    for (int b = 0; b < 5; b++) {
+        bool touched[NLOGS] = {true, b % 2 == 0, false};
+        for (int i = 0; i < NLOGS; i++)
+            for (int r = 0; touched[i] && r < PER_BATCH; r++) {
+                char pk[64], data[128];
+                uint64_t off;
+                int n = make(kn_shardlog_next_offset(st.logs[i]), pk, data);
+                assert_int_equal(kn_shardlog_append(st.logs[i], 1000, pk, strlen(pk), data, (size_t)n, &off), 0);
+            }
+        assert_int_equal(group_commit(&st, touched, NULL), 0);
+    }
+    for (int i = 0; i < NLOGS; i++)
+        acked[i] = kn_shardlog_end_offset(st.logs[i]);
+    assert_int_equal(acked[0], 5 * PER_BATCH);
+    assert_int_equal(acked[1], 3 * PER_BATCH);
+    store_close(&st);
+    kn_vfs_mem_power_loss(vfs);
+    /* nothing of the segments survived: no checkpoint ever synced them */
+    kn_file *f;
+    assert_true(vfs->ops->open(vfs, "/f/shard0/00000000000000000000.seg", 0, &f) < 0);
+    store_verify(vfs, acked, acked);
+    kn_vfs_mem_free(vfs);
+}
+
+/* Power loss around the journal's truncation: after a checkpoint synced the segments but
+ * before any covered journal file was deleted, and after only the oldest was. Replay is
+ * idempotent: every record exactly once. */
+static void power_loss_during_journal_truncation(void **state)
+{
+    for (int partial = 0; partial < 2; partial++) {
+        kn_vfs *vfs = kn_vfs_mem_new_tracking();
+        store st;
+        assert_int_equal(store_open(vfs, &st), 0);
+        uint64_t acked[NLOGS];
+        bool hit;
+        journal_until_fault(&st, acked, &hit, false);
+        assert_false(hit);
+        assert_true(kn_journal_file_count(st.j) > 2); /* the checkpoints released nothing */
+        store_close(&st);
+        if (partial) {
+            char p[64];
+            sprintf(p, JDIR "/%020d.jnl", 1);
+            assert_int_equal(vfs->ops->unlink(vfs, p), 0);
+        }
+        kn_vfs_mem_power_loss(vfs);
+        store_verify(vfs, acked, acked);
+        kn_vfs_mem_free(vfs);
+    }
+}
+
+/* A torn journal tail (garbage after the last synced entry) is cut off by the CRCs; an entry
+ * whose frames do not verify ends the replay of its file. */
+static void torn_journal_tail_is_truncated(void **state)
+{
+    kn_vfs *vfs = kn_vfs_mem_new_tracking();
+    store st;
+    assert_int_equal(store_open(vfs, &st), 0);
+    uint64_t acked[NLOGS];
+    bool hit;
+    journal_until_fault(&st, acked, &hit, true);
+    assert_false(hit);
+    store_close(&st);
+    kn_vfs_mem_power_loss(vfs);
+    /* find the active journal file and append half an entry plus junk */
+    char p[64];
+    kn_file *f = NULL;
+    for (int n = 30; n > 0 && !f; n--) {
+        sprintf(p, JDIR "/%020d.jnl", n);
+        if (vfs->ops->open(vfs, p, 0, &f) < 0) f = NULL;
+    }
+    assert_non_null(f);
+    unsigned char junk[300];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (unsigned char)(i * 7);
+    junk[0] = 200; /* a plausible entry length */
+    junk[1] = junk[2] = junk[3] = 0;
+    int64_t size = vfs->ops->size(f);
+    assert_int_equal(vfs->ops->pwrite(f, junk, sizeof junk, (uint64_t)size), 0);
+    assert_int_equal(vfs->ops->sync(f), 0);
+    vfs->ops->close(f);
+    store_verify(vfs, acked, acked);
+    kn_vfs_mem_free(vfs);
+}
+
+/* The record parser of the journal refuses what does not verify. */
+static void journal_entry_parser(void **state)
+{
+    kn_vfs *vfs = kn_vfs_mem_new();
+    kn_shardlog *log;
+    kn_shardlog_opts o = {0, "7/0"};
+    assert_int_equal(kn_shardlog_open(vfs, "/p/s", &o, &log), 0);
+    kn_journal *j;
+    assert_int_equal(kn_journal_open(vfs, "/p/j", &j), 0);
+    assert_int_equal(kn_journal_recover(j, lookup, NULL), 0);
+    uint64_t off;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(kn_shardlog_append(log, 1000, "pk", 2, "data", 4, &off), 0);
+    assert_int_equal(kn_shardlog_flush(log, j), 0);
+    assert_int_equal(kn_journal_write(j), 0);
+    kn_file *f;
+    assert_int_equal(vfs->ops->open(vfs, "/p/j/00000000000000000001.jnl", 0, &f), 0);
+    unsigned char buf[512];
+    ssize_t n = vfs->ops->pread(f, buf, sizeof buf, 32);
+    vfs->ops->close(f);
+    assert_true(n > 22);
+    const char *key;
+    size_t kl, flen;
+    uint64_t first;
+    uint32_t nf;
+    const unsigned char *frames;
+    int64_t len = kn_journal_parse_entry(buf, (size_t)n, &key, &kl, &first, &nf, &frames, &flen);
+    assert_int_equal(len, n);
+    assert_int_equal(kl, 3);
+    assert_memory_equal(key, "7/0", 3);
+    assert_int_equal(first, 0);
+    assert_int_equal(nf, 3);
+    assert_int_equal(kn_journal_parse_entry(buf, (size_t)n - 1, &key, &kl, &first, &nf, &frames, &flen), 0);
+    for (ssize_t i = 4; i < n; i++) { /* any flipped byte after the length is caught */
+        buf[i] ^= 0x40;
+        assert_int_equal(kn_journal_parse_entry(buf, (size_t)n, &key, &kl, &first, &nf, &frames, &flen), -1);
+        buf[i] ^= 0x40;
+    }
+    kn_journal_close(j);
+    kn_shardlog_close(log);
+    kn_vfs_mem_free(vfs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +594,14 @@ int main(void)
         cmocka_unit_test(power_loss_before_sync),
         cmocka_unit_test(retention_deletes_whole_segments),
         cmocka_unit_test(damaged_index_is_rebuilt),
+        cmocka_unit_test(journal_fail_nth_write),
+        cmocka_unit_test(journal_short_nth_write),
+        cmocka_unit_test(journal_fail_nth_sync),
+        cmocka_unit_test(journal_power_loss_after_clean_run),
+        cmocka_unit_test(journal_alone_recovers_everything),
+        cmocka_unit_test(power_loss_during_journal_truncation),
+        cmocka_unit_test(torn_journal_tail_is_truncated),
+        cmocka_unit_test(journal_entry_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
