@@ -19,7 +19,7 @@
  *             the kernel.
  *
  * Checkpoints (always and interval) make segments durable so the journal can shrink: when the
- * active journal file passes --checkpoint-bytes or CHECKPOINT_MS has passed, the loop rolls the
+ * active journal file passes --checkpoint-bytes or --checkpoint-ms have passed, the loop rolls the
  * journal to a new file, starts a sync request on every shard log written since the last
  * checkpoint began, and hands them to the checkpoint thread (its own thread, so a checkpoint
  * of hundreds of segments never delays a batch). When every one succeeded, the journal files
@@ -54,8 +54,6 @@
 #include "base/log.h"
 #include "server/server.h"
 #include "store/journal.h"
-
-#define CHECKPOINT_MS 10000
 
 typedef struct log_set {
     kn_shardlog **logs;
@@ -93,6 +91,7 @@ struct kn_commit {
     int64_t interval_ms;
     int64_t next_sync_ms;
     int64_t next_checkpoint_ms;
+    int64_t checkpoint_ms;
     uint64_t checkpoint_bytes;
     kn_journal *journal; /* NULL under never */
     log_set touched;      /* staged into during this iteration */
@@ -284,7 +283,7 @@ static void checkpoint_begin(kn_commit *k, bool inline_run)
         k->pinned = true;
         return;
     }
-    k->next_checkpoint_ms = kn_mono_ms() + CHECKPOINT_MS;
+    k->next_checkpoint_ms = kn_mono_ms() + k->checkpoint_ms;
     for (size_t i = 0; i < k->unckpt.n; i++) {
         kn_shardlog *log = k->unckpt.logs[i];
         kn_sync_req *r = kn_shardlog_sync_begin(log);
@@ -323,7 +322,8 @@ void kn_commit_init(kn_server *srv, struct st_h2o_evloop_t *loop)
     k->mode = srv->cfg.in_memory || !srv->journal ? KN_FSYNC_NEVER : srv->cfg.fsync_mode;
     k->interval_ms = srv->cfg.fsync_interval_ms;
     k->next_sync_ms = kn_mono_ms() + k->interval_ms;
-    k->next_checkpoint_ms = kn_mono_ms() + CHECKPOINT_MS;
+    k->checkpoint_ms = srv->cfg.checkpoint_ms > 0 ? srv->cfg.checkpoint_ms : 10000;
+    k->next_checkpoint_ms = kn_mono_ms() + k->checkpoint_ms;
     k->checkpoint_bytes = srv->cfg.checkpoint_bytes ? srv->cfg.checkpoint_bytes : (64u << 20);
     if (k->mode != KN_FSYNC_NEVER) k->journal = srv->journal;
     srv->commit = k;

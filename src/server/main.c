@@ -55,6 +55,7 @@ static void usage(FILE *f)
                "                           never: leave syncing to the operating system\n"
                "  --checkpoint-bytes N     sync shard segments and drop the journal once it holds N\n"
                "                           bytes (default 67108864; bounds the replay at start)\n"
+               "  --checkpoint-ms MS       ... or MS after the last checkpoint (default 10000)\n"
                "  --retention-check-ms MS  how often expired records are deleted (default 60000)\n"
                "  --auth MODE              none (default): check only that requests look signed;\n"
                "                           sigv4: verify every signature against --credentials\n"
@@ -104,7 +105,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_TLS_PORT,
         OPT_TLS_CERT,
         OPT_TLS_KEY,
-        OPT_CHECKPOINT
+        OPT_CHECKPOINT,
+        OPT_CHECKPOINT_MS
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -118,6 +120,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"log-level", required_argument, 0, OPT_LOG},
                                          {"fsync", required_argument, 0, OPT_FSYNC},
                                          {"checkpoint-bytes", required_argument, 0, OPT_CHECKPOINT},
+                                         {"checkpoint-ms", required_argument, 0, OPT_CHECKPOINT_MS},
                                          {"retention-check-ms", required_argument, 0, OPT_RETENTION},
                                          {"create-table-ms", required_argument, 0, OPT_CREATE_TABLE},
                                          {"enforce-throughput", no_argument, 0, OPT_THROUGHPUT},
@@ -201,6 +204,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         case OPT_CHECKPOINT:
             if (parse_int("--checkpoint-bytes", optarg, 4096, 1LL << 40, &v)) return -1;
             cfg->checkpoint_bytes = (uint64_t)v;
+            break;
+        case OPT_CHECKPOINT_MS:
+            if (parse_int("--checkpoint-ms", optarg, 1, 86400000, &v)) return -1;
+            cfg->checkpoint_ms = v;
             break;
         case OPT_RETENTION:
             if (parse_int("--retention-check-ms", optarg, 1, 86400000, &v)) return -1;
@@ -318,6 +325,7 @@ int main(int argc, char **argv)
     cfg->fsync_mode = KN_FSYNC_ALWAYS;
     cfg->fsync_interval_ms = 1000;
     cfg->checkpoint_bytes = 64u << 20;
+    cfg->checkpoint_ms = 10000;
     cfg->retention_check_ms = 60000;
     if (parse_args(argc, argv, cfg) < 0) return 2;
     kn_json_hooks_install();

@@ -32,6 +32,7 @@ typedef struct kn_config {
     kn_fsync_mode fsync_mode;
     int64_t fsync_interval_ms;
     uint64_t checkpoint_bytes; /* checkpoint once the active journal file passes this size */
+    int64_t checkpoint_ms;     /* or once this long has passed since the last one */
     int64_t retention_check_ms;
     bool enforce_throughput; /* AWS's per-shard write and read limits */
     int tls_port;            /* 0: no HTTPS listener */

@@ -541,6 +541,50 @@ static void torn_journal_tail_is_truncated(void **state)
     kn_vfs_mem_free(vfs);
 }
 
+/* Retention with records still only in the journal: segments go only once a checkpoint synced
+ * them, and after a power loss the replay of the (not yet truncated) journal neither brings
+ * the deleted records back nor leaves a hole. */
+static void retention_waits_for_checkpoint(void **state)
+{
+    kn_vfs *vfs = kn_vfs_mem_new_tracking();
+    store st;
+    assert_int_equal(store_open(vfs, &st), 0);
+    bool all[NLOGS] = {true, true, true};
+    for (int b = 0; b < 30; b++) {
+        for (int i = 0; i < NLOGS; i++)
+            for (int r = 0; r < PER_BATCH; r++) {
+                char pk[64], data[128];
+                uint64_t off;
+                int n = make(kn_shardlog_next_offset(st.logs[i]), pk, data);
+                assert_int_equal(kn_shardlog_append(st.logs[i], 1000 + b, pk, strlen(pk), data, (size_t)n, &off), 0);
+            }
+        assert_int_equal(group_commit(&st, all, NULL), 0);
+    }
+    uint64_t removed;
+    assert_int_equal(kn_shardlog_trim(st.logs[0], 1000 + 20, &removed), 0);
+    assert_int_equal(removed, 0); /* nothing checkpointed yet */
+    uint64_t mark;
+    assert_int_equal(kn_journal_roll(st.j, &mark), 0);
+    for (int i = 0; i < NLOGS; i++)
+        assert_int_equal(kn_shardlog_sync(st.logs[i]), 0);
+    /* the journal is not truncated yet: a power loss now must not resurrect what goes next */
+    assert_int_equal(kn_shardlog_trim(st.logs[0], 1000 + 20, &removed), 0);
+    uint64_t start = kn_shardlog_start_offset(st.logs[0]), end = kn_shardlog_end_offset(st.logs[0]);
+    assert_true(removed > 0 && start == removed);
+    store_close(&st);
+    kn_vfs_mem_power_loss(vfs);
+    assert_int_equal(store_open(vfs, &st), 0);
+    assert_int_equal(kn_shardlog_start_offset(st.logs[0]), start);
+    assert_int_equal(kn_shardlog_end_offset(st.logs[0]), end);
+    verify v = {start, 0};
+    uint64_t next;
+    assert_int_equal(kn_shardlog_read(st.logs[0], 0, 100000, 1u << 30, check, &v, &next), 0);
+    assert_int_equal(v.n, end);
+    assert_int_equal(v.bad, 0);
+    store_close(&st);
+    kn_vfs_mem_free(vfs);
+}
+
 /* The record parser of the journal refuses what does not verify. */
 static void journal_entry_parser(void **state)
 {
@@ -602,6 +646,7 @@ int main(void)
         cmocka_unit_test(power_loss_during_journal_truncation),
         cmocka_unit_test(torn_journal_tail_is_truncated),
         cmocka_unit_test(journal_entry_parser),
+        cmocka_unit_test(retention_waits_for_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
