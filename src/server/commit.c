@@ -32,8 +32,8 @@
  *     (the shard log's own in-flight rule).
  *  3. A journal file is deleted only after a checkpoint that began after the file stopped being
  *     written synced every log written before that; and never again once any log or the
- *     journal has FAILED (`pinned`): a failed log's acknowledged records may exist only in the
- *     journal, and a restart replays them.
+ *     journal has FAILED, by whatever path (`pinned`, kn_shardlog_failures): a failed log's
+ *     acknowledged records may exist only in the journal, and a restart replays them.
  *  4. A log is never closed while it is in a checkpoint (the registry refuses to close a dirty
  *     log, and a log being synced is dirty); kn_commit_forget takes it off every list here.
  *  5. A failed journal (write or sync) fails every log whose records it was to hold, so their
@@ -238,10 +238,12 @@ static void dispatch(kn_commit *k)
 {
     if (k->b_inflight) return;
     batch *b = &k->b;
-    for (size_t i = 0; i < k->unsynced.n; i++) {
+    for (size_t i = 0; i < k->unsynced.n; i++)
         kn_shardlog_journal_begin(k->unsynced.logs[i]);
-        set_add(&b->logs, k->unsynced.logs[i]);
-    }
+    /* the written logs become the batch's (b->logs is empty between batches) */
+    log_set empty = b->logs;
+    b->logs = k->unsynced;
+    k->unsynced = empty;
     k->unsynced.n = 0;
     if (k->mode == KN_FSYNC_ALWAYS) {
         b->calls = k->head;
@@ -271,7 +273,7 @@ static void checkpoint_done(kn_commit *k)
     }
     c->n = 0;
     k->cp_inflight = false;
-    if (!ok) k->pinned = true;
+    if (!ok || kn_shardlog_failures() > 0) k->pinned = true;
     if (!k->pinned) kn_journal_release(k->journal, c->mark);
 }
 
@@ -288,7 +290,6 @@ static void checkpoint_begin(kn_commit *k, bool inline_run)
         kn_shardlog *log = k->unckpt.logs[i];
         kn_sync_req *r = kn_shardlog_sync_begin(log);
         if (r) cp_add(c, log, r);
-        if (kn_shardlog_failed(log)) k->pinned = true;
     }
     k->unckpt.n = 0;
     k->cp_inflight = true;
@@ -357,10 +358,7 @@ void kn_commit_run(kn_server *srv)
     for (size_t i = 0; i < k->touched.n; i++) {
         kn_shardlog *log = k->touched.logs[i];
         /* a failed log stays failed (sticky); its waiters see it through kn_shardlog_failed */
-        if (kn_shardlog_flush(log, k->journal) < 0) {
-            if (k->journal) k->pinned = true;
-            continue;
-        }
+        if (kn_shardlog_flush(log, k->journal) < 0) continue;
         if (k->journal) {
             set_add(&k->unsynced, log);
             set_add(&k->unckpt, log);

@@ -155,10 +155,21 @@ static char *file_path(const kn_shardlog *log, uint64_t base, const char *ext)
     return b.data;
 }
 
+/* Logs turned FAILED in this process (event-loop thread only). */
+static uint64_t failures;
+
 static void fail(kn_shardlog *log, const char *what)
 {
-    if (!log->failed) kn_error("shard log %s: %s failed; refusing writes until restart", log->dir, what);
+    if (!log->failed) {
+        kn_error("shard log %s: %s failed; refusing writes until restart", log->dir, what);
+        failures++;
+    }
     log->failed = true;
+}
+
+uint64_t kn_shardlog_failures(void)
+{
+    return failures;
 }
 
 /* ---- segments and their indexes ---- */

@@ -82,6 +82,9 @@ bool kn_shardlog_dirty(const kn_shardlog *log);
 bool kn_shardlog_needs_sync(const kn_shardlog *log);
 /* True after a failed write or sync: the log refuses appends until reopened. */
 bool kn_shardlog_failed(const kn_shardlog *log);
+/* How many shard logs have turned FAILED in this process, by any path (so the journal's owner
+ * can keep every journal file once one has: its acknowledged records may exist only there). */
+uint64_t kn_shardlog_failures(void);
 
 /* Retention: deletes whole segments, oldest first, whose newest record arrived before
  * cutoff_ms and which a checkpoint has synced; *removed counts the records deleted. Skipped
