@@ -29,7 +29,8 @@ static int hexval(char c)
 size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
 {
     /* the 47 hex digits as bit fields of a 192-bit number (digit i weighs 16^(46-i)) */
-    unsigned __int128 lo = ((unsigned __int128)s->seq_ix << 80) | ((unsigned __int128)(s->before ? 1 : 0) << 72) |
+    unsigned __int128 lo = ((unsigned __int128)s->seq_ix << 80) |
+                           ((unsigned __int128)(s->before ? 1 : 0) << 72) |
                            ((unsigned __int128)(uint64_t)s->seq_secs << 36) |
                            ((unsigned __int128)(uint32_t)s->shard_index << 4) | 2u;
     uint64_t hi = (2ull << (184 - 128)) | ((uint64_t)s->create_secs << (148 - 128)) |
@@ -58,9 +59,10 @@ size_t kn_seq_format(const kn_seq *s, char out[KN_SEQ_DEC_MAX])
         col[k] %= B;
         if (col[k]) top = k;
     }
-    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                                   "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                                   "8081828384858687888990919293949596979899";
+    static const char pairs[201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
     char lead[10];
     size_t n = 0, ln = 0;
     for (uint64_t c = col[top]; c || ln == 0; c /= 10)

@@ -55,11 +55,6 @@
 #include "server/server.h"
 #include "store/journal.h"
 
-typedef struct log_set {
-    kn_shardlog **logs;
-    size_t n, cap;
-} log_set;
-
 /* A thread that runs one job at a time for the loop and reports back through the queue. */
 typedef struct worker {
     h2o_multithread_message_t msg; /* the report */
@@ -74,8 +69,8 @@ typedef struct worker {
 typedef struct batch {
     kn_journal_sync *req; /* NULL: nothing to sync */
     int rc;
-    log_set logs;   /* whose flushed records this batch makes durable */
-    kn_call *calls; /* resumed when the batch completes */
+    kn_shardlog_set logs; /* whose flushed records this batch makes durable */
+    kn_call *calls;       /* resumed when the batch completes */
 } batch;
 
 typedef struct checkpoint {
@@ -93,11 +88,11 @@ struct kn_commit {
     int64_t next_checkpoint_ms;
     int64_t checkpoint_ms;
     uint64_t checkpoint_bytes;
-    kn_journal *journal; /* NULL under never */
-    log_set touched;      /* staged into during this iteration */
-    log_set unsynced;     /* written, not yet in a journal sync batch */
-    log_set unckpt;       /* written since the last checkpoint began */
-    kn_call *head, *tail; /* calls waiting for the next batch */
+    kn_journal *journal;      /* NULL under never */
+    kn_shardlog_set touched;  /* staged into during this iteration */
+    kn_shardlog_set unsynced; /* written, not yet in a journal sync batch */
+    kn_shardlog_set unckpt;   /* written since the last checkpoint began */
+    kn_call *head, *tail;     /* calls waiting for the next batch */
     batch b;
     bool b_inflight;
     checkpoint cp;
@@ -107,23 +102,6 @@ struct kn_commit {
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
 };
-
-static void set_add(log_set *s, kn_shardlog *log)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->logs[i] == log) return;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->logs = kn_xrealloc(s->logs, s->cap * sizeof *s->logs);
-    }
-    s->logs[s->n++] = log;
-}
-
-static void set_remove(log_set *s, kn_shardlog *log)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (s->logs[i] == log) s->logs[i--] = s->logs[--s->n];
-}
 
 static void cp_add(checkpoint *c, kn_shardlog *log, kn_sync_req *req)
 {
@@ -241,7 +219,7 @@ static void dispatch(kn_commit *k)
     for (size_t i = 0; i < k->unsynced.n; i++)
         kn_shardlog_journal_begin(k->unsynced.logs[i]);
     /* the written logs become the batch's (b->logs is empty between batches) */
-    log_set empty = b->logs;
+    kn_shardlog_set empty = b->logs;
     b->logs = k->unsynced;
     k->unsynced = empty;
     k->unsynced.n = 0;
@@ -337,7 +315,7 @@ void kn_commit_init(kn_server *srv, struct st_h2o_evloop_t *loop)
 
 void kn_commit_touch(kn_server *srv, kn_call *c, kn_shardlog *log)
 {
-    set_add(&srv->commit->touched, log);
+    kn_shardlog_set_add(&srv->commit->touched, log);
 }
 
 void kn_commit_wait(kn_server *srv, kn_call *c)
@@ -360,8 +338,8 @@ void kn_commit_run(kn_server *srv)
         /* a failed log stays failed (sticky); its waiters see it through kn_shardlog_failed */
         if (kn_shardlog_flush(log, k->journal) < 0) continue;
         if (k->journal) {
-            set_add(&k->unsynced, log);
-            set_add(&k->unckpt, log);
+            kn_shardlog_set_add(&k->unsynced, log);
+            kn_shardlog_set_add(&k->unckpt, log);
         }
     }
     if (k->journal && k->touched.n && kn_journal_write(k->journal) < 0) {
@@ -410,10 +388,10 @@ void kn_commit_forget(kn_server *srv, kn_shardlog *log)
 {
     kn_commit *k = srv->commit;
     if (!k) return;
-    set_remove(&k->touched, log);
-    set_remove(&k->unsynced, log);
-    set_remove(&k->unckpt, log);
-    set_remove(&k->b.logs, log);
+    kn_shardlog_set_remove(&k->touched, log);
+    kn_shardlog_set_remove(&k->unsynced, log);
+    kn_shardlog_set_remove(&k->unckpt, log);
+    kn_shardlog_set_remove(&k->b.logs, log);
 }
 
 void kn_commit_free(kn_server *srv)
@@ -433,10 +411,10 @@ void kn_commit_free(kn_server *srv)
         if (k->unsynced.n || k->head) dispatch(k);
         if (k->unckpt.n) checkpoint_begin(k, true);
     }
-    free(k->touched.logs);
-    free(k->unsynced.logs);
-    free(k->unckpt.logs);
-    free(k->b.logs.logs);
+    kn_shardlog_set_free(&k->touched);
+    kn_shardlog_set_free(&k->unsynced);
+    kn_shardlog_set_free(&k->unckpt);
+    kn_shardlog_set_free(&k->b.logs);
     free(k->cp.logs);
     free(k->cp.reqs);
     free(k->cp.rcs);

@@ -266,8 +266,8 @@ static int check_store_format(kn_server *srv)
     if (rc == 0) {
         bool same = b.len == strlen(STORE_FORMAT) && memcmp(b.data, STORE_FORMAT, b.len) == 0;
         if (!same)
-            kn_error("the data directory holds shard logs in store format %.*s; this kinesind reads format "
-                     STORE_FORMAT " only",
+            kn_error("the data directory holds shard logs in store format %.*s; this kinesind reads "
+                     "format " STORE_FORMAT " only",
                      (int)b.len, b.data);
         kn_buf_free(&b);
         return same ? 0 : KN_ECONFIG;
@@ -275,9 +275,10 @@ static int check_store_format(kn_server *srv)
     kn_buf_free(&b);
     if (rc != KN_ENOT_FOUND) return rc;
     if (srv->nstreams) {
-        kn_error("the data directory holds shard logs in store format 1 (zlib crc32), written by an older "
-                 "kinesind; this kinesind reads format " STORE_FORMAT
-                 " (CRC32C) only: read the streams out with the older kinesind, or start with a new --data-dir");
+        kn_error(
+            "the data directory holds shard logs in store format 1 (zlib crc32), written by an older "
+            "kinesind; this kinesind reads format " STORE_FORMAT
+            " (CRC32C) only: read the streams out with the older kinesind, or start with a new --data-dir");
         return KN_ECONFIG;
     }
     return kn_catalog_meta_put(srv->catalog, "store_format", STORE_FORMAT, strlen(STORE_FORMAT));

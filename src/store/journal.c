@@ -55,6 +55,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "store/frame.h"
+#include "store/numbered.h"
 
 #define FILE_HDR 32
 #define ENTRY_HDR 22
@@ -92,10 +93,7 @@ struct kn_journal {
 
 static char *jpath(const kn_journal *j, uint64_t num)
 {
-    kn_buf b = KN_BUF_INIT;
-    kn_buf_printf(&b, "%s/%020" PRIu64 ".jnl", j->dir, num);
-    kn_buf_cstr(&b);
-    return b.data;
+    return kn_numbered_path(j->dir, num, "jnl");
 }
 
 static void fail(kn_journal *j, const char *what)
@@ -139,7 +137,7 @@ int64_t kn_journal_parse_entry(const unsigned char *p, size_t avail, const char 
     if (avail < ENTRY_HDR) return 0;
     uint32_t len = kn_get32(p);
     size_t kl = (size_t)p[20] | (size_t)p[21] << 8;
-    if (len < ENTRY_HDR + kl || len - ENTRY_HDR - kl > (uint64_t)KN_FRAME_MAX * 64) return -1;
+    if (len < ENTRY_HDR + kl) return -1;
     if (avail < ENTRY_HDR + kl) return 0;
     if (kn_crc32c(0, p + 8, ENTRY_HDR - 8 + kl) != kn_get32(p + 4)) return -1;
     if (avail < len) return 0;
@@ -164,8 +162,8 @@ int64_t kn_journal_parse_entry(const unsigned char *p, size_t avail, const char 
     return len;
 }
 
-int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32_t nframes, const void *frames,
-                   size_t len)
+int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32_t nframes,
+                   const void *frames, size_t len)
 {
     if (j->failed) return KN_EIO;
     size_t kl = strlen(key);
@@ -309,7 +307,8 @@ void kn_journal_sync_end(kn_journal *j, kn_journal_sync *r, int rc)
     }
     for (size_t i = 0; i < r->n; i++)
         for (size_t k = 0; k < j->nfiles; k++)
-            if (j->files[k].num == r->nums[i] && j->files[k].synced < r->sizes[i]) j->files[k].synced = r->sizes[i];
+            if (j->files[k].num == r->nums[i] && j->files[k].synced < r->sizes[i])
+                j->files[k].synced = r->sizes[i];
     collect(j);
 }
 
@@ -347,51 +346,9 @@ size_t kn_journal_file_count(const kn_journal *j)
 
 /* ---- recovery ---- */
 
-typedef struct num_list {
-    uint64_t *nums;
-    size_t n, cap;
-} num_list;
-
-static int collect_name(void *ctx, const char *name)
-{
-    num_list *l = ctx;
-    char *end;
-    if (strlen(name) != 24 || strcmp(name + 20, ".jnl") != 0) return 0;
-    uint64_t num = strtoull(name, &end, 10);
-    if (end != name + 20) return 0;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->nums = kn_xrealloc(l->nums, l->cap * sizeof *l->nums);
-    }
-    l->nums[l->n++] = num;
-    return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-typedef struct log_list {
-    kn_shardlog **logs;
-    size_t n, cap;
-} log_list;
-
-static void log_list_add(log_list *l, kn_shardlog *log)
-{
-    for (size_t i = 0; i < l->n; i++)
-        if (l->logs[i] == log) return;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->logs = kn_xrealloc(l->logs, l->cap * sizeof *l->logs);
-    }
-    l->logs[l->n++] = log;
-}
-
 /* Replays one file into the logs; a torn or corrupt tail is truncated (invariant 4). */
-static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup, void *ctx, log_list *touched,
-                       uint64_t *entries)
+static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup, void *ctx,
+                       kn_shardlog_set *touched, uint64_t *entries)
 {
     char *path = jpath(j, num);
     kn_file *f = NULL;
@@ -406,11 +363,13 @@ static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup,
     unsigned char h[FILE_HDR];
     if (fsize < FILE_HDR || j->vfs->ops->pread(f, h, FILE_HDR, 0) != FILE_HDR || memcmp(h, MAGIC, 8) != 0 ||
         kn_crc32c(0, h, 24) != kn_get32(h + 24) || kn_get64(h + 16) != num) {
-        kn_warn("journal %s: file %020" PRIu64 " has no valid header (never synced); skipping it", j->dir, num);
+        kn_warn("journal %s: file %020" PRIu64 " has no valid header (never synced); skipping it", j->dir,
+                num);
         goto out;
     }
     if (kn_get32(h + 8) != VERSION) {
-        kn_error("journal %s: file %020" PRIu64 " is journal format %" PRIu32 "; this kinesind reads format %d",
+        kn_error("journal %s: file %020" PRIu64 " is journal format %" PRIu32
+                 "; this kinesind reads format %d",
                  j->dir, num, kn_get32(h + 8), VERSION);
         rc = KN_EIO;
         goto out;
@@ -436,8 +395,8 @@ static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup,
             uint64_t first;
             uint32_t nframes;
             const unsigned char *frames;
-            int64_t el = kn_journal_parse_entry((unsigned char *)dst + at, n - at, &key, &kl, &first, &nframes,
-                                                &frames, &flen);
+            int64_t el = kn_journal_parse_entry((unsigned char *)dst + at, n - at, &key, &kl, &first,
+                                                &nframes, &frames, &flen);
             if (el < 0) {
                 bad = true;
                 break;
@@ -467,7 +426,7 @@ static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup,
             }
             if (log) {
                 if ((rc = kn_shardlog_replay(log, first, nframes, frames, flen)) < 0) goto out;
-                log_list_add(touched, log);
+                kn_shardlog_set_add(touched, log);
             }
             (*entries)++;
             at += (size_t)el;
@@ -476,8 +435,8 @@ static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup,
         if (at > 0) want = READ_CHUNK;
     }
     if (bad || pos < (uint64_t)fsize)
-        kn_warn("journal %s: dropping %" PRIu64 " torn or corrupt bytes at the tail of file %020" PRIu64, j->dir,
-                (uint64_t)fsize - pos, num);
+        kn_warn("journal %s: dropping %" PRIu64 " torn or corrupt bytes at the tail of file %020" PRIu64,
+                j->dir, (uint64_t)fsize - pos, num);
 out:
     if (f) j->vfs->ops->close(f);
     kn_buf_free(&b);
@@ -487,28 +446,28 @@ out:
 
 int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx)
 {
-    num_list l = {0};
-    log_list touched = {0};
-    uint64_t entries = 0;
-    int rc = j->vfs->ops->list(j->vfs, j->dir, collect_name, &l);
+    uint64_t *nums = NULL, entries = 0;
+    size_t nnums = 0;
+    kn_shardlog_set touched = {0};
+    int rc = kn_numbered_list(j->vfs, j->dir, "jnl", &nums, &nnums);
     if (rc < 0) goto out;
-    if (l.n) qsort(l.nums, l.n, sizeof *l.nums, cmp_u64);
-    for (size_t i = 0; i < l.n; i++)
-        if ((rc = replay_file(j, l.nums[i], lookup, ctx, &touched, &entries)) < 0) goto out;
+    for (size_t i = 0; i < nnums; i++)
+        if ((rc = replay_file(j, nums[i], lookup, ctx, &touched, &entries)) < 0) goto out;
     /* the replayed records are made durable in their segments before the journal goes */
     for (size_t i = 0; i < touched.n; i++) {
         if ((rc = kn_shardlog_sync(touched.logs[i])) < 0) goto out;
         kn_shardlog_publish(touched.logs[i], true);
     }
-    for (size_t i = 0; i < l.n; i++) {
-        char *p = jpath(j, l.nums[i]);
+    for (size_t i = 0; i < nnums; i++) {
+        char *p = jpath(j, nums[i]);
         j->vfs->ops->unlink(j->vfs, p);
         free(p);
     }
-    if (l.n) kn_info("journal %s: replayed %" PRIu64 " entries into %zu shard logs", j->dir, entries, touched.n);
-    rc = create_file(j, l.n ? l.nums[l.n - 1] + 1 : 1);
+    if (nnums)
+        kn_info("journal %s: replayed %" PRIu64 " entries into %zu shard logs", j->dir, entries, touched.n);
+    rc = create_file(j, nnums ? nums[nnums - 1] + 1 : 1);
 out:
-    free(l.nums);
-    free(touched.logs);
+    free(nums);
+    kn_shardlog_set_free(&touched);
     return rc;
 }

@@ -77,6 +77,7 @@
 #include "base/log.h"
 #include "store/frame.h"
 #include "store/journal.h"
+#include "store/numbered.h"
 
 #define HDR KN_FRAME_HDR
 #define KN_INDEX_GAP 4096
@@ -149,10 +150,7 @@ static kn_buf scratch;
 
 static char *file_path(const kn_shardlog *log, uint64_t base, const char *ext)
 {
-    kn_buf b = KN_BUF_INIT;
-    kn_buf_printf(&b, "%s/%020" PRIu64 ".%s", log->dir, base, ext);
-    kn_buf_cstr(&b);
-    return b.data;
+    return kn_numbered_path(log->dir, base, ext);
 }
 
 /* Logs turned FAILED in this process (event-loop thread only). */
@@ -441,33 +439,6 @@ static int seg_index(kn_shardlog *log, segment *s)
 
 /* ---- open and recovery ---- */
 
-typedef struct seg_list {
-    uint64_t *bases;
-    size_t n, cap;
-} seg_list;
-
-static int collect(void *ctx, const char *name)
-{
-    seg_list *l = ctx;
-    char *end;
-    size_t len = strlen(name);
-    if (len != 24 || strcmp(name + 20, ".seg") != 0) return 0;
-    uint64_t base = strtoull(name, &end, 10);
-    if (end != name + 20) return 0;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->bases = kn_xrealloc(l->bases, l->cap * sizeof *l->bases);
-    }
-    l->bases[l->n++] = base;
-    return 0;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void remove_files(kn_shardlog *log, uint64_t base)
 {
     char *p = file_path(log, base, "seg");
@@ -527,7 +498,8 @@ static int recover_active(kn_shardlog *log, segment *s)
     /* what the segment holds may be in the page cache only (the process crashed, the machine
      * did not), records the journal never had among them: new records must not be
      * acknowledged after records a power loss could still take (invariant 5) */
-    if (fsize > 0 && ((rc = log->vfs->ops->sync(f)) < 0 || (rc = log->vfs->ops->sync_dir(log->vfs, log->dir)) < 0))
+    if (fsize > 0 &&
+        ((rc = log->vfs->ops->sync(f)) < 0 || (rc = log->vfs->ops->sync_dir(log->vfs, log->dir)) < 0))
         return rc;
     /* rewrite the index to what was verified, so appends continue a clean file */
     kn_buf b = KN_BUF_INIT;
@@ -542,21 +514,21 @@ static int recover_active(kn_shardlog *log, segment *s)
 int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts, kn_shardlog **out)
 {
     kn_shardlog *log = kn_xcalloc(1, sizeof *log);
-    seg_list l = {0};
+    uint64_t *bases = NULL;
+    size_t nbases = 0;
     int rc;
     log->vfs = vfs;
     log->dir = kn_xstrdup(dir);
     log->segment_bytes = opts && opts->segment_bytes ? opts->segment_bytes : (64u << 20);
     if (opts && opts->journal_key) log->key = kn_xstrdup(opts->journal_key);
     if ((rc = vfs->ops->mkdirs(vfs, dir)) < 0) goto fail;
-    if ((rc = vfs->ops->list(vfs, dir, collect, &l)) < 0) goto fail;
-    if (l.n) qsort(l.bases, l.n, sizeof *l.bases, cmp_u64);
+    if ((rc = kn_numbered_list(vfs, dir, "seg", &bases, &nbases)) < 0) goto fail;
     size_t i = 0;
-    for (; i < l.n; i++) {
-        if (log->nsegs && l.bases[i] != log->segs[log->nsegs - 1].end) break;
-        segment *s = seg_push(log, l.bases[i]);
-        bool last = i + 1 == l.n;
-        if (!last && read_trailer(log, s) == 0 && s->end == l.bases[i + 1]) {
+    for (; i < nbases; i++) {
+        if (log->nsegs && bases[i] != log->segs[log->nsegs - 1].end) break;
+        segment *s = seg_push(log, bases[i]);
+        bool last = i + 1 == nbases;
+        if (!last && read_trailer(log, s) == 0 && s->end == bases[i + 1]) {
             s->sealed = true;
             s->idx_loaded = false;
             continue;
@@ -569,7 +541,7 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
             if ((rc = seg_file(log, s, &f)) < 0) goto fail;
             int64_t size = vfs->ops->size(f);
             if (size < 0 || (rc = seg_scan(log, s, 0, (uint64_t)size)) < 0) goto fail;
-            if (s->end == l.bases[i + 1]) {
+            if (s->end == bases[i + 1]) {
                 kn_warn("shard log %s: rebuilt the index of segment %020" PRIu64, dir, s->base);
                 if (s->size < (uint64_t)size &&
                     ((rc = vfs->ops->truncate(f, s->size)) < 0 || (rc = vfs->ops->sync(f)) < 0))
@@ -584,10 +556,10 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
         i++;
         break;
     }
-    for (; i < l.n; i++) {
+    for (; i < nbases; i++) {
         kn_warn("shard log %s: segment %020" PRIu64 " does not follow the recovered log; removing it", dir,
-                l.bases[i]);
-        remove_files(log, l.bases[i]);
+                bases[i]);
+        remove_files(log, bases[i]);
     }
     if (log->nsegs) {
         segment *last = &log->segs[log->nsegs - 1];
@@ -595,11 +567,11 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
         log->next_min_ms = log->flushed_last_ms = log->synced_last_ms = log->durable_last_ms =
             log->visible_last_ms = last->last_ms;
     }
-    free(l.bases);
+    free(bases);
     *out = log;
     return 0;
 fail:
-    free(l.bases);
+    free(bases);
     kn_shardlog_close(log);
     return rc;
 }
@@ -727,7 +699,8 @@ fail:
     return rc;
 }
 
-int kn_shardlog_replay(kn_shardlog *log, uint64_t first_offset, uint32_t nframes, const void *frames, size_t len)
+int kn_shardlog_replay(kn_shardlog *log, uint64_t first_offset, uint32_t nframes, const void *frames,
+                       size_t len)
 {
     if (log->failed) return KN_EIO;
     KN_ASSERT(log->staged.len == 0);
@@ -909,6 +882,31 @@ uint64_t kn_shardlog_start_offset(const kn_shardlog *log)
 int64_t kn_shardlog_last_arrival(const kn_shardlog *log)
 {
     return log->visible_last_ms;
+}
+
+/* ---- sets ---- */
+
+void kn_shardlog_set_add(kn_shardlog_set *s, kn_shardlog *log)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->logs[i] == log) return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->logs = kn_xrealloc(s->logs, s->cap * sizeof *s->logs);
+    }
+    s->logs[s->n++] = log;
+}
+
+void kn_shardlog_set_remove(kn_shardlog_set *s, kn_shardlog *log)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->logs[i] == log) s->logs[i--] = s->logs[--s->n];
+}
+
+void kn_shardlog_set_free(kn_shardlog_set *s)
+{
+    free(s->logs);
+    memset(s, 0, sizeof *s);
 }
 
 /* ---- reading ---- */

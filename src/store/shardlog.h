@@ -59,7 +59,8 @@ void kn_shardlog_fail(kn_shardlog *log, const char *what);
  * verified) that the log does not have yet, and writes them to the segment (unsynced). Frames
  * it has are skipped; an entry past its end (a damaged segment lost records) is logged and
  * skipped. Returns 0 or a KN_E*. */
-int kn_shardlog_replay(kn_shardlog *log, uint64_t first_offset, uint32_t nframes, const void *frames, size_t len);
+int kn_shardlog_replay(kn_shardlog *log, uint64_t first_offset, uint32_t nframes, const void *frames,
+                       size_t len);
 
 /* Syncing the segments (a checkpoint), in three steps so the fdatasyncs can run on another thread:
  * sync_begin (event-loop thread) names the files to sync and the offset they cover, or returns
@@ -99,6 +100,17 @@ uint64_t kn_shardlog_end_offset(const kn_shardlog *log);
 uint64_t kn_shardlog_start_offset(const kn_shardlog *log);
 /* Arrival time of the newest readable record, or 0 if there is none. */
 int64_t kn_shardlog_last_arrival(const kn_shardlog *log);
+
+/* A set of shard logs, in insertion order, without duplicates (linear: the sets are small or
+ * touched once per loop iteration). Zero-initialise; kn_shardlog_set_free releases the array,
+ * never the logs. */
+typedef struct kn_shardlog_set {
+    kn_shardlog **logs;
+    size_t n, cap;
+} kn_shardlog_set;
+void kn_shardlog_set_add(kn_shardlog_set *s, kn_shardlog *log);
+void kn_shardlog_set_remove(kn_shardlog_set *s, kn_shardlog *log);
+void kn_shardlog_set_free(kn_shardlog_set *s);
 
 typedef int (*kn_record_cb)(void *ctx, const kn_record *rec);
 /* Calls cb for readable records from offset `from` on, in order, until max_records or

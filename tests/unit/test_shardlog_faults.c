@@ -28,7 +28,8 @@ static kn_shardlog_opts small = {2048}; /* many segment rolls: new files, dir sy
 static int make(uint64_t i, char *pk, char *data)
 {
     sprintf(pk, "key-%llu", (unsigned long long)i);
-    return sprintf(data, "payload-%llu-%.*s", (unsigned long long)i, (int)(i % 50), "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
+    return sprintf(data, "payload-%llu-%.*s", (unsigned long long)i, (int)(i % 50),
+                   "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz");
 }
 
 typedef struct verify {
@@ -101,30 +102,27 @@ static void reopen_and_verify(kn_vfs *vfs, uint64_t min, uint64_t max)
 
 enum fault { FAIL_WRITE, SHORT_WRITE, FAIL_SYNC, POWER_ONLY };
 
-static void run_fault(enum fault kind)
+static void arm(kn_vfs *vfs, enum fault kind, int nth)
+{
+    kn_vfs_faults *f = kn_vfs_mem_faults(vfs);
+    f->writes = f->syncs = 0; /* nth counts from here */
+    f->fail_write_at = kind == FAIL_WRITE ? nth : 0;
+    f->short_write_at = kind == SHORT_WRITE ? nth : 0;
+    f->fail_sync_at = kind == FAIL_SYNC ? nth : 0;
+}
+
+/* One run with the fault armed at the nth write or sync: writes until it hits, closes, loses
+ * power if told, reopens and checks. Returns whether the fault hit. */
+typedef bool (*fault_run)(kn_vfs *vfs, enum fault kind, int nth, bool power);
+
+/* Runs the fault at every write or sync of a run in turn, with and without power loss. */
+static void sweep(enum fault kind, fault_run run)
 {
     int hits = 0;
-    for (int nth = 1; nth < 400; nth++) {
+    for (int nth = 1; nth < 2000; nth++) {
         for (int power = 0; power < 2; power++) {
             kn_vfs *vfs = kn_vfs_mem_new_tracking();
-            kn_vfs_faults *f = kn_vfs_mem_faults(vfs);
-            kn_shardlog *log;
-            assert_int_equal(kn_shardlog_open(vfs, DIR, &small, &log), 0);
-            if (kind == FAIL_WRITE) f->fail_write_at = nth;
-            if (kind == SHORT_WRITE) f->short_write_at = nth;
-            if (kind == FAIL_SYNC) f->fail_sync_at = nth;
-            bool hit;
-            uint64_t acked = write_until_fault(log, &hit);
-            uint64_t written = kn_shardlog_next_offset(log);
-            if (hit) assert_true(kn_shardlog_failed(log));
-            kn_shardlog_close(log);
-            f->fail_write_at = f->short_write_at = f->fail_sync_at = 0;
-            if (power) {
-                kn_vfs_mem_power_loss(vfs);
-                reopen_and_verify(vfs, acked, acked); /* exactly the acknowledged prefix */
-            } else {
-                reopen_and_verify(vfs, acked, written); /* at least it, and nothing corrupt */
-            }
+            bool hit = run(vfs, kind, nth, power);
             kn_vfs_mem_free(vfs);
             if (!hit && power) {
                 assert_true(hits > 0 || kind == POWER_ONLY);
@@ -135,6 +133,31 @@ static void run_fault(enum fault kind)
         if (kind == POWER_ONLY) return;
     }
     fail_msg("the fault never stopped hitting");
+}
+
+static bool log_run(kn_vfs *vfs, enum fault kind, int nth, bool power)
+{
+    kn_shardlog *log;
+    assert_int_equal(kn_shardlog_open(vfs, DIR, &small, &log), 0);
+    arm(vfs, kind, nth);
+    bool hit;
+    uint64_t acked = write_until_fault(log, &hit);
+    uint64_t written = kn_shardlog_next_offset(log);
+    if (hit) assert_true(kn_shardlog_failed(log));
+    kn_shardlog_close(log);
+    arm(vfs, POWER_ONLY, 0);
+    if (power) {
+        kn_vfs_mem_power_loss(vfs);
+        reopen_and_verify(vfs, acked, acked); /* exactly the acknowledged prefix */
+    } else {
+        reopen_and_verify(vfs, acked, written); /* at least it, and nothing corrupt */
+    }
+    return hit;
+}
+
+static void run_fault(enum fault kind)
+{
+    sweep(kind, log_run);
 }
 
 static void fail_nth_write(void **state)
@@ -184,7 +207,8 @@ static void retention_deletes_whole_segments(void **state)
         char pk[64], data[128];
         int n = make(i, pk, data);
         uint64_t off;
-        assert_int_equal(kn_shardlog_append(log, (int64_t)(1000 + i), pk, strlen(pk), data, (size_t)n, &off), 0);
+        assert_int_equal(kn_shardlog_append(log, (int64_t)(1000 + i), pk, strlen(pk), data, (size_t)n, &off),
+                         0);
         if (i % 10 == 9) {
             assert_int_equal(kn_shardlog_flush(log, NULL), 0);
             assert_int_equal(kn_shardlog_sync(log), 0);
@@ -357,8 +381,8 @@ static void store_verify(kn_vfs *vfs, const uint64_t *min, const uint64_t *max)
     for (int i = 0; i < NLOGS; i++) {
         uint64_t end = kn_shardlog_end_offset(st.logs[i]);
         if (end < min[i] || end > max[i])
-            fail_msg("shard %d holds %llu records, acknowledged %llu, written %llu", i, (unsigned long long)end,
-                     (unsigned long long)min[i], (unsigned long long)max[i]);
+            fail_msg("shard %d holds %llu records, acknowledged %llu, written %llu", i,
+                     (unsigned long long)end, (unsigned long long)min[i], (unsigned long long)max[i]);
         verify v = {0, 0};
         uint64_t next;
         assert_int_equal(kn_shardlog_read(st.logs[i], 0, 100000, 1u << 30, check, &v, &next), 0);
@@ -388,48 +412,36 @@ static void store_verify(kn_vfs *vfs, const uint64_t *min, const uint64_t *max)
     store_close(&st);
 }
 
+static bool journal_run(kn_vfs *vfs, enum fault kind, int nth, bool power)
+{
+    store st;
+    assert_int_equal(store_open(vfs, &st), 0);
+    arm(vfs, kind, nth);
+    bool hit;
+    uint64_t acked[NLOGS], written[NLOGS];
+    journal_until_fault(&st, acked, &hit, true);
+    for (int i = 0; i < NLOGS; i++)
+        written[i] = kn_shardlog_next_offset(st.logs[i]);
+    if (hit) {
+        bool failed = kn_journal_failed(st.j);
+        for (int i = 0; i < NLOGS; i++)
+            failed |= kn_shardlog_failed(st.logs[i]);
+        assert_true(failed);
+    }
+    store_close(&st);
+    arm(vfs, POWER_ONLY, 0);
+    if (power) {
+        kn_vfs_mem_power_loss(vfs);
+        store_verify(vfs, acked, acked); /* exactly the acknowledged prefix */
+    } else {
+        store_verify(vfs, acked, written); /* at least it, and nothing corrupt */
+    }
+    return hit;
+}
+
 static void run_journal_fault(enum fault kind)
 {
-    int hits = 0;
-    for (int nth = 1; nth < 2000; nth++) {
-        for (int power = 0; power < 2; power++) {
-            kn_vfs *vfs = kn_vfs_mem_new_tracking();
-            kn_vfs_faults *f = kn_vfs_mem_faults(vfs);
-            store st;
-            assert_int_equal(store_open(vfs, &st), 0);
-            f->writes = f->syncs = 0;
-            if (kind == FAIL_WRITE) f->fail_write_at = nth;
-            if (kind == SHORT_WRITE) f->short_write_at = nth;
-            if (kind == FAIL_SYNC) f->fail_sync_at = nth;
-            bool hit;
-            uint64_t acked[NLOGS], written[NLOGS];
-            journal_until_fault(&st, acked, &hit, true);
-            for (int i = 0; i < NLOGS; i++)
-                written[i] = kn_shardlog_next_offset(st.logs[i]);
-            if (hit) {
-                bool failed = kn_journal_failed(st.j);
-                for (int i = 0; i < NLOGS; i++)
-                    failed |= kn_shardlog_failed(st.logs[i]);
-                assert_true(failed);
-            }
-            store_close(&st);
-            f->fail_write_at = f->short_write_at = f->fail_sync_at = 0;
-            if (power) {
-                kn_vfs_mem_power_loss(vfs);
-                store_verify(vfs, acked, acked); /* exactly the acknowledged prefix */
-            } else {
-                store_verify(vfs, acked, written); /* at least it, and nothing corrupt */
-            }
-            kn_vfs_mem_free(vfs);
-            if (!hit && power) {
-                assert_true(hits > 0 || kind == POWER_ONLY);
-                return; /* nth is past every write/sync of the run */
-            }
-            hits += hit;
-        }
-        if (kind == POWER_ONLY) return;
-    }
-    fail_msg("the fault never stopped hitting");
+    sweep(kind, journal_run);
 }
 
 static void journal_fail_nth_write(void **state)
@@ -464,7 +476,8 @@ static void journal_alone_recovers_everything(void **state)
                 char pk[64], data[128];
                 uint64_t off;
                 int n = make(kn_shardlog_next_offset(st.logs[i]), pk, data);
-                assert_int_equal(kn_shardlog_append(st.logs[i], 1000, pk, strlen(pk), data, (size_t)n, &off), 0);
+                assert_int_equal(kn_shardlog_append(st.logs[i], 1000, pk, strlen(pk), data, (size_t)n, &off),
+                                 0);
             }
         assert_int_equal(group_commit(&st, touched, NULL), 0);
     }
@@ -556,7 +569,8 @@ static void retention_waits_for_checkpoint(void **state)
                 char pk[64], data[128];
                 uint64_t off;
                 int n = make(kn_shardlog_next_offset(st.logs[i]), pk, data);
-                assert_int_equal(kn_shardlog_append(st.logs[i], 1000 + b, pk, strlen(pk), data, (size_t)n, &off), 0);
+                assert_int_equal(
+                    kn_shardlog_append(st.logs[i], 1000 + b, pk, strlen(pk), data, (size_t)n, &off), 0);
             }
         assert_int_equal(group_commit(&st, all, NULL), 0);
     }
