@@ -62,6 +62,7 @@
 #define MAGIC "KNJOURNL"
 #define VERSION 1
 #define READ_CHUNK (1u << 20)
+#define PENDING_MAX (1u << 20) /* queued bytes; a larger entry's frames are written in place */
 
 typedef struct jfile {
     uint64_t num;
@@ -162,6 +163,19 @@ int64_t kn_journal_parse_entry(const unsigned char *p, size_t avail, const char 
     return len;
 }
 
+/* Appends n bytes to the active file. */
+static int append(kn_journal *j, const void *p, size_t n)
+{
+    KN_ASSERT(j->nfiles > 0);
+    jfile *a = &j->files[j->nfiles - 1];
+    if (j->vfs->ops->pwrite(a->f, p, n, a->size) < 0) {
+        fail(j, "write");
+        return KN_EIO;
+    }
+    a->size += n;
+    return 0;
+}
+
 int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32_t nframes,
                    const void *frames, size_t len)
 {
@@ -169,7 +183,11 @@ int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32
     size_t kl = strlen(key);
     KN_ASSERT(kl <= 0xffff && nframes > 0);
     size_t total = ENTRY_HDR + kl + len;
-    unsigned char *p = (unsigned char *)kn_buf_reserve(&j->pending, total);
+    int rc;
+    /* the queue stays small: big batches are written as they come (one sync covers them all) */
+    if (j->pending.len > 0 && j->pending.len + total > PENDING_MAX && (rc = kn_journal_write(j)) < 0)
+        return rc;
+    unsigned char *p = (unsigned char *)kn_buf_reserve(&j->pending, ENTRY_HDR + kl);
     kn_put32(p, (uint32_t)total);
     kn_put64(p + 8, first_offset);
     kn_put32(p + 16, nframes);
@@ -177,8 +195,12 @@ int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32
     p[21] = (unsigned char)(kl >> 8);
     memcpy(p + ENTRY_HDR, key, kl);
     kn_put32(p + 4, kn_crc32c(0, p + 8, ENTRY_HDR - 8 + kl));
-    memcpy(p + ENTRY_HDR + kl, frames, len);
-    j->pending.len += total;
+    j->pending.len += ENTRY_HDR + kl;
+    if (len > PENDING_MAX) {
+        if ((rc = kn_journal_write(j)) < 0) return rc;
+        return append(j, frames, len);
+    }
+    kn_buf_append(&j->pending, frames, len);
     return 0;
 }
 
@@ -214,19 +236,9 @@ int kn_journal_write(kn_journal *j)
 {
     if (j->failed) return KN_EIO;
     if (j->pending.len == 0) return 0;
-    KN_ASSERT(j->nfiles > 0);
-    jfile *a = &j->files[j->nfiles - 1];
-    int rc = j->vfs->ops->pwrite(a->f, j->pending.data, j->pending.len, a->size);
-    if (rc < 0) {
-        fail(j, "write");
-        return KN_EIO;
-    }
-    a->size += j->pending.len;
-    if (j->pending.cap > (4u << 20))
-        kn_buf_free(&j->pending);
-    else
-        kn_buf_reset(&j->pending);
-    return 0;
+    int rc = append(j, j->pending.data, j->pending.len);
+    kn_buf_reset(&j->pending);
+    return rc;
 }
 
 bool kn_journal_failed(const kn_journal *j)

@@ -31,8 +31,9 @@ typedef kn_shardlog *(*kn_journal_lookup_cb)(void *ctx, const char *key);
 int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx);
 
 /* Queues an entry: the frames a shard log just wrote to its segment (nframes frames with
- * consecutive offsets from first_offset, len bytes). Copied; written by kn_journal_write.
- * Returns KN_EIO once the journal is FAILED. */
+ * consecutive offsets from first_offset, len bytes). Copied and written by kn_journal_write,
+ * or, when the queue would pass 1 MiB, written at once (the frames are not kept past the
+ * call). Returns KN_EIO once the journal is FAILED (a write failure fails it). */
 int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32_t nframes, const void *frames,
                    size_t len);
 /* Writes the queued entries to the active file with one write. On failure the journal is

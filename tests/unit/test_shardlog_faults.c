@@ -599,6 +599,62 @@ static void retention_waits_for_checkpoint(void **state)
     kn_vfs_mem_free(vfs);
 }
 
+typedef struct big_check {
+    int log;
+    uint64_t n;
+    int bad;
+} big_check;
+
+/* log 0 queues a small entry first, so the big ones after it flush the queue */
+static size_t big_size(int log, uint64_t offset)
+{
+    return log == 0 || offset % 2 == 0 ? 10 : 700000;
+}
+
+static int check_big(void *ctx, const kn_record *r)
+{
+    big_check *c = ctx;
+    size_t want = big_size(c->log, r->offset);
+    c->bad += r->data_len != want || r->data[0] != (unsigned char)('a' + r->offset % 26) ||
+              r->data[want - 1] != (unsigned char)('a' + r->offset % 26);
+    c->n++;
+    return 0;
+}
+
+/* Entries past the journal's 1 MiB queue are written in place, after what was queued before
+ * them; they come back after a power loss like any other. */
+static void big_entries_in_the_journal(void **state)
+{
+    kn_vfs *vfs = kn_vfs_mem_new_tracking();
+    store st;
+    assert_int_equal(store_open(vfs, &st), 0);
+    unsigned char *data = malloc(700000);
+    bool all[NLOGS] = {true, true, true};
+    for (int b = 0; b < 2; b++) {
+        for (int i = 0; i < NLOGS; i++)
+            for (int r = 0; r < 4; r++) {
+                uint64_t next = kn_shardlog_next_offset(st.logs[i]), off;
+                size_t n = big_size(i, next);
+                memset(data, 'a' + (int)(next % 26), n);
+                assert_int_equal(kn_shardlog_append(st.logs[i], 1000, "pk", 2, data, n, &off), 0);
+            }
+        assert_int_equal(group_commit(&st, all, NULL), 0);
+    }
+    free(data);
+    store_close(&st);
+    kn_vfs_mem_power_loss(vfs);
+    assert_int_equal(store_open(vfs, &st), 0);
+    for (int i = 0; i < NLOGS; i++) {
+        big_check c = {i, 0, 0};
+        uint64_t next;
+        assert_int_equal(kn_shardlog_read(st.logs[i], 0, 100, 1u << 30, check_big, &c, &next), 0);
+        assert_int_equal(c.n, 8);
+        assert_int_equal(c.bad, 0);
+    }
+    store_close(&st);
+    kn_vfs_mem_free(vfs);
+}
+
 /* The record parser of the journal refuses what does not verify. */
 static void journal_entry_parser(void **state)
 {
@@ -661,6 +717,7 @@ int main(void)
         cmocka_unit_test(torn_journal_tail_is_truncated),
         cmocka_unit_test(journal_entry_parser),
         cmocka_unit_test(retention_waits_for_checkpoint),
+        cmocka_unit_test(big_entries_in_the_journal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
