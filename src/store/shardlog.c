@@ -46,9 +46,9 @@
  *  7. At most one sync request per log is in flight; while it is, no segment is deleted or
  *     closed, so the request's files stay valid on the checkpoint thread.
  *  8. Retention deletes whole segments from the front, never the only data not yet expired,
- *     and only segments a checkpoint has synced, then fsyncs the directory: so a power loss
- *     never leaves the journal holding records past a hole. The start offset (TRIM_HORIZON) is
- *     the first remaining segment's base.
+ *     then fsyncs the directory, so the next segment's name is durable whenever the deletion
+ *     is: a power loss never leaves a log that starts before a hole the journal cannot fill.
+ *     The start offset (TRIM_HORIZON) is the first remaining segment's base.
  *
  * States:
  *
@@ -1054,9 +1054,6 @@ int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed)
     while (drop < log->nsegs) {
         segment *s = &log->segs[drop];
         if (s->end == s->base || s->last_ms >= cutoff_ms) break;
-        /* only checkpointed segments go: a segment still relying on the journal keeps the
-         * directory consistent with it (invariant 8) */
-        if (s->unsynced || s->idx_unsynced || s->new_entry) break;
         /* the active segment goes only when everything in it is published and expired */
         if (!s->sealed && (log->staged.len || log->visible != s->end || log->synced != s->end)) break;
         drop++;

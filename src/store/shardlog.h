@@ -88,8 +88,8 @@ bool kn_shardlog_failed(const kn_shardlog *log);
 uint64_t kn_shardlog_failures(void);
 
 /* Retention: deletes whole segments, oldest first, whose newest record arrived before
- * cutoff_ms and which a checkpoint has synced; *removed counts the records deleted. Skipped
- * while a sync is in flight. */
+ * cutoff_ms, then fsyncs the directory; *removed counts the records deleted. Skipped while a
+ * sync is in flight. */
 int kn_shardlog_trim(kn_shardlog *log, int64_t cutoff_ms, uint64_t *removed);
 
 /* Offset the next appended record gets (staged records included). */
