@@ -23,7 +23,8 @@
  * journal to a new file, starts a sync request on every shard log written since the last
  * checkpoint began, and hands them to the checkpoint thread (its own thread, so a checkpoint
  * of hundreds of segments never delays a batch). When every one succeeded, the journal files
- * before the roll are deleted. At shutdown a last checkpoint runs on the loop thread.
+ * before the roll are deleted. At shutdown a last checkpoint runs on the loop thread, and the
+ * journal is sealed (kn_journal_seal) so the next start need not sync every shard log.
  *
  * Invariants:
  *  1. A call parked under `always` is resumed only after every log it touched is durable by a
@@ -410,6 +411,7 @@ void kn_commit_free(kn_server *srv)
          * leaves the journal empty, so the next start replays nothing */
         if (k->unsynced.n || k->head) dispatch(k);
         if (k->unckpt.n) checkpoint_begin(k, true);
+        if (!k->pinned && kn_shardlog_failures() == 0) kn_journal_seal(k->journal);
     }
     kn_shardlog_set_free(&k->touched);
     kn_shardlog_set_free(&k->unsynced);

@@ -299,7 +299,13 @@ int kn_registry_load(kn_server *srv)
         }
     }
     /* then the journal: what the segments lost to a crash is appended back */
-    if (srv->journal && (rc = kn_journal_recover(srv->journal, journal_lookup, srv)) < 0) return rc;
+    bool clean = false;
+    if (srv->journal && (rc = kn_journal_recover(srv->journal, journal_lookup, srv, &clean)) < 0) return rc;
+    /* after a crash a segment's tail may be in the page cache only: make it durable before
+     * anything is acknowledged after it */
+    for (size_t i = 0; !clean && i < srv->nstreams; i++)
+        for (int32_t k = 0; k < srv->streams[i]->nshards; k++)
+            if ((rc = kn_shardlog_sync(srv->streams[i]->shards[k].log)) < 0) return rc;
     return 0;
 }
 

@@ -10,8 +10,8 @@
  * start costs what it holds, not what the store holds.
  *
  * Files (<data-dir>/journal/%020llu.jnl, numbered upwards; the last one is active):
- *   header  8 bytes "KNJOURNL", u32 version (1), u32 0, u64 file number, u32 CRC32C of the
- *           previous 24 bytes, u32 0
+ *   header  8 bytes "KNJOURNL", u32 version (1), u32 flags (1: clean stop), u64 file number,
+ *           u32 CRC32C of the previous 24 bytes, u32 0
  *   entries, back to back:
  *     u32 entry_len   whole entry, this field included
  *     u32 crc32c      of the rest of the header (first_offset .. key)
@@ -61,6 +61,7 @@
 #define ENTRY_HDR 22
 #define MAGIC "KNJOURNL"
 #define VERSION 1
+#define FLAG_CLEAN 1u /* written by a clean stop: every segment was synced, no entry follows */
 #define READ_CHUNK (1u << 20)
 #define PENDING_MAX (1u << 20) /* queued bytes; a larger entry's frames are written in place */
 
@@ -205,7 +206,7 @@ int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32
 }
 
 /* Creates file num, writes its header; it becomes the active file. */
-static int create_file(kn_journal *j, uint64_t num)
+static int create_file(kn_journal *j, uint64_t num, uint32_t flags)
 {
     char *p = jpath(j, num);
     kn_file *f = NULL;
@@ -215,6 +216,7 @@ static int create_file(kn_journal *j, uint64_t num)
     memset(h, 0, sizeof h);
     memcpy(h, MAGIC, 8);
     kn_put32(h + 8, VERSION);
+    kn_put32(h + 12, flags);
     kn_put64(h + 16, num);
     kn_put32(h + 24, kn_crc32c(0, h, 24));
     if (rc == 0) rc = j->vfs->ops->truncate(f, 0);
@@ -334,9 +336,27 @@ int kn_journal_roll(kn_journal *j, uint64_t *mark)
     if (j->failed) return KN_EIO;
     KN_ASSERT(j->nfiles > 0 && j->pending.len == 0);
     uint64_t num = j->files[j->nfiles - 1].num + 1;
-    int rc = create_file(j, num);
+    int rc = create_file(j, num, 0);
     if (rc < 0) return rc;
     *mark = num;
+    return 0;
+}
+
+int kn_journal_seal(kn_journal *j)
+{
+    if (j->failed || j->inflight) return KN_EIO;
+    KN_ASSERT(j->nfiles > 0 && j->pending.len == 0);
+    uint64_t num = j->files[j->nfiles - 1].num + 1;
+    int rc = create_file(j, num, FLAG_CLEAN);
+    if (rc < 0) return rc;
+    jfile *a = &j->files[j->nfiles - 1];
+    if ((rc = j->vfs->ops->sync(a->f)) < 0 || (rc = j->vfs->ops->sync_dir(j->vfs, j->dir)) < 0) {
+        fail(j, "sealing");
+        return rc;
+    }
+    a->synced = a->size;
+    a->new_entry = false;
+    kn_journal_release(j, num);
     return 0;
 }
 
@@ -360,7 +380,7 @@ size_t kn_journal_file_count(const kn_journal *j)
 
 /* Replays one file into the logs; a torn or corrupt tail is truncated (invariant 4). */
 static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup, void *ctx,
-                       kn_shardlog_set *touched, uint64_t *entries)
+                       kn_shardlog_set *touched, uint64_t *entries, bool *clean)
 {
     char *path = jpath(j, num);
     kn_file *f = NULL;
@@ -386,6 +406,7 @@ static int replay_file(kn_journal *j, uint64_t num, kn_journal_lookup_cb lookup,
         rc = KN_EIO;
         goto out;
     }
+    *clean = (kn_get32(h + 12) & FLAG_CLEAN) && fsize == FILE_HDR;
     uint64_t pos = FILE_HDR;
     size_t want = READ_CHUNK;
     bool bad = false;
@@ -456,15 +477,17 @@ out:
     return rc;
 }
 
-int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx)
+int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx, bool *clean)
 {
+    bool file_clean = false;
+    *clean = false;
     uint64_t *nums = NULL, entries = 0;
     size_t nnums = 0;
     kn_shardlog_set touched = {0};
     int rc = kn_numbered_list(j->vfs, j->dir, "jnl", &nums, &nnums);
     if (rc < 0) goto out;
     for (size_t i = 0; i < nnums; i++)
-        if ((rc = replay_file(j, nums[i], lookup, ctx, &touched, &entries)) < 0) goto out;
+        if ((rc = replay_file(j, nums[i], lookup, ctx, &touched, &entries, &file_clean)) < 0) goto out;
     /* the replayed records are made durable in their segments before the journal goes */
     for (size_t i = 0; i < touched.n; i++) {
         if ((rc = kn_shardlog_sync(touched.logs[i])) < 0) goto out;
@@ -475,9 +498,10 @@ int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx)
         j->vfs->ops->unlink(j->vfs, p);
         free(p);
     }
-    if (nnums)
+    if (entries)
         kn_info("journal %s: replayed %" PRIu64 " entries into %zu shard logs", j->dir, entries, touched.n);
-    rc = create_file(j, nnums ? nums[nnums - 1] + 1 : 1);
+    rc = create_file(j, nnums ? nums[nnums - 1] + 1 : 1, 0);
+    *clean = rc == 0 && nnums == 1 && file_clean;
 out:
     free(nums);
     kn_shardlog_set_free(&touched);

@@ -26,16 +26,18 @@ typedef kn_shardlog *(*kn_journal_lookup_cb)(void *ctx, const char *key);
 /* Recovery, once at start, after every shard log is open: replays each entry of every journal
  * file, oldest first, into its shard log (kn_shardlog_replay: what a log already has is
  * skipped), stopping a file at its first torn or corrupt entry; syncs the logs it wrote to;
- * then deletes the replayed files and starts an empty one. Returns 0, or a KN_E* (the journal
- * is left as it was on disk, so a later start replays it again). */
-int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx);
+ * then deletes the replayed files and starts an empty one. *clean tells whether the last stop
+ * sealed the journal (kn_journal_seal); if not, the caller syncs every other shard log before
+ * taking writes (see kn_shardlog_open). Returns 0, or a KN_E* (the journal is left as it was
+ * on disk, so a later start replays it again). */
+int kn_journal_recover(kn_journal *j, kn_journal_lookup_cb lookup, void *ctx, bool *clean);
 
 /* Queues an entry: the frames a shard log just wrote to its segment (nframes frames with
  * consecutive offsets from first_offset, len bytes). Copied and written by kn_journal_write,
  * or, when the queue would pass 1 MiB, written at once (the frames are not kept past the
  * call). Returns KN_EIO once the journal is FAILED (a write failure fails it). */
-int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32_t nframes, const void *frames,
-                   size_t len);
+int kn_journal_add(kn_journal *j, const char *key, uint64_t first_offset, uint32_t nframes,
+                   const void *frames, size_t len);
 /* Writes the queued entries to the active file with one write. On failure the journal is
  * FAILED (sticky) and KN_EIO is returned. */
 int kn_journal_write(kn_journal *j);
@@ -57,6 +59,10 @@ bool kn_journal_sync_inflight(const kn_journal *j);
  * been synced, release(mark) deletes them (at once, or when the sync in flight ends). */
 int kn_journal_roll(kn_journal *j, uint64_t *mark);
 void kn_journal_release(kn_journal *j, uint64_t mark);
+/* A clean stop, after a checkpoint synced every log written since the last one and with no log
+ * FAILED: replaces the journal by one empty file marked clean (synced with its directory), so
+ * the next start syncs nothing. Returns 0 or a KN_E* (then the next start syncs every log). */
+int kn_journal_seal(kn_journal *j);
 /* Bytes written to the active file (a checkpoint is due when it grows large). */
 uint64_t kn_journal_active_bytes(const kn_journal *j);
 /* Journal files on disk (the active one included). */

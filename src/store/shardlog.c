@@ -496,11 +496,9 @@ static int recover_active(kn_shardlog *log, segment *s)
         if ((rc = log->vfs->ops->truncate(f, s->size)) < 0) return rc;
     }
     /* what the segment holds may be in the page cache only (the process crashed, the machine
-     * did not), records the journal never had among them: new records must not be
-     * acknowledged after records a power loss could still take (invariant 5) */
-    if (fsize > 0 &&
-        ((rc = log->vfs->ops->sync(f)) < 0 || (rc = log->vfs->ops->sync_dir(log->vfs, log->dir)) < 0))
-        return rc;
+     * did not), records the journal never had among them: it counts as unsynced, and the
+     * caller syncs it before taking writes unless the last stop was clean (invariant 5) */
+    if (fsize > 0) s->unsynced = s->new_entry = true;
     /* rewrite the index to what was verified, so appends continue a clean file */
     kn_buf b = KN_BUF_INIT;
     encode_entries(&b, s->idx, s->nidx);

@@ -33,8 +33,10 @@ typedef struct kn_record {
 
 /* Opens (creating if needed) the log in dir and recovers it: sealed segments are taken from
  * their index trailers, the last segment's tail is scanned from its last good index entry with
- * CRCs verified and a torn tail truncated; damaged indexes are rebuilt. Returns 0 and *out, or
- * a KN_E*. */
+ * CRCs verified and a torn tail truncated; damaged indexes are rebuilt. The last segment counts
+ * as unsynced: unless the journal says the last stop was clean, the caller must
+ * kn_shardlog_sync the log before appending (a crashed process can leave records the journal
+ * never had in the page cache only). Returns 0 and *out, or a KN_E*. */
 int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts, kn_shardlog **out);
 void kn_shardlog_close(kn_shardlog *log);
 

@@ -2,6 +2,7 @@
  * after good entries) and as a lone journal entry. The entry parser must never crash or read
  * out of bounds; recovery must replay the good entries, serve no record whose CRC fails, and
  * leave a store that takes new writes. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,9 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kn_vfs *vfs = kn_vfs_mem_new();
     kn_shardlog_opts o = {0, "1/0"};
     kn_journal *j = NULL;
+    bool clean;
     /* three good records, in the journal only (their segment is removed), then the fuzz bytes */
     if (kn_shardlog_open(vfs, "/f/s", &o, &the_log) == 0 && kn_journal_open(vfs, "/f/j", &j) == 0 &&
-        kn_journal_recover(j, lookup, NULL) == 0) {
+        kn_journal_recover(j, lookup, NULL, &clean) == 0) {
         uint64_t off;
         for (int i = 0; i < 3; i++)
             kn_shardlog_append(the_log, 1000 + i, "k", 1, "value", 5, &off);
@@ -58,7 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             vfs->ops->close(f);
         }
         if (kn_shardlog_open(vfs, "/f/s", &o, &the_log) == 0 && kn_journal_open(vfs, "/f/j", &j) == 0) {
-            KN_ASSERT(kn_journal_recover(j, lookup, NULL) == 0);
+            KN_ASSERT(kn_journal_recover(j, lookup, NULL, &clean) == 0);
+            KN_ASSERT(!clean && kn_shardlog_sync(the_log) == 0);
             size_t got = 0;
             uint64_t next;
             KN_ASSERT(kn_shardlog_read(the_log, 0, 100000, 1u << 30, count, &got, &next) == 0);

@@ -269,6 +269,7 @@ typedef struct store {
     kn_vfs *vfs;
     kn_journal *j;
     kn_shardlog *logs[NLOGS];
+    bool clean; /* the journal said the last stop was clean */
 } store;
 
 static kn_shardlog *lookup(void *ctx, const char *key)
@@ -290,7 +291,9 @@ static int store_open(kn_vfs *vfs, store *st)
         kn_shardlog_opts o = {2048, key};
         rc = kn_shardlog_open(vfs, dir, &o, &st->logs[i]);
     }
-    if (rc == 0) rc = kn_journal_recover(st->j, lookup, st);
+    if (rc == 0) rc = kn_journal_recover(st->j, lookup, st, &st->clean);
+    for (int i = 0; rc == 0 && !st->clean && i < NLOGS; i++)
+        rc = kn_shardlog_sync(st->logs[i]);
     return rc;
 }
 
@@ -591,6 +594,39 @@ static void retention_before_checkpoint(void **state)
     kn_vfs_mem_free(vfs);
 }
 
+/* A sealed journal (clean stop) is recognised at the next start; a crash is not taken for one,
+ * and what a power loss leaves after a clean stop is everything. */
+static void clean_stop_is_recognised(void **state)
+{
+    kn_vfs *vfs = kn_vfs_mem_new_tracking();
+    store st;
+    assert_int_equal(store_open(vfs, &st), 0);
+    assert_false(st.clean);
+    bool all[NLOGS] = {true, true, true};
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < NLOGS; i++) {
+            char pk[64], data[128];
+            uint64_t off;
+            int n = make(kn_shardlog_next_offset(st.logs[i]), pk, data);
+            assert_int_equal(kn_shardlog_append(st.logs[i], 1000, pk, strlen(pk), data, (size_t)n, &off), 0);
+        }
+        assert_int_equal(group_commit(&st, all, NULL), 0);
+        if (round == 0) {
+            assert_int_equal(checkpoint(&st, true), 0);
+            assert_int_equal(kn_journal_seal(st.j), 0);
+            assert_int_equal(kn_journal_file_count(st.j), 1);
+        }
+        store_close(&st);
+        kn_vfs_mem_power_loss(vfs);
+        assert_int_equal(store_open(vfs, &st), 0);
+        assert_int_equal(st.clean, round == 0);
+        for (int i = 0; i < NLOGS; i++)
+            assert_int_equal(kn_shardlog_end_offset(st.logs[i]), (uint64_t)round + 1);
+    }
+    store_close(&st);
+    kn_vfs_mem_free(vfs);
+}
+
 typedef struct big_check {
     int log;
     uint64_t n;
@@ -656,7 +692,8 @@ static void journal_entry_parser(void **state)
     assert_int_equal(kn_shardlog_open(vfs, "/p/s", &o, &log), 0);
     kn_journal *j;
     assert_int_equal(kn_journal_open(vfs, "/p/j", &j), 0);
-    assert_int_equal(kn_journal_recover(j, lookup, NULL), 0);
+    bool clean;
+    assert_int_equal(kn_journal_recover(j, lookup, NULL, &clean), 0);
     uint64_t off;
     for (int i = 0; i < 3; i++)
         assert_int_equal(kn_shardlog_append(log, 1000, "pk", 2, "data", 4, &off), 0);
@@ -710,6 +747,7 @@ int main(void)
         cmocka_unit_test(journal_entry_parser),
         cmocka_unit_test(retention_before_checkpoint),
         cmocka_unit_test(big_entries_in_the_journal),
+        cmocka_unit_test(clean_stop_is_recognised),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
