@@ -278,6 +278,7 @@ def main():
     ap.add_argument("--scenario", choices=["all", "shards"], default="all",
                     help="shards: only the shard-count runs (printed, not written)")
     args = ap.parse_args()
+    load0 = os.getloadavg()[0]
     if args.scenario == "shards":
         tmp = tempfile.mkdtemp(prefix="kn-bench-")
         try:
@@ -428,7 +429,8 @@ kinesind runs with `--fsync always` (every acknowledged record is on disk: fdata
 committed); kinesalite keeps everything in memory and never syncs.
 
 - Date: {date}
-- Machine: {cpu}, {ncpu} CPUs, {mem:.0f} GiB RAM, {kernel}
+- Machine: {cpu}, {ncpu} CPUs, {mem:.0f} GiB RAM, {kernel}; 1-minute load average
+  {load0:.1f} at the start and {load1:.1f} at the end (other work on the machine slows every figure)
 - Load: PutRecord 100 B; PutRecords 500 × 100 B; PutRecords 5 × 25 KiB into a 4-shard stream;
   GetRecords (Limit 10000) read-out of a 1-shard stream pre-filled with {prefill} records of 100 B;
   put→get latency: one writer (a PutRecord every 10 ms) and one reader polling GetRecords back to
@@ -439,7 +441,7 @@ committed); kinesalite keeps everything in memory and never syncs.
 Memory after the whole run: {mem_line}.
 """.format(kl="3.3.3", secs=args.seconds, date=datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
            cpu=cpu, ncpu=os.cpu_count(), mem=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30,
-           kernel=platform.platform(), prefill=args.prefill, table=table, mem_line=mem_line)
+           kernel=platform.platform(), load0=load0, load1=os.getloadavg()[0], prefill=args.prefill, table=table, mem_line=mem_line)
     with open(os.path.join(ROOT, "docs", "benchmarks.md"), "w") as f:
         f.write(doc)
     print("wrote docs/benchmarks.md")
