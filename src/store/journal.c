@@ -39,6 +39,13 @@
  *     bytes were never synced, so nothing in them was acknowledged) and truncates it there.
  *  5. After a failed write, sync or file creation the journal is FAILED (sticky): nothing more
  *     is added, so nothing more is acknowledged, until a restart recovers from what is on disk.
+ *  6. A file marked clean (kn_journal_seal, at a clean stop after the last checkpoint) is the
+ *     only file and holds no entry: the next start may trust every segment as synced. Any other
+ *     state means a crash, and the caller syncs every shard log's tail before taking writes.
+ *
+ * Entries are queued and written with one write per group commit; a queue past 1 MiB is
+ * written early, and a bigger entry's frames straight from the shard log's buffer, so memory
+ * stays bounded whatever the batch (one sync still covers it all).
  *
  * States: OPEN --write/sync/roll error--> FAILED --restart (recover)--> OPEN.
  *
