@@ -299,20 +299,24 @@ static int check_set(const char *type, cJSON *v, kn_buf *msg)
         int rc = type[0] == 'N' ? check_num(e, msg) : type[0] == 'B' ? check_b64(e->valuestring, msg) : 0;
         if (rc) return rc;
     }
-    for (cJSON *e = v->child; e; e = e->next)
-        for (cJSON *f = e->next; f; f = f->next)
-            if (strcmp(e->valuestring, f->valuestring) == 0) {
-                kn_buf_puts(msg, PREFIX);
-                if (type[0] == 'S') {
-                    kn_buf_puts(msg, "Input collection [");
-                    for (cJSON *g = v->child; g; g = g->next)
-                        kn_buf_printf(msg, "%s%s", g == v->child ? "" : ", ", g->valuestring);
-                    kn_buf_puts(msg, "] contains duplicates.");
-                } else {
-                    kn_buf_puts(msg, "Input collection contains duplicates.");
-                }
-                return KN_EVALIDATION;
-            }
+    size_t n;
+    const char **sorted = ddb_set_sorted(v, &n); /* members are canonical now */
+    bool dup = false;
+    for (size_t i = 0; i + 1 < n && !dup; i++)
+        dup = strcmp(sorted[i], sorted[i + 1]) == 0;
+    free(sorted);
+    if (dup) {
+        kn_buf_puts(msg, PREFIX);
+        if (type[0] == 'S') {
+            kn_buf_puts(msg, "Input collection [");
+            for (cJSON *g = v->child; g; g = g->next)
+                kn_buf_printf(msg, "%s%s", g == v->child ? "" : ", ", g->valuestring);
+            kn_buf_puts(msg, "] contains duplicates.");
+        } else {
+            kn_buf_puts(msg, "Input collection contains duplicates.");
+        }
+        return KN_EVALIDATION;
+    }
     return 0;
 }
 
@@ -402,6 +406,30 @@ static bool scalar_equal(const char *type, const cJSON *a, const cJSON *b)
     return strcmp(a->valuestring, b->valuestring) == 0;
 }
 
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **ddb_set_sorted(const cJSON *arr, size_t *n)
+{
+    size_t k = 0;
+    for (const cJSON *e = arr->child; e; e = e->next)
+        k += cJSON_IsString(e);
+    const char **v = kn_xmalloc((k ? k : 1) * sizeof *v);
+    k = 0;
+    for (const cJSON *e = arr->child; e; e = e->next)
+        if (cJSON_IsString(e)) v[k++] = e->valuestring;
+    qsort(v, k, sizeof *v, by_text);
+    *n = k;
+    return v;
+}
+
+bool ddb_sorted_has(const char *const *sorted, size_t n, const char *v)
+{
+    return bsearch(&v, sorted, n, sizeof *sorted, by_text) != NULL;
+}
+
 bool ddb_set_has(const char *elem_type, const cJSON *set, const cJSON *v)
 {
     for (const cJSON *e = set->child; e; e = e->next)
@@ -431,10 +459,15 @@ bool ddb_av_equal(const cJSON *a, const cJSON *b)
         }
         return true;
     }
-    const char elem[2] = {ta[0], '\0'}; /* SS, NS, BS */
-    for (const cJSON *x = va->child; x; x = x->next)
-        if (!ddb_set_has(elem, vb, x)) return false;
-    return true;
+    /* SS, NS, BS of the same size: equal when their sorted members are */
+    size_t na, nb;
+    const char **sa = ddb_set_sorted(va, &na), **sb = ddb_set_sorted(vb, &nb);
+    bool equal = na == nb;
+    for (size_t i = 0; equal && i < na; i++)
+        equal = strcmp(sa[i], sb[i]) == 0;
+    free(sa);
+    free(sb);
+    return equal;
 }
 
 int ddb_av_cmp(const cJSON *a, const cJSON *b)
@@ -528,7 +561,7 @@ static size_t av_bytes(const cJSON *av)
         return n;
     case 'M':
         n = 3;
-        for (const cJSON *e = v->child; e; e = e->next)
+        for (const cJSON *e = cJSON_IsObject(v) ? v->child : NULL; e; e = e->next)
             n += strlen(e->string) + av_bytes(e) + 1;
         return n;
     case 'L':
@@ -543,7 +576,7 @@ static size_t av_bytes(const cJSON *av)
 size_t ddb_item_size(const cJSON *item)
 {
     size_t n = 0;
-    for (const cJSON *e = item ? item->child : NULL; e; e = e->next)
+    for (const cJSON *e = cJSON_IsObject(item) ? item->child : NULL; e; e = e->next)
         n += strlen(e->string) + av_bytes(e);
     return n;
 }

@@ -75,7 +75,15 @@ bool ddb_av_contains(const cJSON *hay, const cJSON *needle);
 /* True when the set array arr (members of an SS/NS/BS, elem_type "S", "N" or "B") holds a value
  * equal to the string v. */
 bool ddb_set_has(const char *elem_type, const cJSON *arr, const cJSON *v);
-/* DynamoDB's size in bytes of an item (names plus values). */
+/* The members of a set array (SS/NS/BS) sorted by their text. Members of a validated set are
+ * canonical (ddb_av_check normalises numbers; base64 must be canonical), so equal members have
+ * equal text and duplicates and look-ups cost O(log n) on the result. Returns a malloc'ed array
+ * of the n member strings (free() it; the strings stay arr's). */
+const char **ddb_set_sorted(const cJSON *arr, size_t *n);
+/* True when v is among the n strings of sorted (from ddb_set_sorted). */
+bool ddb_sorted_has(const char *const *sorted, size_t n, const char *v);
+/* DynamoDB's size in bytes of an item (names plus values); safe on an item not yet validated
+ * (what is not an attribute value counts nothing), so sizes can be checked first. */
 size_t ddb_item_size(const cJSON *item);
 /* The size() function: length of S (characters), B (bytes), sets, lists and maps; -1 otherwise. */
 int64_t ddb_av_size(const cJSON *av);

@@ -49,6 +49,8 @@ int ddb_validate(ddb_req *r, const kn_field *fields);
 
 /* ---- tables (store.c) ---- */
 
+#define DDB_MAX_GSIS 20 /* global secondary indexes per table */
+
 typedef struct ddb_keys {
     const char *hash, *range; /* attribute names; range NULL when there is none */
     char htype[2], rtype[2];  /* "S", "N" or "B" */

@@ -500,6 +500,9 @@ int ddb_write_prepare(ddb_req *r, cJSON *params, ddb_write_kind kind, ddb_write 
                         "1 validation error detected: Value null at '%s' failed to satisfy "
                         "constraint: Member must not be null",
                         kind == W_PUT ? "item" : "key");
+    /* the size first: validating a huge item (a set of 100k members) is the costly part */
+    if (kind == W_PUT && ddb_item_size(item) > DDB_MAX_ITEM_BYTES)
+        return kn_fail(r->call, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
     if (check_item(r, item)) return r->call->err;
     if (kind == W_CHECK && !ddb_member(params, "ConditionExpression"))
         return kn_fail(r->call, KN_EVALIDATION,

@@ -216,6 +216,17 @@ int ddb_op_create_table(ddb_req *r)
     int ndefs = cJSON_GetArraySize(defs);
     bool *used = kn_xcalloc((size_t)ndefs + 1, sizeof *used);
     if (check_billing(r, billing, tp)) goto out;
+    if (cJSON_GetArraySize(gsis) > DDB_MAX_GSIS) {
+        kn_fail(r->call, KN_EVALIDATION, PREFIX "GlobalSecondaryIndex count exceeds the per-table limit of %d",
+                DDB_MAX_GSIS);
+        goto out;
+    }
+    if (ndefs > 2 * (DDB_MAX_GSIS + 1)) { /* more than the keys can use: not all can be used */
+        kn_fail(r->call, KN_EVALIDATION,
+                PREFIX "Number of attributes in KeySchema does not exactly match number of "
+                       "attributes defined in AttributeDefinitions");
+        goto out;
+    }
     for (cJSON *d = defs->child; d; d = d->next)
         for (cJSON *e = d->next; e; e = e->next)
             if (strcmp(ddb_str(d, "AttributeName"), ddb_str(e, "AttributeName")) == 0) {
@@ -460,6 +471,11 @@ int ddb_op_update_table(ddb_req *r)
         if (create) {
             if (existing) {
                 kn_fail(r->call, KN_EVALIDATION, PREFIX "Index with name: %s already exists", iname);
+                goto out;
+            }
+            if (cJSON_GetArraySize(gm) >= DDB_MAX_GSIS) {
+                kn_fail(r->call, KN_ELIMIT_EXCEEDED,
+                        PREFIX "GlobalSecondaryIndex count exceeds the per-table limit of %d", DDB_MAX_GSIS);
                 goto out;
             }
             cJSON *defs = cJSON_GetObjectItemCaseSensitive(m, "AttributeDefinitions");
