@@ -289,9 +289,28 @@ static h2o_iovec_t cors_allowed(const kn_server *srv, h2o_iovec_t origin)
     return h2o_iovec_init(NULL, 0);
 }
 
+/* HTTP/1.1 with two different Content-Length headers: the body's end is ambiguous (request
+ * smuggling), so the request is refused and the connection closed (RFC 9112 6.3). */
+static bool conflicting_lengths(h2o_req_t *req)
+{
+    ssize_t first = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_LENGTH, -1);
+    if (first < 0) return false;
+    h2o_iovec_t v = req->headers.entries[first].value;
+    for (ssize_t i = first; (i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_LENGTH, i)) >= 0;)
+        if (!h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, v.base, v.len))
+            return true;
+    return false;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kn_server *srv = ((handler *)self)->srv;
+    if (conflicting_lengths(req)) {
+        static const char body[] = "Conflicting Content-Length headers\n";
+        req->http1_is_persistent = 0;
+        kn_http_send(req, 400, "text/plain", body, sizeof body - 1);
+        return 0;
+    }
     bool is_options = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"));
     h2o_iovec_t origin = header(req, "origin");
     h2o_iovec_t allow = origin.base ? cors_allowed(srv, origin) : h2o_iovec_init(NULL, 0);

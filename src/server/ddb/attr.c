@@ -299,11 +299,12 @@ static int check_set(const char *type, cJSON *v, kn_buf *msg)
         int rc = type[0] == 'N' ? check_num(e, msg) : type[0] == 'B' ? check_b64(e->valuestring, msg) : 0;
         if (rc) return rc;
     }
+    const char elem[2] = {type[0], '\0'};
     size_t n;
-    const char **sorted = ddb_set_sorted(v, &n); /* members are canonical now */
+    const char **sorted = ddb_set_sorted(elem, v, &n);
     bool dup = false;
     for (size_t i = 0; i + 1 < n && !dup; i++)
-        dup = strcmp(sorted[i], sorted[i + 1]) == 0;
+        dup = ddb_set_member_cmp(elem, sorted[i], sorted[i + 1]) == 0;
     free(sorted);
     if (dup) {
         kn_buf_puts(msg, PREFIX);
@@ -406,12 +407,22 @@ static bool scalar_equal(const char *type, const cJSON *a, const cJSON *b)
     return strcmp(a->valuestring, b->valuestring) == 0;
 }
 
+int ddb_set_member_cmp(const char *elem_type, const char *a, const char *b)
+{
+    return elem_type[0] == 'N' ? ddb_num_cmp(a, b) : strcmp(a, b);
+}
+
+static int by_number(const void *a, const void *b)
+{
+    return ddb_num_cmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int by_text(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-const char **ddb_set_sorted(const cJSON *arr, size_t *n)
+const char **ddb_set_sorted(const char *elem_type, const cJSON *arr, size_t *n)
 {
     size_t k = 0;
     for (const cJSON *e = arr->child; e; e = e->next)
@@ -420,14 +431,14 @@ const char **ddb_set_sorted(const cJSON *arr, size_t *n)
     k = 0;
     for (const cJSON *e = arr->child; e; e = e->next)
         if (cJSON_IsString(e)) v[k++] = e->valuestring;
-    qsort(v, k, sizeof *v, by_text);
+    qsort(v, k, sizeof *v, elem_type[0] == 'N' ? by_number : by_text);
     *n = k;
     return v;
 }
 
-bool ddb_sorted_has(const char *const *sorted, size_t n, const char *v)
+bool ddb_sorted_has(const char *elem_type, const char *const *sorted, size_t n, const char *v)
 {
-    return bsearch(&v, sorted, n, sizeof *sorted, by_text) != NULL;
+    return bsearch(&v, sorted, n, sizeof *sorted, elem_type[0] == 'N' ? by_number : by_text) != NULL;
 }
 
 bool ddb_set_has(const char *elem_type, const cJSON *set, const cJSON *v)
@@ -460,11 +471,12 @@ bool ddb_av_equal(const cJSON *a, const cJSON *b)
         return true;
     }
     /* SS, NS, BS of the same size: equal when their sorted members are */
+    const char elem[2] = {ta[0], '\0'};
     size_t na, nb;
-    const char **sa = ddb_set_sorted(va, &na), **sb = ddb_set_sorted(vb, &nb);
+    const char **sa = ddb_set_sorted(elem, va, &na), **sb = ddb_set_sorted(elem, vb, &nb);
     bool equal = na == nb;
     for (size_t i = 0; equal && i < na; i++)
-        equal = strcmp(sa[i], sb[i]) == 0;
+        equal = ddb_set_member_cmp(elem, sa[i], sb[i]) == 0;
     free(sa);
     free(sb);
     return equal;
