@@ -1,6 +1,7 @@
 """kinesind --auth sigv4: requests signed by boto3 and by libkinesin (the kinesin CLI) with a
-configured key pass; a wrong secret, an unknown key, a stale or future date, a wrong region or
-service are rejected with AWS's error types and messages (spec B.4)."""
+configured key pass, for Kinesis and for DynamoDB (one request pipeline, one check); a wrong
+secret, an unknown key, a wrong session token, a stale or future date, a wrong region or service
+are rejected with AWS's error types and messages (spec B.4)."""
 
 import datetime
 import os
@@ -12,6 +13,7 @@ import boto3
 from botocore.config import Config
 
 from kn import Kinesind, check, eq, expect_error, main, soft
+from kn_ddb import wait_table_active
 
 AK, SK = "AKIDKINESINAUTH", "s3cr3t/Key+with=chars"
 # temporary credentials: the session token is part of the key
@@ -22,6 +24,11 @@ def client(endpoint, ak=AK, sk=SK, region="us-east-1", token=None):
     return boto3.client("kinesis", endpoint_url=endpoint, region_name=region, aws_access_key_id=ak,
                         aws_secret_access_key=sk, aws_session_token=token,
                         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+
+
+def ddb(endpoint, ak=AK, sk=SK):
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=ak,
+                        aws_secret_access_key=sk, config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
 def test():
@@ -88,6 +95,31 @@ def test():
             eq(p.returncode, 1, "kinesin with a wrong secret")
             check(p.stderr.startswith("kinesin: InvalidSignatureException: The request signature we calculated"),
                   "kinesin's message: %r" % p.stderr)
+        with soft("DynamoDB: boto3 signed requests pass, a wrong secret does not"):
+            d = ddb(kd.endpoint)
+            d.create_table(TableName="app", BillingMode="PAY_PER_REQUEST",
+                           KeySchema=[{"AttributeName": "leaseKey", "KeyType": "HASH"}],
+                           AttributeDefinitions=[{"AttributeName": "leaseKey", "AttributeType": "S"}])
+            wait_table_active(d, "app")
+            d.put_item(TableName="app", Item={"leaseKey": {"S": "shardId-000000000000"},
+                                              "leaseOwner": {"S": "w1"}, "leaseCounter": {"N": "3"},
+                                              "checkpoint": {"S": "TRIM_HORIZON"}})
+            eq(d.get_item(TableName="app", Key={"leaseKey": {"S": "shardId-000000000000"}})["Item"]["leaseOwner"],
+               {"S": "w1"}, "item read back")
+            expect_error(ddb(kd.endpoint, sk="wrong").list_tables, "InvalidSignatureException")
+            expect_error(ddb(kd.endpoint, ak="AKIDNOBODY").list_tables, "UnrecognizedClientException",
+                         "The security token included in the request is invalid.")
+        with soft("DynamoDB: libkinesin (kinesin leases) signs what kinesind verifies"):
+            env = dict(os.environ, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK)
+            env.pop("AWS_SESSION_TOKEN", None)
+            p = subprocess.run([binp, "--endpoint", kd.endpoint, "leases", "app"], capture_output=True, text=True,
+                               env=env, timeout=30)
+            eq(p.returncode, 0, "kinesin leases (%s)" % p.stderr)
+            check("shardId-000000000000" in p.stdout and "w1" in p.stdout, "lease table shown: %r" % p.stdout)
+            env["AWS_SECRET_ACCESS_KEY"] = "nope"
+            p = subprocess.run([binp, "--endpoint", kd.endpoint, "leases", "app"], capture_output=True, text=True,
+                               env=env, timeout=30)
+            eq(p.returncode, 1, "kinesin leases with a wrong secret (%s)" % p.stderr)
 
 
 main(test)
