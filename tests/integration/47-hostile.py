@@ -9,7 +9,7 @@ import socket
 import struct
 import time
 
-from kn import Kinesind, call, check, eq, kinesis_headers, main, soft
+from kn import Kinesind, call, check, eq, kinesis_headers, main, soft, vm_hwm_mb
 
 TIMEOUT_MS = 800
 
@@ -37,14 +37,6 @@ def closed_within(sock, seconds, trickle=None):
         except OSError:
             return time.monotonic() - t0
     return None
-
-
-def vm_hwm_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0
 
 
 def request_head(extra=b""):
