@@ -27,6 +27,7 @@
 #include "base/log.h"
 #include "server/auth.h"
 #include "server/ddb/ddb_api.h"
+#include "server/fault.h"
 
 #define MAX_BODY 7340032 /* 7 MiB: AWS (and the peers) answer 413 beyond it */
 /* The most a request's parsed tree may take: a real request costs one to six times its body
@@ -430,7 +431,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     kn_buf_free(&msg);
     kn_registry_tick(srv, c->now_ms);
-    rc = op->handler(c);
+    rc = kn_fault_check(c, op); /* --fault: may fail, delay or drop the call instead */
+    if (rc == 0) rc = op->handler(c);
     if (rc == KN_PENDING) return 0; /* kn_call_done answers later */
     respond(c);
     return 0;
