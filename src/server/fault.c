@@ -378,9 +378,14 @@ static int load_file(kn_faults *f, char *err, size_t errlen)
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return failf(err, errlen, "%s: %s", f->path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size > MAX_FILE_BYTES) {
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
         close(fd);
-        return failf(err, errlen, "%s: %s", f->path, errno ? strerror(errno) : "larger than 1 MiB");
+        return failf(err, errlen, "%s: %s", f->path, strerror(e));
+    }
+    if (st.st_size > MAX_FILE_BYTES) {
+        close(fd);
+        return failf(err, errlen, "%s: larger than 1 MiB", f->path);
     }
     f->seen = st;
     char *text = kn_xmalloc((size_t)st.st_size + 1);
