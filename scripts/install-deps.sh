@@ -37,7 +37,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-if [ "$what" = test ] && [ ! -d tests/clients/node_modules ] ; then
+# npm keeps its own copy of the lockfile it installed (node_modules/.package-lock.json): a
+# lockfile changed since (a client added) installs again
+if [ "$what" = test ] && { [ ! -f tests/clients/node_modules/.package-lock.json ] ||
+                           [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; }; then
     echo "installing npm test clients (tests/clients/package-lock.json)"
     (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
 fi

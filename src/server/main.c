@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/auth.h"
+#include "server/fault.h"
 #include "server/http.h"
 #include "server/server.h"
 #include "store/journal.h"
@@ -26,6 +27,11 @@ static void on_signal(int sig)
 {
     stop_flag = 1;
     stop_int = 1;
+}
+
+static void on_sighup(int sig)
+{
+    kn_faults_request_reload();
 }
 
 static void usage(FILE *f)
@@ -60,6 +66,15 @@ static void usage(FILE *f)
                "  --auth MODE              none (default): check only that requests look signed;\n"
                "                           sigv4: verify every signature against --credentials\n"
                "  --credentials FILE       ACCESS_KEY_ID SECRET pairs, one per line (--auth sigv4)\n"
+               "  --cors-origin ORIGIN     answer browsers' CORS requests from ORIGIN (repeatable; '*'\n"
+               "                           for any); by default web pages get no CORS access\n"
+               "  --max-connections N      connections served at once (default 1024); more wait\n"
+               "                           in the kernel's accept queue\n"
+               "  --request-timeout-ms MS  time a client has to send a request's headers and body,\n"
+               "                           and that a connection may sit idle (default 10000)\n"
+               "  --fault RULE             inject faults into matching Kinesis calls (repeatable), e.g.\n"
+               "                           'error=throttle,op=PutRecords,rate=0.1,seed=7'; docs/faults.md\n"
+               "  --fault-file FILE        fault rules as JSON, reread when the file changes or on SIGHUP\n"
                "  --log-level LEVEL        debug, info, warn or error (default info)\n"
                "  --help                   this text\n"
                "  --version                print the version\n"
@@ -81,7 +96,17 @@ static int parse_int(const char *flag, const char *v, long long min, long long m
     return 0;
 }
 
-static int parse_args(int argc, char **argv, kn_config *cfg)
+static int add_fault(kn_faults **f, const char *flag, const char *v)
+{
+    char err[400];
+    if (!*f) *f = kn_faults_new();
+    int rc = strcmp(flag, "--fault") == 0 ? kn_faults_add(*f, v, err, sizeof err)
+                                          : kn_faults_watch_file(*f, v, err, sizeof err);
+    if (rc < 0) fprintf(stderr, "kinesind: %s %s: %s\n", flag, v, err);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
 {
     enum {
         OPT_HOST = 256,
@@ -106,7 +131,12 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_TLS_CERT,
         OPT_TLS_KEY,
         OPT_CHECKPOINT,
-        OPT_CHECKPOINT_MS
+        OPT_CHECKPOINT_MS,
+        OPT_CORS,
+        OPT_MAX_CONN,
+        OPT_REQ_TIMEOUT,
+        OPT_FAULT,
+        OPT_FAULT_FILE
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -129,6 +159,11 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"tls-key", required_argument, 0, OPT_TLS_KEY},
                                          {"auth", required_argument, 0, OPT_AUTH},
                                          {"credentials", required_argument, 0, OPT_CREDENTIALS},
+                                         {"cors-origin", required_argument, 0, OPT_CORS},
+                                         {"max-connections", required_argument, 0, OPT_MAX_CONN},
+                                         {"request-timeout-ms", required_argument, 0, OPT_REQ_TIMEOUT},
+                                         {"fault", required_argument, 0, OPT_FAULT},
+                                         {"fault-file", required_argument, 0, OPT_FAULT_FILE},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
                                          {0, 0, 0, 0}};
@@ -236,6 +271,27 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         case OPT_CREDENTIALS:
             cfg->credentials_file = optarg;
             break;
+        case OPT_CORS:
+            if (cfg->ncors_origins == sizeof cfg->cors_origins / sizeof cfg->cors_origins[0]) {
+                fprintf(stderr, "kinesind: --cors-origin: at most %zu origins\n", cfg->ncors_origins);
+                return -1;
+            }
+            cfg->cors_origins[cfg->ncors_origins++] = optarg;
+            break;
+        case OPT_MAX_CONN:
+            if (parse_int("--max-connections", optarg, 1, 1000000, &v)) return -1;
+            cfg->max_connections = (int)v;
+            break;
+        case OPT_REQ_TIMEOUT:
+            if (parse_int("--request-timeout-ms", optarg, 100, 3600000, &v)) return -1;
+            cfg->request_timeout_ms = v;
+            break;
+        case OPT_FAULT:
+            if (add_fault(faults, "--fault", optarg) < 0) return -1;
+            break;
+        case OPT_FAULT_FILE:
+            if (add_fault(faults, "--fault-file", optarg) < 0) return -1;
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(0);
@@ -327,7 +383,12 @@ int main(int argc, char **argv)
     cfg->checkpoint_bytes = 64u << 20;
     cfg->checkpoint_ms = 10000;
     cfg->retention_check_ms = 60000;
-    if (parse_args(argc, argv, cfg) < 0) return 2;
+    cfg->max_connections = 1024;
+    cfg->request_timeout_ms = 10000;
+    if (parse_args(argc, argv, cfg, &srv.faults) < 0) {
+        kn_faults_free(srv.faults);
+        return 2;
+    }
     kn_json_hooks_install();
     env_config(cfg);
 
@@ -366,6 +427,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (srv.faults) {
+        sa.sa_handler = on_sighup; /* --fault-file: reread now */
+        sigaction(SIGHUP, &sa, NULL);
+    }
 
     kn_info("kinesind %s listening on %s:%d (%s, account %s, region %s, %zu streams recovered in %lld ms)",
             KN_VERSION, cfg->host, cfg->port, cfg->in_memory ? "in memory" : cfg->data_dir, cfg->account,
@@ -375,6 +440,7 @@ int main(int argc, char **argv)
             "listening on %s without authentication (--auth none): anyone who can reach this port can read "
             "and write every stream; use --auth sigv4 --credentials FILE",
             cfg->host);
+    if (srv.faults) kn_faults_log(srv.faults);
     rc = kn_http_run(&srv, &stop_int) < 0 ? 1 : 0;
     kn_info("kinesind stopping");
     kn_commit_free(&srv);
@@ -387,5 +453,6 @@ out:
     if (cfg->in_memory && srv.vfs) kn_vfs_mem_free(srv.vfs);
     if (lock_fd >= 0) close(lock_fd);
     kn_auth_free(srv.auth);
+    kn_faults_free(srv.faults);
     return rc;
 }

@@ -105,10 +105,27 @@ static char *jpath(const kn_journal *j, uint64_t num)
     return kn_numbered_path(j->dir, num, "jnl");
 }
 
+/* Puts the journal in the FAILED state (invariant 5) and cuts what no sync made durable, or
+ * may still make durable (a sync in flight): those records will never be acknowledged, and a
+ * restart must not replay a record its writer was told had failed. Best effort. */
 static void fail(kn_journal *j, const char *what)
 {
     if (!j->failed) kn_error("journal %s: %s failed; refusing writes until restart", j->dir, what);
     j->failed = true;
+    for (size_t i = 0; i < j->nfiles; i++) {
+        jfile *f = &j->files[i];
+        uint64_t keep = f->synced;
+        for (size_t k = 0; j->inflight && k < j->req.n; k++)
+            if (j->req.nums[k] == f->num && j->req.sizes[k] > keep) keep = j->req.sizes[k];
+        /* a failed write may have left bytes past f->size */
+        int64_t real = j->vfs->ops->size(f->f);
+        if (f->size <= keep && real >= 0 && (uint64_t)real <= keep) continue;
+        if (j->vfs->ops->truncate(f->f, keep) < 0 || j->vfs->ops->sync(f->f) < 0)
+            kn_error("journal %s: cannot cut what was never acknowledged from file %020" PRIu64
+                     "; after a restart it may be served",
+                     j->dir, f->num);
+        f->size = keep;
+    }
 }
 
 int kn_journal_open(kn_vfs *vfs, const char *dir, kn_journal **out)

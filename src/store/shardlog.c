@@ -41,8 +41,13 @@
  *  6. After any failed write, sync, or failure of the journal holding its records, the log is
  *     FAILED: it refuses appends (the caller answers InternalFailure) and never retries: after a
  *     failed fsync the kernel may have dropped the dirty pages, so "retry and carry on" could
- *     acknowledge lost data. Reads of published records continue. Reopening (a restart)
- *     recovers from what is on disk, the journal included.
+ *     acknowledge lost data. Reads of published records continue. A record is acknowledged
+ *     exactly when it is published, so on failing the log cuts from its files everything past
+ *     what it published or may still publish (what has a journal entry: a journal sync may yet
+ *     succeed and acknowledge it; without a journal, what an in-flight sync covers); when the
+ *     journal then fails, what it held goes too. A record answered as failed is never served,
+ *     not even after a restart. Reopening (a restart) recovers from what is on disk, the journal
+ *     included.
  *  7. At most one sync request per log is in flight; while it is, no segment is deleted or
  *     closed, so the request's files stay valid on the checkpoint thread.
  *  8. Retention deletes whole segments from the front, never the only data not yet expired,
@@ -138,7 +143,9 @@ struct kn_shardlog {
     int64_t durable_last_ms;
     uint64_t journaling; /* flushed when the journal sync in flight began */
     int64_t journaling_last_ms;
-    uint64_t visible; /* offsets below are readable */
+    bool journal_inflight; /* between journal_begin and journal_end */
+    uint64_t journaled;    /* offsets below have a journal entry a sync may yet make durable */
+    uint64_t visible;      /* offsets below are readable */
     int64_t visible_last_ms;
     bool failed;
     bool inflight; /* a sync request is running */
@@ -156,14 +163,8 @@ static char *file_path(const kn_shardlog *log, uint64_t base, const char *ext)
 /* Logs turned FAILED in this process (event-loop thread only). */
 static uint64_t failures;
 
-static void fail(kn_shardlog *log, const char *what)
-{
-    if (!log->failed) {
-        kn_error("shard log %s: %s failed; refusing writes until restart", log->dir, what);
-        failures++;
-    }
-    log->failed = true;
-}
+/* Puts the log in the FAILED state (invariant 6). */
+static void fail(kn_shardlog *log, const char *what);
 
 uint64_t kn_shardlog_failures(void)
 {
@@ -561,7 +562,8 @@ int kn_shardlog_open(kn_vfs *vfs, const char *dir, const kn_shardlog_opts *opts,
     }
     if (log->nsegs) {
         segment *last = &log->segs[log->nsegs - 1];
-        log->next_offset = log->flushed = log->synced = log->durable = log->visible = last->end;
+        log->next_offset = log->flushed = log->synced = log->durable = log->visible = log->journaled =
+            last->end;
         log->next_min_ms = log->flushed_last_ms = log->synced_last_ms = log->durable_last_ms =
             log->visible_last_ms = last->last_ms;
     }
@@ -687,6 +689,7 @@ int kn_shardlog_flush(kn_shardlog *log, kn_journal *j)
         (rc = kn_journal_add(j, log->key, first, (uint32_t)(log->flushed - first), log->staged.data,
                              log->staged.len)) < 0)
         goto fail;
+    if (j && log->key) log->journaled = log->flushed;
     if (log->staged.cap > STAGED_KEEP)
         kn_buf_free(&log->staged);
     else
@@ -745,6 +748,7 @@ static void req_add(kn_sync_req *r, kn_file *f)
 
 static void raise_durable(kn_shardlog *log, uint64_t upto, int64_t ms)
 {
+    if (upto > log->flushed) upto = log->flushed; /* a cut (invariant 6) took the rest */
     if (upto > log->durable) {
         log->durable = upto;
         log->durable_last_ms = ms;
@@ -755,18 +759,31 @@ void kn_shardlog_journal_begin(kn_shardlog *log)
 {
     log->journaling = log->flushed;
     log->journaling_last_ms = log->flushed_last_ms;
+    log->journal_inflight = true;
+}
+
+/* The journal will make no more of this log durable than what a sync in flight covers. */
+static void journal_lost(kn_shardlog *log)
+{
+    uint64_t keep = log->journal_inflight ? log->journaling : log->visible;
+    if (keep < log->visible) keep = log->visible;
+    if (log->journaled > keep) log->journaled = keep;
 }
 
 void kn_shardlog_journal_end(kn_shardlog *log, int rc)
 {
-    if (rc < 0)
+    log->journal_inflight = false;
+    if (rc < 0) {
+        journal_lost(log);
         fail(log, "journal");
-    else
+    } else {
         raise_durable(log, log->journaling, log->journaling_last_ms);
+    }
 }
 
 void kn_shardlog_fail(kn_shardlog *log, const char *what)
 {
+    journal_lost(log);
     fail(log, what);
 }
 
@@ -953,6 +970,81 @@ static int scan(kn_shardlog *log, segment *s, uint64_t pos, frame_visit visit, v
         return KN_EIO;
     }
     return 0;
+}
+
+typedef struct cut_ctx {
+    uint64_t keep, pos;
+} cut_ctx;
+
+static int cut_visit(void *p, const kn_record *rec, uint64_t pos)
+{
+    cut_ctx *k = p;
+    if (rec->offset < k->keep) return 0;
+    k->pos = pos;
+    return 1;
+}
+
+/* Invariant 6's second half: records that will never be acknowledged are cut from the files,
+ * so a restart cannot serve a record its writer was told had failed. What stays is the
+ * published prefix, plus what an in-flight sync covers (that sync may still succeed, and then
+ * its records are published and acknowledged). Best effort: the cut is logged when it fails. */
+static void cut_unacknowledged(kn_shardlog *log)
+{
+    uint64_t keep = log->inflight ? log->req.upto : log->visible;
+    if (log->journaled > keep) keep = log->journaled; /* a journal sync may still cover them */
+    for (size_t i = log->nsegs; i-- > 0;) {
+        segment *s = &log->segs[i];
+        bool last = i == log->nsegs - 1;
+        if (s->end <= keep && !last) break;
+        /* where keep's frame starts; past the last flushed frame a failed write may have left
+         * part of a batch, so the last segment is always cut back to its flushed size */
+        cut_ctx k = {keep, s->end <= keep ? s->size : 0};
+        bool stopped = false;
+        int rc = 0;
+        if (s->end > keep && s->base < keep) {
+            rc = scan(log, s, idx_pos_for_offset(s, keep), cut_visit, &k, &stopped);
+            if (rc == 0 && !stopped) rc = KN_EIO;
+        }
+        kn_file *f = NULL;
+        if (rc == 0) rc = seg_file(log, s, &f);
+        if (rc == 0) rc = log->vfs->ops->truncate(f, k.pos);
+        if (rc == 0) rc = log->vfs->ops->sync(f);
+        if (rc == 0 && s->sealed) {
+            /* its trailer now claims too much: without an index recovery rebuilds it */
+            if (s->idx_file) {
+                rc = log->vfs->ops->truncate(s->idx_file, 0);
+            } else {
+                char *p = file_path(log, s->base, "idx");
+                rc = log->vfs->ops->unlink(log->vfs, p);
+                free(p);
+            }
+        } else if (rc == 0 && s->idx_file) {
+            size_t n = 0;
+            while (n < s->idx_written && s->idx[n].offset < keep)
+                n++;
+            rc = log->vfs->ops->truncate(s->idx_file, (uint64_t)n * IDX_ENTRY);
+        }
+        if (rc < 0) {
+            kn_error("shard log %s: cannot cut records not acknowledged from segment %020" PRIu64
+                     "; after a restart they may be served",
+                     log->dir, s->base);
+            return;
+        }
+        s->size = k.pos;
+        if (s->end > keep) s->end = keep > s->base ? keep : s->base;
+        if (s->end <= keep && s->base <= keep) break;
+    }
+    if (log->flushed > keep) log->flushed = keep;
+}
+
+static void fail(kn_shardlog *log, const char *what)
+{
+    if (!log->failed) {
+        kn_error("shard log %s: %s failed; refusing writes until restart", log->dir, what);
+        failures++;
+    }
+    log->failed = true;
+    cut_unacknowledged(log);
 }
 
 typedef struct read_ctx {
