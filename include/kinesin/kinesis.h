@@ -64,6 +64,9 @@ typedef struct kn_put_result {
     int code;                   /* 0, or the entry's error (KN_ETHROUGHPUT_EXCEEDED, KN_EINTERNAL...) */
     char sequence_number[64];
     char shard_id[32];
+    int64_t subsequence_number; /* kn_producer: the record's place in its KPL aggregate (0 when sent plain) */
+    bool aggregated;            /* kn_producer: sent inside a KPL aggregated record */
+    int attempts;               /* kn_producer: PutRecords attempts the record took */
     char error_code[64];        /* AWS's ErrorCode for a failed entry */
     char error_message[256];
 } kn_put_result;

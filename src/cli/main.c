@@ -16,6 +16,8 @@
 
 #include "base/b64.h"
 #include "base/clock.h"
+#include "base/u128.h"
+#include "client/kpl.h"
 #include "kinesin/dynamodb.h"
 #include "kinesin/kinesis.h"
 #include "kinesin/producer.h"
@@ -25,6 +27,7 @@ enum { EXIT_AWS = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_TRANSPORT = 4, EXIT_P
 static struct {
     const char *endpoint, *region, *profile;
     bool json;
+    kn_producer_options put; /* put's producer settings (--aggregate, --producer-option) */
 } g;
 
 static void usage(FILE *f)
@@ -41,8 +44,13 @@ static void usage(FILE *f)
             "                                           partition key (records keep their order),\n"
             "                                           F: the key is field F of each JSON line;\n"
             "                                           default: a random key per line\n"
+            "      [--aggregate] [--producer-option NAME=VALUE]...\n"
+            "                                           --aggregate: KPL aggregation per shard;\n"
+            "                                           NAME: a KPL setting (AggregationMaxSize,\n"
+            "                                           RecordMaxBufferedTime, RateLimit, ...)\n"
             "  cat NAME [--from trim-horizon|latest|at-timestamp T] [--follow] [--shard ID]\n"
-            "                                           print records (T: epoch seconds or\n"
+            "                                           print records, KPL aggregates one by\n"
+            "                                           one (T: epoch seconds or\n"
             "                                           YYYY-MM-DDTHH:MM:SSZ); --follow keeps\n"
             "                                           reading new records and child shards\n"
             "  leases APP                               the KCL lease table APP as a table\n"
@@ -233,7 +241,9 @@ static void progress(bool final, int64_t t0, size_t lines)
 
 static int cmd_put(kn_client *c, const char *name, const char *key, const char *key_field)
 {
-    kn_producer_options o = {.stream = name, .cb = on_put};
+    kn_producer_options o = g.put;
+    o.stream = name;
+    o.cb = on_put;
     kn_producer *p = NULL;
     int rc = kn_producer_new(c, &o, &p);
     if (rc < 0) {
@@ -313,6 +323,7 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
 
 typedef struct reader {
     char shard_id[32];
+    kn_u128 lo, hi; /* its hash key range: aggregates with records outside it are dropped, as the KCL does */
     char *iterator;
     bool done, caught_up;
 } reader;
@@ -340,7 +351,8 @@ static bool reading(cat_state *s, const char *id)
     return finished(s, id);
 }
 
-static int add_reader(cat_state *s, const char *shard_id, kn_iterator_type type, int64_t ts_ms, kn_error *e)
+static int add_reader(cat_state *s, const char *shard_id, const kn_shard_info *info, kn_iterator_type type,
+                      int64_t ts_ms, kn_error *e)
 {
     if (reading(s, shard_id)) return 0;
     if (s->n == s->cap) {
@@ -353,6 +365,12 @@ static int add_reader(cat_state *s, const char *shard_id, kn_iterator_type type,
     reader *r = &s->r[s->n];
     memset(r, 0, sizeof *r);
     snprintf(r->shard_id, sizeof r->shard_id, "%s", shard_id);
+    r->hi = KN_U128_MAX;
+    if (info && (kn_u128_parse(info->starting_hash_key, strlen(info->starting_hash_key), &r->lo) < 0 ||
+                 kn_u128_parse(info->ending_hash_key, strlen(info->ending_hash_key), &r->hi) < 0)) {
+        r->lo = 0;
+        r->hi = KN_U128_MAX;
+    }
     int rc = kn_kinesis_get_shard_iterator(s->c, s->stream, shard_id, type, NULL, ts_ms, &r->iterator, e);
     if (rc < 0) return rc;
     s->n++;
@@ -388,33 +406,62 @@ static int discover(cat_state *s, const char *only, bool initial, kn_iterator_ty
                     parent_listed = true;
             if (parent_listed && type != KN_ITER_LATEST) continue;
             if (type == KN_ITER_LATEST && !open) continue;
-            rc = add_reader(s, h->shard_id, type, ts_ms, e);
+            rc = add_reader(s, h->shard_id, h, type, ts_ms, e);
         } else {
             bool p1 = !h->parent[0] || finished(s, h->parent);
             bool p2 = !h->adjacent_parent[0] || finished(s, h->adjacent_parent);
             bool any_parent_ours = (h->parent[0] && finished(s, h->parent)) ||
                                    (h->adjacent_parent[0] && finished(s, h->adjacent_parent));
-            if (p1 && p2 && any_parent_ours) rc = add_reader(s, h->shard_id, KN_ITER_TRIM_HORIZON, 0, e);
-            else if (!only && !h->parent[0] && open) rc = add_reader(s, h->shard_id, KN_ITER_TRIM_HORIZON, 0, e);
+            if (p1 && p2 && any_parent_ours) rc = add_reader(s, h->shard_id, h, KN_ITER_TRIM_HORIZON, 0, e);
+            else if (!only && !h->parent[0] && open) rc = add_reader(s, h->shard_id, h, KN_ITER_TRIM_HORIZON, 0, e);
         }
     }
     kn_shard_list_free(&l);
     return rc;
 }
 
-static bool print_record(const char *shard, const kn_record *r)
+/* One user record: a plain record (sub < 0) or sub-record `sub` of an aggregate. */
+static void print_one(const char *shard, const kn_record *r, const char *key, size_t key_len,
+                      const unsigned char *data, size_t len, int64_t sub)
 {
     if (g.json) {
         kn_buf b = KN_BUF_SOFT_INIT;
-        kn_b64_encode(&b, r->data, r->len);
-        printf("{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"PartitionKey\":", shard, r->sequence_number);
-        print_json_string(r->partition_key);
+        kn_b64_encode(&b, data, len);
+        char *k = strndup(key, key_len);
+        printf("{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",", shard, r->sequence_number);
+        if (sub >= 0) printf("\"SubSequenceNumber\":%lld,", (long long)sub);
+        printf("\"PartitionKey\":");
+        print_json_string(k ? k : "");
         printf(",\"ApproximateArrivalTimestamp\":%lld.%03d,\"Data\":\"%s\"}\n", (long long)(r->arrival_ms / 1000),
                (int)(r->arrival_ms % 1000), kn_buf_cstr(&b));
+        free(k);
         kn_buf_free(&b);
     } else {
-        fwrite(r->data, 1, r->len, stdout);
-        if (r->len == 0 || r->data[r->len - 1] != '\n') putchar('\n');
+        fwrite(data, 1, len, stdout);
+        if (len == 0 || data[len - 1] != '\n') putchar('\n');
+    }
+}
+
+/* Prints a record, or each record of a KPL aggregate (as a KCL reader sees them). */
+static bool print_record(const reader *rd, const kn_record *r)
+{
+    kn_kpl_subrecord *subs = NULL;
+    size_t n = 0;
+    switch (kn_kpl_deaggregate(r->data, r->len, rd->lo, rd->hi, &subs, &n)) {
+    case KN_KPL_OK:
+        for (size_t i = 0; i < n; i++)
+            print_one(rd->shard_id, r, subs[i].partition_key, subs[i].partition_key_len, subs[i].data,
+                      subs[i].data_len, (int64_t)i);
+        free(subs);
+        break;
+    case KN_KPL_OUT_OF_RANGE:
+        fprintf(stderr, "kinesin: shard %s: aggregated record %s has records outside the shard's hash key range "
+                        "(written before a resharding, then retried); skipped\n", rd->shard_id, r->sequence_number);
+        break;
+    case KN_KPL_NOMEM: return false;
+    case KN_KPL_NOT_AGGREGATED:
+        print_one(rd->shard_id, r, r->partition_key, strlen(r->partition_key), r->data, r->len, -1);
+        break;
     }
     return !ferror(stdout);
 }
@@ -472,7 +519,7 @@ static int cmd_cat(kn_client *c, const char *name, const char *from, bool follow
                 goto out;
             }
             for (size_t k = 0; k < out.n; k++)
-                if (!print_record(r->shard_id, &out.records[k])) goto out; /* reader went away */
+                if (!print_record(r, &out.records[k])) goto out; /* reader went away */
             fflush(stdout);
             free(r->iterator);
             r->iterator = out.next_iterator;
@@ -489,7 +536,7 @@ static int cmd_cat(kn_client *c, const char *name, const char *from, bool follow
                     bool ready = true;
                     for (int p = 0; p < ch->nparents; p++)
                         if (!finished(&s, ch->parents[p])) ready = false;
-                    if (ready && (rc = add_reader(&s, ch->shard_id, KN_ITER_TRIM_HORIZON, 0, &e)) < 0) {
+                    if (ready && (rc = add_reader(&s, ch->shard_id, NULL, KN_ITER_TRIM_HORIZON, 0, &e)) < 0) {
                         kn_records_free(&out);
                         code = report(&e);
                         goto out;
@@ -607,7 +654,7 @@ static int run(const char **pos, int npos, int shards, bool wait, const char *ke
 int main(int argc, char **argv)
 {
     enum { O_ENDPOINT = 256, O_REGION, O_PROFILE, O_OUTPUT, O_HELP, O_VERSION, O_SHARDS, O_WAIT, O_KEY,
-           O_KEY_FIELD, O_FROM, O_FOLLOW, O_SHARD };
+           O_KEY_FIELD, O_FROM, O_FOLLOW, O_SHARD, O_AGGREGATE, O_PRODUCER_OPTION };
     static const struct option opts[] = {
         {"endpoint", required_argument, 0, O_ENDPOINT}, {"region", required_argument, 0, O_REGION},
         {"profile", required_argument, 0, O_PROFILE},   {"output", required_argument, 0, O_OUTPUT},
@@ -615,7 +662,8 @@ int main(int argc, char **argv)
         {"shards", required_argument, 0, O_SHARDS},     {"wait", no_argument, 0, O_WAIT},
         {"key", required_argument, 0, O_KEY},           {"key-field", required_argument, 0, O_KEY_FIELD},
         {"from", required_argument, 0, O_FROM},         {"follow", no_argument, 0, O_FOLLOW},
-        {"shard", required_argument, 0, O_SHARD},       {0, 0, 0, 0}};
+        {"shard", required_argument, 0, O_SHARD},       {"aggregate", no_argument, 0, O_AGGREGATE},
+        {"producer-option", required_argument, 0, O_PRODUCER_OPTION}, {0, 0, 0, 0}};
     int shards = -1;
     bool wait = false, follow = false;
     const char *key = NULL, *key_field = NULL, *from = NULL, *only = NULL;
@@ -664,6 +712,19 @@ int main(int argc, char **argv)
         case O_FROM: from = optarg; break;
         case O_FOLLOW: follow = true; break;
         case O_SHARD: only = optarg; break;
+        case O_AGGREGATE: g.put.aggregate = true; break;
+        case O_PRODUCER_OPTION: {
+            char name[64], msg[256];
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof name) {
+                rc = usage_error("--producer-option '%s' is not NAME=VALUE", optarg);
+                break;
+            }
+            snprintf(name, sizeof name, "%.*s", (int)(eq - optarg), optarg);
+            if (kn_producer_options_set(&g.put, name, eq + 1, msg, sizeof msg) < 0)
+                rc = usage_error("--producer-option %s", msg);
+            break;
+        }
         case ':': rc = usage_error("%s needs a value", args[optind - 1]); break;
         default: rc = usage_error("unknown option '%s'", args[optind - 1]); break;
         }

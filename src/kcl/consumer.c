@@ -29,7 +29,7 @@
 
 #include "base/b64.h"
 #include "base/log.h"
-#include "kcl/kpl.h"
+#include "client/kpl.h"
 #include "kcl/leasetable.h"
 #include "kcl/protocol.h"
 #include "kcl/worker.h"
@@ -369,13 +369,14 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
             free(raw);
             continue;
         }
-        kcl_subrecord *subs = NULL;
+        kn_kpl_subrecord *subs = NULL;
         size_t nsubs = 0;
-        kcl_kpl_status st = kcl_kpl_deaggregate(raw, n, cs->hash_lo, cs->hash_hi, &subs, &nsubs);
-        if (st == KCL_KPL_OUT_OF_RANGE) {
+        kn_kpl_status st = kn_kpl_deaggregate(raw, n, cs->hash_lo, cs->hash_hi, &subs, &nsubs);
+        KN_ASSERT(st != KN_KPL_NOMEM); /* the daemon aborts on out-of-memory, as kn_xmalloc does */
+        if (st == KN_KPL_OUT_OF_RANGE) {
             kn_warn("shard %s: aggregated record %s has sub-records outside the shard's hash range; dropped",
                     cs->shard, seq->valuestring);
-        } else if (st == KCL_KPL_OK) {
+        } else if (st == KN_KPL_OK) {
             for (size_t i = 0; i < nsubs; i++) {
                 kcl_esn e;
                 if (kcl_esn_parse(seq->valuestring, (int64_t)i, &e) < 0 || kcl_esn_cmp(&e, &cs->cp.largest) <= 0)
