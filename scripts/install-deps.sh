@@ -37,7 +37,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-if [ "$what" = test ] && [ ! -d tests/clients/node_modules ] ; then
+# (again when the lockfile changed since: npm ci leaves node_modules/.package-lock.json behind)
+if [ "$what" = test ] && { [ ! -f tests/clients/node_modules/.package-lock.json ] ||
+                           [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; }; then
     echo "installing npm test clients (tests/clients/package-lock.json)"
     (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
 fi

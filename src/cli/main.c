@@ -28,6 +28,7 @@ static struct {
     const char *endpoint, *region, *profile;
     bool json;
     kn_producer_options put; /* put's producer settings (--aggregate, --producer-option) */
+    bool report;             /* put --report: one delivery report line per record */
 } g;
 
 static void usage(FILE *f)
@@ -44,10 +45,14 @@ static void usage(FILE *f)
             "                                           partition key (records keep their order),\n"
             "                                           F: the key is field F of each JSON line;\n"
             "                                           default: a random key per line\n"
-            "      [--aggregate] [--producer-option NAME=VALUE]...\n"
+            "      [--aggregate] [--producer-option NAME=VALUE]... [--report]\n"
             "                                           --aggregate: KPL aggregation per shard;\n"
             "                                           NAME: a KPL setting (AggregationMaxSize,\n"
-            "                                           RecordMaxBufferedTime, RateLimit, ...)\n"
+            "                                           RecordMaxBufferedTime, RateLimit, ...);\n"
+            "                                           --report: a JSON line per record put:\n"
+            "                                           Record (1 for the first put), ShardId,\n"
+            "                                           SequenceNumber, SubSequenceNumber, or\n"
+            "                                           its ErrorCode and ErrorMessage\n"
             "  cat NAME [--from trim-horizon|latest|at-timestamp T] [--follow] [--shard ID]\n"
             "                                           print records, KPL aggregates one by\n"
             "                                           one (T: epoch seconds or\n"
@@ -201,6 +206,21 @@ static struct {
 
 static void on_put(void *ud, void *record_ud, const kn_put_result *r)
 {
+    if (g.report) {
+        unsigned long long n = (unsigned long long)(uintptr_t)record_ud;
+        if (r->code == 0)
+            printf("{\"Record\":%llu,\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"SubSequenceNumber\":%lld,"
+                   "\"Aggregated\":%s,\"Attempts\":%d}\n",
+                   n, r->shard_id, r->sequence_number, (long long)r->subsequence_number, r->aggregated ? "true" : "false",
+                   r->attempts);
+        else {
+            printf("{\"Record\":%llu,\"ErrorCode\":", n);
+            print_json_string(r->error_code);
+            printf(",\"ErrorMessage\":");
+            print_json_string(r->error_message);
+            printf(",\"Attempts\":%d}\n", r->attempts);
+        }
+    }
     if (r->code == 0) {
         put_stats.ok++;
         return;
@@ -277,7 +297,7 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
                 start = i + 1;
                 continue;
             }
-            while ((rc = kn_producer_put(p, k, buf + start, len, NULL)) == KN_ELIMIT_EXCEEDED)
+            while ((rc = kn_producer_put(p, k, buf + start, len, (void *)(uintptr_t)(lines + 1))) == KN_ELIMIT_EXCEEDED)
                 kn_producer_poll(p, 100, NULL, 0);
             if (rc < 0) {
                 if (!skipped++) fprintf(stderr, "kinesin: line %zu: %s; skipped\n", lines + 1, kn_strerror(rc));
@@ -310,7 +330,7 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
     fcntl(0, F_SETFL, flags);
     rc = kn_producer_close(p, -1);
     if (tty) progress(true, t0, lines);
-    if (g.json) printf("{\"Records\":%zu,\"Failed\":%zu}\n", put_stats.ok, put_stats.failed);
+    if (g.json && !g.report) printf("{\"Records\":%zu,\"Failed\":%zu}\n", put_stats.ok, put_stats.failed);
     if (put_stats.failed) {
         fprintf(stderr, "kinesin: %zu of %zu records failed; first error: %s\n", put_stats.failed, lines,
                 put_stats.first_error);
@@ -654,7 +674,7 @@ static int run(const char **pos, int npos, int shards, bool wait, const char *ke
 int main(int argc, char **argv)
 {
     enum { O_ENDPOINT = 256, O_REGION, O_PROFILE, O_OUTPUT, O_HELP, O_VERSION, O_SHARDS, O_WAIT, O_KEY,
-           O_KEY_FIELD, O_FROM, O_FOLLOW, O_SHARD, O_AGGREGATE, O_PRODUCER_OPTION };
+           O_KEY_FIELD, O_FROM, O_FOLLOW, O_SHARD, O_AGGREGATE, O_PRODUCER_OPTION, O_REPORT };
     static const struct option opts[] = {
         {"endpoint", required_argument, 0, O_ENDPOINT}, {"region", required_argument, 0, O_REGION},
         {"profile", required_argument, 0, O_PROFILE},   {"output", required_argument, 0, O_OUTPUT},
@@ -663,7 +683,8 @@ int main(int argc, char **argv)
         {"key", required_argument, 0, O_KEY},           {"key-field", required_argument, 0, O_KEY_FIELD},
         {"from", required_argument, 0, O_FROM},         {"follow", no_argument, 0, O_FOLLOW},
         {"shard", required_argument, 0, O_SHARD},       {"aggregate", no_argument, 0, O_AGGREGATE},
-        {"producer-option", required_argument, 0, O_PRODUCER_OPTION}, {0, 0, 0, 0}};
+        {"producer-option", required_argument, 0, O_PRODUCER_OPTION}, {"report", no_argument, 0, O_REPORT},
+        {0, 0, 0, 0}};
     int shards = -1;
     bool wait = false, follow = false;
     const char *key = NULL, *key_field = NULL, *from = NULL, *only = NULL;
@@ -713,6 +734,7 @@ int main(int argc, char **argv)
         case O_FOLLOW: follow = true; break;
         case O_SHARD: only = optarg; break;
         case O_AGGREGATE: g.put.aggregate = true; break;
+        case O_REPORT: g.report = true; break;
         case O_PRODUCER_OPTION: {
             char name[64], msg[256];
             const char *eq = strchr(optarg, '=');
