@@ -17,7 +17,6 @@
 #include "base/b64.h"
 #include "base/clock.h"
 #include "base/u128.h"
-#include "client/kpl.h"
 #include "kinesin/dynamodb.h"
 #include "kinesin/kinesis.h"
 #include "kinesin/producer.h"
@@ -343,7 +342,8 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
 
 typedef struct reader {
     char shard_id[32];
-    kn_u128 lo, hi; /* its hash key range: aggregates with records outside it are dropped, as the KCL does */
+    char lo[KN_U128_DEC_MAX], hi[KN_U128_DEC_MAX]; /* its hash key range ("" unknown): aggregates with
+                                                    * records outside it are dropped, as the KCL does */
     char *iterator;
     bool done, caught_up;
 } reader;
@@ -385,11 +385,9 @@ static int add_reader(cat_state *s, const char *shard_id, const kn_shard_info *i
     reader *r = &s->r[s->n];
     memset(r, 0, sizeof *r);
     snprintf(r->shard_id, sizeof r->shard_id, "%s", shard_id);
-    r->hi = KN_U128_MAX;
-    if (info && (kn_u128_parse(info->starting_hash_key, strlen(info->starting_hash_key), &r->lo) < 0 ||
-                 kn_u128_parse(info->ending_hash_key, strlen(info->ending_hash_key), &r->hi) < 0)) {
-        r->lo = 0;
-        r->hi = KN_U128_MAX;
+    if (info) {
+        snprintf(r->lo, sizeof r->lo, "%s", info->starting_hash_key);
+        snprintf(r->hi, sizeof r->hi, "%s", info->ending_hash_key);
     }
     int rc = kn_kinesis_get_shard_iterator(s->c, s->stream, shard_id, type, NULL, ts_ms, &r->iterator, e);
     if (rc < 0) return rc;
@@ -440,49 +438,40 @@ static int discover(cat_state *s, const char *only, bool initial, kn_iterator_ty
     return rc;
 }
 
-/* One user record: a plain record (sub < 0) or sub-record `sub` of an aggregate. */
-static void print_one(const char *shard, const kn_record *r, const char *key, size_t key_len,
-                      const unsigned char *data, size_t len, int64_t sub)
+/* One user record (with its SubSequenceNumber in JSON when it came out of an aggregate). */
+static void print_record(const char *shard, const kn_user_record *u)
 {
     if (g.json) {
         kn_buf b = KN_BUF_SOFT_INIT;
-        kn_b64_encode(&b, data, len);
-        char *k = strndup(key, key_len);
-        printf("{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",", shard, r->sequence_number);
-        if (sub >= 0) printf("\"SubSequenceNumber\":%lld,", (long long)sub);
+        kn_b64_encode(&b, u->data, u->len);
+        char *k = strndup(u->partition_key, u->partition_key_len);
+        printf("{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",", shard, u->sequence_number);
+        if (u->aggregated) printf("\"SubSequenceNumber\":%lld,", (long long)u->subsequence_number);
         printf("\"PartitionKey\":");
         print_json_string(k ? k : "");
-        printf(",\"ApproximateArrivalTimestamp\":%lld.%03d,\"Data\":\"%s\"}\n", (long long)(r->arrival_ms / 1000),
-               (int)(r->arrival_ms % 1000), kn_buf_cstr(&b));
+        printf(",\"ApproximateArrivalTimestamp\":%lld.%03d,\"Data\":\"%s\"}\n", (long long)(u->arrival_ms / 1000),
+               (int)(u->arrival_ms % 1000), kn_buf_cstr(&b));
         free(k);
         kn_buf_free(&b);
     } else {
-        fwrite(data, 1, len, stdout);
-        if (len == 0 || data[len - 1] != '\n') putchar('\n');
+        fwrite(u->data, 1, u->len, stdout);
+        if (u->len == 0 || u->data[u->len - 1] != '\n') putchar('\n');
     }
 }
 
-/* Prints a record, or each record of a KPL aggregate (as a KCL reader sees them). */
-static bool print_record(const reader *rd, const kn_record *r)
+/* Prints one GetRecords answer's user records (KPL aggregates one by one, as a KCL reader sees
+ * them). False when stdout went away or memory ran out. */
+static bool print_records(const reader *rd, const kn_records *out)
 {
-    kn_kpl_subrecord *subs = NULL;
-    size_t n = 0;
-    switch (kn_kpl_deaggregate(r->data, r->len, rd->lo, rd->hi, &subs, &n)) {
-    case KN_KPL_OK:
-        for (size_t i = 0; i < n; i++)
-            print_one(rd->shard_id, r, subs[i].partition_key, subs[i].partition_key_len, subs[i].data,
-                      subs[i].data_len, (int64_t)i);
-        free(subs);
-        break;
-    case KN_KPL_OUT_OF_RANGE:
-        fprintf(stderr, "kinesin: shard %s: aggregated record %s has records outside the shard's hash key range "
-                        "(written before a resharding, then retried); skipped\n", rd->shard_id, r->sequence_number);
-        break;
-    case KN_KPL_NOMEM: return false;
-    case KN_KPL_NOT_AGGREGATED:
-        print_one(rd->shard_id, r, r->partition_key, strlen(r->partition_key), r->data, r->len, -1);
-        break;
-    }
+    kn_user_record *u = NULL;
+    size_t n = 0, dropped = 0;
+    if (kn_records_user_records(out, rd->lo[0] ? rd->lo : NULL, rd->hi[0] ? rd->hi : NULL, &u, &n, &dropped) < 0)
+        return false;
+    for (size_t i = 0; i < n; i++) print_record(rd->shard_id, &u[i]);
+    free(u);
+    if (dropped)
+        fprintf(stderr, "kinesin: shard %s: %zu aggregated records hold records outside the shard's hash key range "
+                        "(written before a resharding, then retried); skipped\n", rd->shard_id, dropped);
     return !ferror(stdout);
 }
 
@@ -538,8 +527,10 @@ static int cmd_cat(kn_client *c, const char *name, const char *from, bool follow
                 code = report(&e);
                 goto out;
             }
-            for (size_t k = 0; k < out.n; k++)
-                if (!print_record(r, &out.records[k])) goto out; /* reader went away */
+            if (!print_records(r, &out)) { /* reader went away */
+                kn_records_free(&out);
+                goto out;
+            }
             fflush(stdout);
             free(r->iterator);
             r->iterator = out.next_iterator;
