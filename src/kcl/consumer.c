@@ -349,7 +349,7 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
      * bytes live in raws until the processor has had them. */
     const cJSON *records = cJSON_GetObjectItemCaseSensitive(resp, "Records"), *rec;
     size_t cap = (size_t)cJSON_GetArraySize(records), count = 0, nraws = 0;
-    kcl_user_record *batch = kn_xmalloc((cap ? cap : 1) * sizeof *batch);
+    kn_user_record *batch = kn_xmalloc((cap ? cap : 1) * sizeof *batch);
     unsigned char **raws = kn_xmalloc((cap ? cap : 1) * sizeof *raws);
     kcl_esn max = cs->cp.largest;
     cJSON_ArrayForEach(rec, records)
@@ -386,15 +386,24 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
             for (size_t i = 0; i < nsubs; i++) {
                 e.sub = (int64_t)i;
                 if (kcl_esn_cmp(&e, &cs->cp.largest) <= 0) continue;
-                batch[count++] = (kcl_user_record){subs[i].data, subs[i].data_len, subs[i].partition_key,
-                                                   subs[i].partition_key_len, seq->valuestring, (int64_t)i, true,
-                                                   arrival};
+                batch[count++] = (kn_user_record){.sequence_number = seq->valuestring,
+                                                  .subsequence_number = (int64_t)i,
+                                                  .aggregated = true,
+                                                  .partition_key = subs[i].partition_key,
+                                                  .partition_key_len = subs[i].partition_key_len,
+                                                  .data = subs[i].data,
+                                                  .len = subs[i].data_len,
+                                                  .arrival_ms = arrival};
                 max = e;
             }
         } else if (kcl_esn_cmp(&e, &cs->cp.largest) > 0) {
             if (count == cap) batch = kn_xrealloc(batch, (cap = cap * 2 + 1) * sizeof *batch);
-            batch[count++] = (kcl_user_record){raw, n, pk->valuestring, strlen(pk->valuestring), seq->valuestring,
-                                               0, false, arrival};
+            batch[count++] = (kn_user_record){.sequence_number = seq->valuestring,
+                                              .partition_key = pk->valuestring,
+                                              .partition_key_len = strlen(pk->valuestring),
+                                              .data = raw,
+                                              .len = n,
+                                              .arrival_ms = arrival};
             max = e;
         }
         free(subs);

@@ -52,13 +52,13 @@ static int initialize(kcl_proc *p, const char *shard, const kcl_esn *checkpoint)
     return send(p, KCL_ACT_INITIALIZE, &b);
 }
 
-static int process_records(kcl_proc *p, const kcl_user_record *recs, size_t n, int64_t millis_behind)
+static int process_records(kcl_proc *p, const kn_user_record *recs, size_t n, int64_t millis_behind)
 {
     kn_buf b = KN_BUF_INIT;
     kcl_msg_records_begin(&b);
     for (size_t i = 0; i < n; i++)
         kcl_msg_record(&b, i == 0, recs[i].data, recs[i].len, recs[i].partition_key, recs[i].partition_key_len,
-                       recs[i].seq, recs[i].arrival_ms, recs[i].sub);
+                       recs[i].sequence_number, recs[i].arrival_ms, recs[i].subsequence_number);
     kcl_msg_records_end(&b, millis_behind);
     return send(p, KCL_ACT_PROCESS_RECORDS, &b);
 }

@@ -15,6 +15,7 @@
 
 #include "kcl/checkpoint.h"
 #include "kcl/protocol.h"
+#include "kinesin/kinesis.h"
 
 typedef struct kcl_proc kcl_proc;
 
@@ -47,25 +48,14 @@ typedef struct kcl_waitfd {
     short events; /* POLLIN / POLLOUT */
 } kcl_waitfd;
 
-/* One user record of a processRecords (de-aggregated); pointers valid during the call. */
-typedef struct kcl_user_record {
-    const unsigned char *data;
-    size_t len;
-    const char *partition_key;
-    size_t partition_key_len;
-    const char *seq;
-    int64_t sub;
-    bool aggregated;
-    int64_t arrival_ms;
-} kcl_user_record;
-
 typedef struct kcl_proc_ops {
     /* Starts a processor for shard (env: the kind's own, from the worker). On success *out is
      * READY. Returns 0 or a KN_E*; cb is never called then. */
     int (*start)(void *env, const char *shard, kcl_proc_cb cb, void *ud, kcl_proc **out);
     /* The actions; each only in READY (KN_EINVALID_ARGUMENT otherwise, nothing sent). */
     int (*initialize)(kcl_proc *p, const char *shard, const kcl_esn *checkpoint);
-    int (*process_records)(kcl_proc *p, const kcl_user_record *recs, size_t n, int64_t millis_behind);
+    /* recs: de-aggregated user records, valid during the call; millis_behind < 0: unknown. */
+    int (*process_records)(kcl_proc *p, const kn_user_record *recs, size_t n, int64_t millis_behind);
     int (*notify)(kcl_proc *p, kcl_action a); /* LEASE_LOST, SHARD_ENDED, SHUTDOWN_REQUESTED */
     void (*checkpoint_reply)(kcl_proc *p, const char *error); /* NULL: success, else the exception name */
     /* After the terminal status (or to end a READY processor): CLOSED follows. */
