@@ -4,8 +4,11 @@
  *
  *   kn_consumer_worker OUT KEY=VALUE...     (KCL settings; SIGTERM/SIGINT: graceful shutdown)
  *
- * Exits 0 after a graceful shutdown, 1 on a fatal error, 2 on bad settings. */
+ * Exits 0 after a graceful shutdown, 1 on a fatal error, 2 on bad settings. Each line is
+ * one write(2) to OUT opened with O_APPEND, so workers sharing OUT never interleave lines. */
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +17,37 @@
 
 #include "kinesin/consumer.h"
 
-static FILE *out;
+static int out_fd = -1;
 static kn_consumer *consumer;
+
+/* The line being built; emit() writes it whole. */
+static char *line;
+static size_t line_len, line_cap;
+
+static void put(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void put(const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(line + line_len, line_cap - line_len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < line_cap - line_len) {
+            line_len += (size_t)n;
+            return;
+        }
+        line_cap = line_cap * 2 + (size_t)(n > 0 ? n : 0) + 256;
+        line = realloc(line, line_cap);
+        if (!line) abort();
+    }
+}
+
+static void emit(void)
+{
+    put("\n");
+    if (write(out_fd, line, line_len) != (ssize_t)line_len) perror("write");
+    line_len = 0;
+}
 
 static long long now_ms(void)
 {
@@ -26,22 +58,22 @@ static long long now_ms(void)
 
 static void json_str(const char *s, size_t n)
 {
-    fputc('"', out);
+    put("\"");
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
+        if (c == '"' || c == '\\') put("\\%c", c);
+        else if (c < 0x20 || c >= 0x7f) put("\\u%04x", c);
+        else put("%c", c);
     }
-    fputc('"', out);
+    put("\"");
 }
 
 static void note(const char *ev, const char *shard, const char *extra)
 {
-    fprintf(out, "{\"ev\":\"%s\",\"pid\":%d,\"t\":%lld,\"shard\":", ev, (int)getpid(), now_ms());
+    put("{\"ev\":\"%s\",\"pid\":%d,\"t\":%lld,\"shard\":", ev, (int)getpid(), now_ms());
     json_str(shard, strlen(shard));
-    fprintf(out, "%s}\n", extra ? extra : "");
-    fflush(out);
+    put("%s}", extra ? extra : "");
+    emit();
 }
 
 static void *initialize(void *ud, const char *shard_id, const char *checkpoint, int64_t sub)
@@ -56,14 +88,14 @@ static void process_records(void *ud, void *shard_ud, const kn_consumer_batch *b
 {
     for (size_t i = 0; i < b->n; i++) {
         const kn_user_record *r = &b->records[i];
-        fprintf(out, "{\"ev\":\"record\",\"pid\":%d,\"shard\":\"%s\",\"seq\":\"%s\",\"sub\":%lld,\"pk\":", (int)getpid(),
-                b->shard_id, r->sequence_number, (long long)r->subsequence_number);
+        put("{\"ev\":\"record\",\"pid\":%d,\"shard\":\"%s\",\"seq\":\"%s\",\"sub\":%lld,\"pk\":", (int)getpid(),
+            b->shard_id, r->sequence_number, (long long)r->subsequence_number);
         json_str(r->partition_key, r->partition_key_len);
-        fprintf(out, ",\"data\":");
+        put(",\"data\":");
         json_str((const char *)r->data, r->len);
-        fprintf(out, "}\n");
+        put("}");
+        emit();
     }
-    fflush(out);
     if (b->n) kn_checkpoint(cp, b->records[b->n - 1].sequence_number, b->records[b->n - 1].subsequence_number);
 }
 
@@ -106,7 +138,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: kn_consumer_worker OUT KEY=VALUE...\n");
         return 2;
     }
-    if (!(out = fopen(argv[1], "a"))) {
+    if ((out_fd = open(argv[1], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) < 0) {
         perror(argv[1]);
         return 2;
     }
@@ -136,6 +168,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     int rc = kn_consumer_run(consumer);
     kn_consumer_free(consumer);
-    fclose(out);
+    close(out_fd);
+    free(line);
     return rc == 0 ? 0 : 1;
 }
