@@ -38,8 +38,9 @@
  * a request whose answer is lost (a dropped connection after the service wrote the records) is
  * retried and its records can appear twice; its callback still runs once.
  *
- * Back-pressure: the buffer holds at most max_buffered records and max_buffered_bytes of keys
- * and data (buffered and in flight, so memory stays bounded by these); beyond that
+ * Back-pressure: the buffer holds at most max_buffered records and max_buffered_bytes (keys,
+ * data and the producer's own per-record memory, buffered and in flight: so the records' memory
+ * stays bounded by it); beyond that
  * kn_producer_put fails with KN_ELIMIT_EXCEEDED and copies nothing: poll, then put again.
  *
  * Threading: the producer is driven by the caller's thread, like its client (kinesin.h):
@@ -63,7 +64,7 @@ typedef struct kn_producer_options {
     int linger_ms;               /* RecordMaxBufferedTime; default 100 */
     int max_in_flight;           /* MaxConnections: concurrent PutRecords; default 4 */
     size_t max_buffered;         /* records held (buffered + in flight); default 20000 */
-    size_t max_buffered_bytes;   /* keys + data held; default 64 MiB */
+    size_t max_buffered_bytes;   /* memory of the records held; default 64 MiB */
     int max_record_attempts;     /* default 30 */
     int retry_delay_ms;          /* base backoff for failed entries; default 100, capped at 5 s */
     int record_ttl_ms;           /* RecordTtl; default 0: no limit */
@@ -116,7 +117,7 @@ typedef struct kn_producer_stats {
     uint64_t aggregates;        /* entries that were KPL aggregates */
     uint64_t shard_map_fetches; /* ListShards rounds completed */
     uint64_t wrong_shard;       /* aggregates that landed on an unpredicted shard */
-    size_t buffered_bytes;      /* keys + data held now */
+    size_t buffered_bytes;      /* memory of the records held now (as max_buffered_bytes counts it) */
 } kn_producer_stats;
 void kn_producer_get_stats(const kn_producer *p, kn_producer_stats *out);
 

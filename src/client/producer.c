@@ -31,6 +31,7 @@
 
 typedef struct prec {
     uint64_t id;
+    size_t cost; /* what it counts against max_buffered_bytes: all its memory */
     char *key;   /* these three point into mem[] */
     char *ehk;   /* NULL or decimal */
     char *data;
@@ -101,6 +102,10 @@ struct kn_producer {
     bool map_fetching, map_stale, map_tried;
     int64_t map_next_ms;
     kn_shard_list fetch; /* pages of the fetch in progress */
+    /* The last walk found nothing to send: no walk again before stalled_until unless an
+     * answer, a new map, or (when that walk saw the whole list) a new record changes things. */
+    bool stalled, walked_all;
+    int64_t stalled_until;
     pshard nomap;        /* the stand-in shard for records sent without a map */
     kn_producer_stats st;
 };
@@ -266,11 +271,13 @@ int kn_producer_put_hashed(kn_producer *p, const char *key, const char *explicit
     kn_u128 h = 0;
     if (kl == 0 || kl > 256 || len > (1u << 20) || (data == NULL && len > 0)) return KN_EINVALID_ARGUMENT;
     if (explicit_hash_key && kn_u128_parse(explicit_hash_key, el, &h) < 0) return KN_EINVALID_ARGUMENT;
-    if (p->outstanding >= p->o.max_buffered || p->buffered_bytes + len + kl > p->o.max_buffered_bytes)
+    size_t cost = sizeof(prec) + kl + 1 + (el ? el + 1 : 0) + len;
+    if (p->outstanding >= p->o.max_buffered || p->buffered_bytes + cost > p->o.max_buffered_bytes)
         return KN_ELIMIT_EXCEEDED;
-    prec *r = malloc(sizeof *r + kl + 1 + (el ? el + 1 : 0) + len);
+    prec *r = malloc(cost);
     if (!r) return KN_ENOMEM;
     memset(r, 0, sizeof *r);
+    r->cost = cost;
     r->key = r->mem;
     memcpy(r->key, key, kl + 1);
     char *at = r->mem + kl + 1;
@@ -293,9 +300,10 @@ int kn_producer_put_hashed(kn_producer *p, const char *key, const char *explicit
     p->tail = r;
     p->npending++;
     p->pending_bytes += len + kl;
-    p->buffered_bytes += len + kl;
+    p->buffered_bytes += cost;
     p->outstanding++;
     p->st.records_put++;
+    if (p->walked_all) p->stalled = false; /* the last walk saw every record: this one may go */
     return 0;
 }
 
@@ -307,7 +315,7 @@ int kn_producer_put(kn_producer *p, const char *key, const void *data, size_t le
 static void deliver(kn_producer *p, prec *r, const kn_put_result *res)
 {
     p->outstanding--;
-    p->buffered_bytes -= r->len + r->keylen;
+    p->buffered_bytes -= r->cost;
     if (res->code == 0) p->st.records_delivered++;
     else p->st.records_failed++;
     if (p->o.cb) p->o.cb(p->o.ud, r->ud, res);
@@ -408,6 +416,7 @@ static void map_install(kn_producer *p)
         n++;
     }
     qsort(s, n, sizeof *s, cmp_shard);
+    p->stalled = false;
     map_free(p->shards, p->nshards);
     p->shards = s;
     p->nshards = n;
@@ -503,6 +512,7 @@ static void on_put_records(void *ud, const kn_error *err, cJSON *response)
     batch *b = ud;
     kn_producer *p = b->p;
     p->in_flight--;
+    p->stalled = false;
     int nfailed = 0;
     int rc = err->code;
     if (rc == 0 && kn_kinesis_put_records_parse(response, b->nentries, p->results, &nfailed) < 0)
@@ -517,7 +527,7 @@ static void on_put_records(void *ud, const kn_error *err, cJSON *response)
     for (prec *r = b->head, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
-        keyent *k = key_get(p, r->key, false);
+        keyent *k = p->o.unordered ? NULL : key_get(p, r->key, false);
         if (k) key_release(p, k);
         const bentry *e = &b->entries[r->entry];
         if (rc < 0) {
@@ -591,7 +601,7 @@ static void unsend(kn_producer *p, batch *b)
 {
     for (prec *r = b->head, *next; r; r = next) {
         next = r->next;
-        keyent *k = key_get(p, r->key, false);
+        keyent *k = p->o.unordered ? NULL : key_get(p, r->key, false);
         if (k) key_release(p, k);
         r->attempts--;
         insert_pending(p, r);
@@ -602,12 +612,21 @@ static void unsend(kn_producer *p, batch *b)
 /* One walk (invariant 2): fills b; *soonest is when a held-back record may go. */
 static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
 {
+    p->walked_all = false;
     bool agg = p->o.aggregate && p->shards;
     size_t max_count = agg ? p->o.aggregation_max_count : 1, bytes = 0;
-
+    /* A walk looks at about two batches' worth of records: what lies beyond is younger and
+     * goes in a later batch (without this bound, keys held back make every walk O(buffer)). */
+    size_t looked = 0, looked_n = 0;
+    bool capped = false;
     p->walk++;
     for (prec *r = p->head, *next; r; r = next) {
         next = r->next;
+        looked += r->len + r->keylen;
+        if (++looked_n > p->o.max_batch_records && looked > 2 * p->o.max_batch_bytes) {
+            capped = true;
+            break;
+        }
         if (expired(p, r, now)) {
             unlink_pending(p, r);
             deliver_error(p, r, KN_ETIMEOUT, "Expired", "the record was not put within RecordTtl");
@@ -699,8 +718,6 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
         if (k) {
             k->entry = r->entry + 1;
             k->in_flight++;
-        } else if ((k = key_get(p, r->key, true))) {
-            k->in_flight++;
         }
         r->attempts++;
         r->next = NULL;
@@ -708,6 +725,7 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
         else b->head = r;
         b->tail = r;
     }
+    if (!b->nentries && !capped) p->walked_all = true;
     /* close what is still open (shards met in this walk) */
     for (size_t i = 0; i < b->nentries; i++) {
         pshard *s = b->entries[i].shard ? b->entries[i].shard : &p->nomap;
@@ -751,6 +769,11 @@ static int send_ready(kn_producer *p, int64_t *wait)
     *wait = INT64_MAX;
     map_maybe_fetch(p, now);
     if (map_holds(p)) return 0; /* the ListShards answer wakes the poll */
+    if (p->stalled && now < p->stalled_until && !p->flushing) {
+        *wait = p->stalled_until == INT64_MAX ? INT64_MAX : p->stalled_until - now;
+        return 0;
+    }
+    p->stalled = false;
     while (p->in_flight < p->o.max_in_flight && due(p, now, wait)) {
         batch *b = malloc(sizeof *b + p->o.max_batch_records * sizeof(bentry));
         if (!b) return KN_ENOMEM;
@@ -762,6 +785,8 @@ static int send_ready(kn_producer *p, int64_t *wait)
         if (rc == 0 && b->nentries == 0) {
             batch_free(b);
             *wait = soonest == INT64_MAX ? INT64_MAX : soonest - now;
+            p->stalled = true;
+            p->stalled_until = soonest;
             break;
         }
         if (rc == 0) rc = send_batch(p, b);
