@@ -15,8 +15,10 @@
  * subsequence number. Records put before the first shard map arrives wait for it (one
  * ListShards); if it cannot be had they are sent plain. When an aggregate lands on a shard other
  * than the predicted one (the stream was resharded) the map is fetched again and the
- * aggregate's records are retried (error "WrongShard" if attempts run out): a KCL reader drops
- * an aggregate whose records are outside its shard, so only the retried copies count.
+ * aggregate's records are retried (error "WrongShard" if attempts run out), as the KPL does. A
+ * KCL reader drops the first copy when it holds records outside the shard it landed on, and
+ * reads both copies otherwise: after a resharding such records are in the stream twice (their
+ * reports name the retried copy).
  *
  * Rate limiting: with a shard map, each shard gets at most rate_limit percent (the KPL's
  * RateLimit, default 150) of AWS's per-shard limits, 1000 records and 1 MiB per second, in a

@@ -314,6 +314,7 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
         }
         struct pollfd pfd = {.fd = 0, .events = POLLIN};
         kn_producer_poll(p, 200, &pfd, 1);
+        if (g.report) fflush(stdout); /* reports as records are delivered, not when a pipe buffer fills */
         if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(0, buf + have, cap - have);
             if (n > 0) have += (size_t)n;
