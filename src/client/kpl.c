@@ -234,7 +234,7 @@ static void put_ld(kn_buf *b, int num, const void *p, size_t n)
 {
     kn_buf_putc(b, (char)(num << 3 | 2));
     put_varint(b, n);
-    kn_buf_append(b, p, n);
+    if (n) kn_buf_append(b, p, n);
 }
 
 /* A key table entry: which table, where its bytes are in that table's buffer. */
@@ -336,9 +336,9 @@ void kn_kpl_agg_finish(kn_kpl_agg *a, kn_buf *out)
     }
     size_t start = out->len;
     kn_buf_append(out, KN_KPL_MAGIC, 4);
-    kn_buf_append(out, a->keys.data, a->keys.len);
-    kn_buf_append(out, a->ehks.data, a->ehks.len);
-    kn_buf_append(out, a->recs.data, a->recs.len);
+    const kn_buf *parts[] = {&a->keys, &a->ehks, &a->recs};
+    for (int i = 0; i < 3; i++)
+        if (parts[i]->len) kn_buf_append(out, parts[i]->data, parts[i]->len); /* an empty table has no memory */
     unsigned char md5[16];
     if (out->failed) return;
     if (!md5_of(out->data + start + 4, out->len - start - 4, md5)) {

@@ -702,7 +702,7 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
             e->n = 1;
             r->entry = (uint32_t)b->nentries++;
             r->subseq = 0;
-            if (max_count > 1) {
+            if (max_count > 1 && s != &p->nomap) { /* nothing is aggregated without a predicted shard */
                 kn_kpl_agg_reset(&s->agg);
                 if (kn_kpl_agg_add(&s->agg, r->key, r->keylen, r->ehk, r->data, r->len) < 0) return KN_ENOMEM;
                 s->open = (uint32_t)b->nentries;
