@@ -1,9 +1,13 @@
 /* libkinesin: a C client for Amazon Kinesis Data Streams and the DynamoDB calls a KCL lease
- * table needs, speaking to AWS or to kinesind.
+ * table needs, speaking to AWS or to kinesind. This header: errors, transport, clients and the
+ * generic call; kinesis.h the typed Kinesis calls and shard reading, producer.h the KPL-style
+ * producer, consumer.h the KCL in-process, dynamodb.h the lease-table calls. Overview, install
+ * and pkg-config: docs/libkinesin.md.
  *
  * Contract for every function in include/kinesin/:
- * - it returns 0 or a negative KN_E* code from the one error table (base/err.h); it never
- *   aborts its host and reports memory exhaustion as KN_ENOMEM;
+ * - it returns 0 or a negative KN_E* code from the one error table (errors.h); it never
+ *   aborts its host and reports memory exhaustion as KN_ENOMEM (consumer.h says its one
+ *   exception);
  * - where it takes a `kn_error *err` (may be NULL) it fills it on failure with the code, the
  *   HTTP status, AWS's error type without its namespace ("ResourceNotFoundException") and
  *   AWS's message, or a kinesin.* type and an explanation when no AWS answer exists;
