@@ -13,7 +13,17 @@
 #include "base/log.h"
 #include "base/sigv4.h"
 
-static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz);
+/* What a signature is made of, from the Authorization header or a presigned query string
+ * (values decoded). */
+typedef struct sig_params {
+    h2o_iovec_t algorithm, credential, signed_headers, signature;
+    h2o_iovec_t amz_date; /* X-Amz-Date, or base NULL: the Date header */
+    long long expires;    /* presigned: X-Amz-Expires seconds; -1 for the header form */
+} sig_params;
+
+static int verify(kn_call *c, h2o_req_t *req, const sig_params *p);
+static int verify_header(kn_call *c, h2o_req_t *req, h2o_iovec_t authz);
+static int verify_query(kn_call *c, h2o_req_t *req);
 
 static bool has_header(h2o_req_t *req, const char *lname)
 {
@@ -51,10 +61,6 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
             c, KN_EINVALID_SIGNATURE,
             "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.");
     if (ai < 0 && !auth_query) return kn_fail(c, KN_EMISSING_AUTH, "Missing Authentication Token");
-    if (auth_query && c->srv->auth)
-        return kn_fail(c, KN_EINCOMPLETE_SIGNATURE,
-                       "This kinesind verifies the Authorization header only; presigned query-string "
-                       "authentication is not supported.");
     kn_buf msg = KN_BUF_INIT;
     int rc = 0;
     if (ai >= 0) {
@@ -92,7 +98,7 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
             kn_buf_append(&msg, v.base, v.len);
             rc = kn_fail(c, KN_EINCOMPLETE_SIGNATURE, "%.*s", (int)msg.len, msg.data);
         } else if (c->srv->auth) {
-            rc = verify(c, req, v);
+            rc = verify_header(c, req, v);
         }
     } else {
         static const char *const params[] = {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature",
@@ -105,6 +111,8 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
         if (msg.len) {
             kn_buf_puts(&msg, "Re-examine the query-string parameters.");
             rc = kn_fail(c, KN_EINCOMPLETE_SIGNATURE, "%.*s", (int)msg.len, msg.data);
+        } else if (c->srv->auth) {
+            rc = verify_query(c, req);
         }
     }
     kn_buf_free(&msg);
@@ -117,6 +125,7 @@ struct kn_auth {
     size_t n;
     struct {
         char *akid, *secret;
+        char *token; /* NULL: long-term key; else the session token requests must carry */
     } *keys;
 };
 
@@ -127,6 +136,7 @@ void kn_auth_free(kn_auth *a)
         free(a->keys[i].akid);
         memset(a->keys[i].secret, 0, strlen(a->keys[i].secret));
         free(a->keys[i].secret);
+        free(a->keys[i].token);
     }
     free(a->keys);
     free(a);
@@ -155,14 +165,20 @@ int kn_auth_load(const char *path, kn_auth **out)
         while (*p && !isspace((unsigned char)*p)) p++;
         char *se = p;
         while (isspace((unsigned char)*p)) p++;
+        char *t = p;
+        while (*p && !isspace((unsigned char)*p)) p++;
+        char *te = p;
+        while (isspace((unsigned char)*p)) p++;
         if (ke == k || se == s || *p) {
-            fprintf(stderr, "kinesind: --credentials %s:%d: expected 'ACCESS_KEY_ID SECRET'\n", path, lineno);
+            fprintf(stderr, "kinesind: --credentials %s:%d: expected 'ACCESS_KEY_ID SECRET [SESSION_TOKEN]'\n",
+                    path, lineno);
             rc = -1;
             break;
         }
         a->keys = kn_xrealloc(a->keys, (a->n + 1) * sizeof *a->keys);
         a->keys[a->n].akid = kn_xstrndup(k, (size_t)(ke - k));
         a->keys[a->n].secret = kn_xstrndup(s, (size_t)(se - s));
+        a->keys[a->n].token = te > t ? kn_xstrndup(t, (size_t)(te - t)) : NULL;
         a->n++;
     }
     fclose(f);
@@ -178,11 +194,12 @@ int kn_auth_load(const char *path, kn_auth **out)
     return 0;
 }
 
-static const char *secret_of(const kn_auth *a, const char *akid, size_t n)
+/* The key with access key id akid[0..n), or -1. */
+static ssize_t key_of(const kn_auth *a, const char *akid, size_t n)
 {
     for (size_t i = 0; i < a->n; i++)
-        if (strlen(a->keys[i].akid) == n && memcmp(a->keys[i].akid, akid, n) == 0) return a->keys[i].secret;
-    return NULL;
+        if (strlen(a->keys[i].akid) == n && memcmp(a->keys[i].akid, akid, n) == 0) return (ssize_t)i;
+    return -1;
 }
 
 /* The value of `name=` in the Authorization parameters (up to ',' or whitespace). */
@@ -217,7 +234,53 @@ static void fmt_basic(int64_t secs, char out[17])
     kn_sigv4_amz_date((long long)secs * 1000, out);
 }
 
-static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
+static int verify_header(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
+{
+    size_t al = 0;
+    while (al < authz.len && authz.base[al] != ' ') al++;
+    ssize_t di = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-date"), -1);
+    sig_params p = {.algorithm = h2o_iovec_init(authz.base, al),
+                    .credential = auth_param(authz, "Credential"),
+                    .signed_headers = auth_param(authz, "SignedHeaders"),
+                    .signature = auth_param(authz, "Signature"),
+                    .amz_date = di >= 0 ? req->headers.entries[di].value : h2o_iovec_init(NULL, 0),
+                    .expires = -1};
+    return verify(c, req, &p);
+}
+
+/* A query parameter, percent-decoded into the request's pool. */
+static h2o_iovec_t query_value(h2o_req_t *req, const char *key)
+{
+    size_t n;
+    const char *v = query_param(req, key, &n);
+    if (!v) return h2o_iovec_init(NULL, 0);
+    kn_buf b = KN_BUF_INIT;
+    kn_sigv4_uri_decode(&b, v, n);
+    h2o_iovec_t out = h2o_strdup(&req->pool, b.data ? b.data : "", b.len);
+    kn_buf_free(&b);
+    return out;
+}
+
+static int verify_query(kn_call *c, h2o_req_t *req)
+{
+    sig_params p = {.algorithm = query_value(req, "X-Amz-Algorithm"),
+                    .credential = query_value(req, "X-Amz-Credential"),
+                    .signed_headers = query_value(req, "X-Amz-SignedHeaders"),
+                    .signature = query_value(req, "X-Amz-Signature"),
+                    .amz_date = query_value(req, "X-Amz-Date"),
+                    .expires = 0};
+    h2o_iovec_t e = query_value(req, "X-Amz-Expires");
+    char tmp[24];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(e.len < 20 ? e.len : 20), e.base ? e.base : "");
+    char *end;
+    p.expires = e.base ? strtoll(tmp, &end, 10) : 0;
+    if (!e.base || !e.len || *end || p.expires < 1 || p.expires > 604800)
+        return kn_fail(c, KN_EINCOMPLETE_SIGNATURE,
+                       "X-Amz-Expires must be a number of seconds from 1 to 604800 (7 days). Got '%s'.", tmp);
+    return verify(c, req, &p);
+}
+
+static int verify(kn_call *c, h2o_req_t *req, const sig_params *p)
 {
     kn_auth *a = c->srv->auth;
     h2o_iovec_t target = {NULL, 0};
@@ -227,19 +290,16 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
     const char *service = ddb ? "dynamodb" : "kinesis";
     int skew_min = ddb ? 15 : 5;
 
-    size_t al = 0;
-    while (al < authz.len && authz.base[al] != ' ') al++;
-    if (al != strlen(KN_SIGV4_ALGORITHM) || memcmp(authz.base, KN_SIGV4_ALGORITHM, al) != 0)
+    if (p->algorithm.len != strlen(KN_SIGV4_ALGORITHM) ||
+        memcmp(p->algorithm.base, KN_SIGV4_ALGORITHM, p->algorithm.len) != 0)
         return kn_fail(c, KN_EINCOMPLETE_SIGNATURE, "Unsupported AWS 'algorithm': '%.*s' (only AWS4-HMAC-SHA256 for now). ",
-                       (int)al, authz.base);
-    h2o_iovec_t cred = auth_param(authz, "Credential"), signed_h = auth_param(authz, "SignedHeaders"),
-                sig = auth_param(authz, "Signature");
+                       (int)p->algorithm.len, p->algorithm.base ? p->algorithm.base : "");
+    h2o_iovec_t cred = p->credential, signed_h = p->signed_headers, sig = p->signature;
 
-    ssize_t di = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-date"), -1);
     char date[17];
     struct tm tm;
-    if (di >= 0) {
-        h2o_iovec_t d = req->headers.entries[di].value;
+    if (p->amz_date.base) {
+        h2o_iovec_t d = p->amz_date;
         if (!iso_basic(d.base, d.len, &tm))
             return kn_fail(c, KN_EINCOMPLETE_SIGNATURE,
                            "Date must be in ISO-8601 'basic format'. Got '%.*s'. See http://en.wikipedia.org/wiki/ISO_8601",
@@ -260,7 +320,13 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
     int64_t t = (int64_t)timegm(&tm), now = c->now_ms / 1000;
     char now_s[17], edge[17];
     fmt_basic(now, now_s);
-    if (t < now - skew_min * 60) {
+    if (p->expires > 0) { /* presigned: valid from its date (with the skew) for X-Amz-Expires */
+        if (t + p->expires < now) {
+            fmt_basic(t + p->expires, edge);
+            return kn_fail(c, KN_EINVALID_SIGNATURE, "Signature expired: %s is now later than %s (%s + %lld sec.)",
+                           now_s, edge, date, p->expires);
+        }
+    } else if (t < now - skew_min * 60) {
         fmt_basic(now - skew_min * 60, edge);
         return kn_fail(c, KN_EINVALID_SIGNATURE, "Signature expired: %s is now earlier than %s (%s - %d min.)", date, edge,
                        now_s, skew_min);
@@ -316,8 +382,26 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
                        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
                        "'%.*s' != '%.8s', from '%s'.",
                        (int)plen[1], part[1], date, date);
-    const char *secret = secret_of(a, part[0], plen[0]);
-    if (!secret) return kn_fail(c, KN_EUNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+    ssize_t key_ix = key_of(a, part[0], plen[0]);
+    if (key_ix < 0) return kn_fail(c, KN_EUNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+    const char *secret = a->keys[key_ix].secret, *token = a->keys[key_ix].token;
+    /* temporary credentials: the session token must be the one issued with the key; a long-term
+     * key carries none */
+    ssize_t toki = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-security-token"), -1);
+    h2o_iovec_t tok = toki >= 0 ? req->headers.entries[toki].value : query_value(req, "X-Amz-Security-Token");
+    if ((token == NULL) != (tok.base == NULL) || (token && !kn_sigv4_equal(token, strlen(token), tok.base, tok.len)))
+        return kn_fail(c, KN_EUNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+    /* the signature covers the hash of the body that arrived, never a hash the client claims */
+    char body_hash[65];
+    if (kn_sigv4_sha256_hex(req->entity.base ? req->entity.base : "", req->entity.len, body_hash) < 0)
+        return kn_fail(c, KN_EINTERNAL, NULL);
+    ssize_t hi = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-content-sha256"), -1);
+    if (hi >= 0) {
+        h2o_iovec_t claimed = req->headers.entries[hi].value;
+        if (claimed.len != 64 || strncasecmp(claimed.base, body_hash, 64) != 0)
+            return kn_fail(c, KN_EINVALID_SIGNATURE,
+                           "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
 
     /* rebuild the canonical request from what arrived; `host` and `:authority` are both the
      * authority (HTTP/2's :authority, HTTP/1's Host) */
@@ -348,11 +432,12 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
                            .headers = hs,
                            .nheaders = nh,
                            .body = req->entity.base,
-                           .body_len = req->entity.len};
-    char list[1024], scope[256], want[65], got[65];
+                           .body_len = req->entity.len,
+                           .payload_hash = body_hash,
+                           .presigned = p->expires > 0};
+    char list[1024], scope[256], want[65];
     snprintf(list, sizeof list, "%.*s", (int)signed_h.len, signed_h.base);
     snprintf(scope, sizeof scope, "%.*s", (int)(cred.len - plen[0] - 1), part[1]);
-    snprintf(got, sizeof got, "%.*s", (int)sig.len, sig.base);
     kn_buf creq = KN_BUF_SOFT_INIT, sts = KN_BUF_SOFT_INIT;
     unsigned char key[32];
     char region[64], date8[9];
@@ -363,7 +448,7 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
     if (rc == 0) rc = kn_sigv4_signing_key(secret, date8, region, service, key);
     if (rc == 0) rc = kn_sigv4_signature(key, sts.data, sts.len, want);
     free(hs);
-    bool match = rc == 0 && kn_sigv4_equal(want, got);
+    bool match = rc == 0 && kn_sigv4_equal(want, 64, sig.base, sig.len);
     if (rc == 0 && !match) kn_debug("signature mismatch; canonical request:\n%s", kn_buf_cstr(&creq));
     kn_buf_free(&creq);
     kn_buf_free(&sts);

@@ -56,6 +56,12 @@ static void usage(FILE *f)
                "  --auth MODE              none (default): check only that requests look signed;\n"
                "                           sigv4: verify every signature against --credentials\n"
                "  --credentials FILE       ACCESS_KEY_ID SECRET pairs, one per line (--auth sigv4)\n"
+               "  --cors-origin ORIGIN     answer browsers' CORS requests from ORIGIN (repeatable; '*'\n"
+               "                           for any); by default web pages get no CORS access\n"
+               "  --max-connections N      connections served at once (default 1024); more wait\n"
+               "                           in the kernel's accept queue\n"
+               "  --request-timeout-ms MS  time a client has to send a request's headers and body,\n"
+               "                           and that a connection may sit idle (default 10000)\n"
                "  --log-level LEVEL        debug, info, warn or error (default info)\n"
                "  --help                   this text\n"
                "  --version                print the version\n"
@@ -100,7 +106,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_THROUGHPUT,
         OPT_TLS_PORT,
         OPT_TLS_CERT,
-        OPT_TLS_KEY
+        OPT_TLS_KEY,
+        OPT_CORS,
+        OPT_MAX_CONN,
+        OPT_REQ_TIMEOUT
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -121,6 +130,9 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"tls-key", required_argument, 0, OPT_TLS_KEY},
                                          {"auth", required_argument, 0, OPT_AUTH},
                                          {"credentials", required_argument, 0, OPT_CREDENTIALS},
+                                         {"cors-origin", required_argument, 0, OPT_CORS},
+                                         {"max-connections", required_argument, 0, OPT_MAX_CONN},
+                                         {"request-timeout-ms", required_argument, 0, OPT_REQ_TIMEOUT},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
                                          {0, 0, 0, 0}};
@@ -220,6 +232,21 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         case OPT_CREDENTIALS:
             cfg->credentials_file = optarg;
             break;
+        case OPT_CORS:
+            if (cfg->ncors_origins == sizeof cfg->cors_origins / sizeof cfg->cors_origins[0]) {
+                fprintf(stderr, "kinesind: --cors-origin: at most %zu origins\n", cfg->ncors_origins);
+                return -1;
+            }
+            cfg->cors_origins[cfg->ncors_origins++] = optarg;
+            break;
+        case OPT_MAX_CONN:
+            if (parse_int("--max-connections", optarg, 1, 1000000, &v)) return -1;
+            cfg->max_connections = (int)v;
+            break;
+        case OPT_REQ_TIMEOUT:
+            if (parse_int("--request-timeout-ms", optarg, 100, 3600000, &v)) return -1;
+            cfg->request_timeout_ms = v;
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(0);
@@ -309,6 +336,8 @@ int main(int argc, char **argv)
     cfg->fsync_mode = KN_FSYNC_ALWAYS;
     cfg->fsync_interval_ms = 1000;
     cfg->retention_check_ms = 60000;
+    cfg->max_connections = 1024;
+    cfg->request_timeout_ms = 10000;
     if (parse_args(argc, argv, cfg) < 0) return 2;
     kn_json_hooks_install();
     env_config(cfg);

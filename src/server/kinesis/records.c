@@ -163,9 +163,11 @@ static int rate_exceeded(kn_call *c, const char *stream, const kn_shard *sh)
                    id, stream, c->srv->cfg.account);
 }
 
+/* A record is acknowledged exactly when its log published it (shardlog.c, invariant 6): a log
+ * that failed after publishing it still serves it, and cuts what it never published. */
 static bool committed(const staged *s)
 {
-    return s->err == 0 && !kn_shardlog_failed(s->log);
+    return s->err == 0 && s->offset < kn_shardlog_end_offset(s->log);
 }
 
 static void put_record_done(kn_call *c)
