@@ -31,6 +31,10 @@
 
 #include "kinesin/kinesis.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Settings by the KCL's .properties names, read exactly as kinesin-kcl reads them
  * (docs/kcl.md): streamName or streamArn, applicationName (the lease table, unless tableName),
  * workerId, regionName, kinesisEndpoint, dynamoDBEndpoint, initialPositionInStream (LATEST,
@@ -102,5 +106,9 @@ int kn_consumer_run(kn_consumer *c);
 void kn_consumer_shutdown(kn_consumer *c);
 /* After kn_consumer_run returned (or if it never ran). NULL is a no-op. */
 void kn_consumer_free(kn_consumer *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -29,6 +29,10 @@
 
 #include "kinesin/errors.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct kn_error {
     int code;           /* 0 or KN_E* */
     int status;         /* HTTP status of the last attempt; 0 when there was no response */
@@ -112,5 +116,9 @@ int kn_client_call_async(kn_client *c, const char *operation, const char *body, 
  * kn_call_cb, now owned by the caller (cJSON_Delete). Returns err->code. */
 int kn_client_call(kn_client *c, const char *operation, const char *body, size_t len, cJSON **response,
                    kn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

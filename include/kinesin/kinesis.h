@@ -6,6 +6,10 @@
 
 #include "kinesin/kinesin.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct kn_stream_summary {
     char name[129];
     char arn[256];
@@ -159,5 +163,9 @@ int kn_kinesis_split_shard(kn_client *c, const char *stream, const char *shard_i
 int kn_kinesis_merge_shards(kn_client *c, const char *stream, const char *shard_id, const char *adjacent_shard_id,
                             kn_error *err);
 int kn_kinesis_update_shard_count(kn_client *c, const char *stream, int target_shard_count, kn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -53,6 +53,10 @@
 
 #include "kinesin/kinesis.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* result->code is 0 (sequence_number, shard_id, subsequence_number set) or the record's final
  * error. result is valid only during the callback. */
 typedef void (*kn_producer_cb)(void *ud, void *record_ud, const kn_put_result *result);
@@ -126,5 +130,9 @@ void kn_producer_get_stats(const kn_producer *p, kn_producer_stats *out);
 /* Flushes (timeout_ms as above), then frees; records still outstanding after a timeout are
  * abandoned without callbacks. Returns the flush result. NULL is a no-op. */
 int kn_producer_close(kn_producer *p, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,13 +2,27 @@
 (what `make install PREFIX=...` runs) holds the programs, libkinesin.so with its SONAME, the
 static archive, the headers, kinesin.pc and the man pages; examples/c builds out of the tree
 with `cc $(pkg-config --cflags --libs kinesin)` and with its Makefile against the static
-archive, and both builds put and read back records on a kinesind."""
+archive, and both builds put and read back records on a kinesind; a C++ program includes the
+headers and links the library too."""
 import os
 import shutil
 import subprocess
 import tempfile
 
 from kn import Kinesind, check, eq, main
+
+
+CXX = """#include <kinesin/consumer.h>
+#include <kinesin/dynamodb.h>
+#include <kinesin/producer.h>
+#include <cstring>
+int main() {
+    kn_producer_options o = {};
+    if (kn_producer_options_set(&o, "AggregationMaxSize", "20000", nullptr, 0) != 0 || o.aggregation_max_size != 20000)
+        return 1;
+    return std::strcmp(kn_err_type(KN_ENOT_FOUND), "ResourceNotFoundException") == 0 ? 0 : 1;
+}
+"""
 
 
 def run(cmd, **kw):
@@ -49,6 +63,13 @@ def test():
             ["-Wl,-rpath," + libdir], cwd=work, env=env)
         run(["make", "STATIC=1", "CFLAGS=" + " ".join(san)], cwd=work, env=env)
         check("libkinesin" not in run(["ldd", os.path.join(work, "produce_and_read")]), "the static build is static")
+        # C++ programs include the headers as they are (extern "C") and link the same library.
+        with open(os.path.join(work, "cxx.cc"), "w") as f:
+            f.write(CXX)
+        if shutil.which("c++"):
+            run(["c++", "-std=c++17", "-Wall", "-Werror"] + san + cflags + ["cxx.cc", "-o", "cxx"] + libs +
+                ["-Wl,-rpath," + libdir], cwd=work, env=env)
+            eq(subprocess.run([os.path.join(work, "cxx")], env=env).returncode, 0, "the C++ program's exit status")
         check("libkinesin.so.0" in run(["ldd", os.path.join(work, "dyn")]), "the shared build uses the .so")
 
         with Kinesind(in_memory=True) as kd:
