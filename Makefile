@@ -4,7 +4,7 @@ CMAKE_FLAGS ?=
 PORT ?= 4567
 DATA ?= ./kinesin-data
 
-.PHONY: all build deps run test unit asan fuzz bench clean format
+.PHONY: all build deps run test unit asan fuzz bench clean format install
 
 all: build
 
@@ -14,6 +14,14 @@ deps:
 build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$$(nproc) -- --no-print-directory
+
+# Installs the programs, libkinesin (.so, .a, headers, kinesin.pc) and man pages under PREFIX
+# (default /usr/local), staged under DESTDIR when set.
+PREFIX ?= /usr/local
+install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$$(nproc) -- --no-print-directory
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 run: build
 	$(BUILD)/bin/kinesind --host 127.0.0.1 --port $(PORT) --data-dir $(DATA)

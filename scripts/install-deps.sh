@@ -37,10 +37,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-# npm keeps its own copy of the lockfile it installed (node_modules/.package-lock.json): a
-# lockfile changed since (a client added) installs again
-if [ "$what" = test ] && { [ ! -f tests/clients/node_modules/.package-lock.json ] ||
-                           [ tests/clients/package-lock.json -nt tests/clients/node_modules/.package-lock.json ]; }; then
-    echo "installing npm test clients (tests/clients/package-lock.json)"
-    (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+# (again whenever the lockfile differs from the one installed: its hash is kept beside the modules)
+if [ "$what" = test ]; then
+    want_lock=$(sha256sum tests/clients/package-lock.json | cut -d' ' -f1)
+    if [ "$(cat tests/clients/node_modules/.kinesin-lock-sha256 2>/dev/null)" != "$want_lock" ]; then
+        echo "installing npm test clients (tests/clients/package-lock.json)"
+        (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error &&
+         echo "$want_lock" > node_modules/.kinesin-lock-sha256)
+    fi
 fi

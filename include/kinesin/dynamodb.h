@@ -9,6 +9,10 @@
 
 #include "kinesin/kinesin.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Optional parameters, as the KCL sends them; zero/NULL members are left out. */
 typedef struct kn_ddb_opts {
     const cJSON *expected;               /* legacy Expected map */
@@ -51,5 +55,9 @@ int kn_ddb_scan(kn_client *c, const char *table, const kn_ddb_opts *o, cJSON **i
                 kn_error *err);
 /* Every item of the table (Scan pages followed to the end) as one array. */
 int kn_ddb_scan_all(kn_client *c, const char *table, const kn_ddb_opts *o, cJSON **items, kn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,10 @@
 #ifndef KINESIN_ERRORS_H
 #define KINESIN_ERRORS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define KN_ERRNO_MAP(X)                                                                                      \
     X(INVALID_ARGUMENT, "InvalidArgumentException", 400)                                                     \
     X(NOT_FOUND, "ResourceNotFoundException", 400)                                                           \
@@ -56,5 +60,9 @@ int kn_err_status(int code);
 const char *kn_err_name(int code);
 /* The code whose AWS type is `type`, or KN_EINTERNAL. */
 int kn_err_from_type(const char *type);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

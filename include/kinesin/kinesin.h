@@ -1,9 +1,13 @@
 /* libkinesin: a C client for Amazon Kinesis Data Streams and the DynamoDB calls a KCL lease
- * table needs, speaking to AWS or to kinesind.
+ * table needs, speaking to AWS or to kinesind. This header: errors, transport, clients and the
+ * generic call; kinesis.h the typed Kinesis calls and shard reading, producer.h the KPL-style
+ * producer, consumer.h the KCL in-process, dynamodb.h the lease-table calls. Overview, install
+ * and pkg-config: docs/libkinesin.md.
  *
  * Contract for every function in include/kinesin/:
- * - it returns 0 or a negative KN_E* code from the one error table (base/err.h); it never
- *   aborts its host and reports memory exhaustion as KN_ENOMEM;
+ * - it returns 0 or a negative KN_E* code from the one error table (errors.h); it never
+ *   aborts its host and reports memory exhaustion as KN_ENOMEM (consumer.h says its one
+ *   exception);
  * - where it takes a `kn_error *err` (may be NULL) it fills it on failure with the code, the
  *   HTTP status, AWS's error type without its namespace ("ResourceNotFoundException") and
  *   AWS's message, or a kinesin.* type and an explanation when no AWS answer exists;
@@ -24,6 +28,10 @@
 #include <stdint.h>
 
 #include "kinesin/errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct kn_error {
     int code;           /* 0 or KN_E* */
@@ -108,5 +116,9 @@ int kn_client_call_async(kn_client *c, const char *operation, const char *body, 
  * kn_call_cb, now owned by the caller (cJSON_Delete). Returns err->code. */
 int kn_client_call(kn_client *c, const char *operation, const char *body, size_t len, cJSON **response,
                    kn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,10 @@
 
 #include "kinesin/kinesin.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct kn_stream_summary {
     char name[129];
     char arn[256];
@@ -64,6 +68,9 @@ typedef struct kn_put_result {
     int code;                   /* 0, or the entry's error (KN_ETHROUGHPUT_EXCEEDED, KN_EINTERNAL...) */
     char sequence_number[64];
     char shard_id[32];
+    int64_t subsequence_number; /* kn_producer: the record's place in its KPL aggregate (0 when sent plain) */
+    bool aggregated;            /* kn_producer: sent inside a KPL aggregated record */
+    int attempts;               /* kn_producer: PutRecords attempts the record took */
     char error_code[64];        /* AWS's ErrorCode for a failed entry */
     char error_message[256];
 } kn_put_result;
@@ -114,11 +121,51 @@ void kn_records_free(kn_records *r);
 /* GetRecords; limit 0 means the server's default. */
 int kn_kinesis_get_records(kn_client *c, const char *iterator, int limit, kn_records *out, kn_error *err);
 
+/* A user record: a plain Kinesis record, or one record of a KPL aggregate (see producer.h). Its
+ * pointers point into the kn_records it came from and live as long as that does. */
+typedef struct kn_user_record {
+    const char *sequence_number; /* the Kinesis record's */
+    int64_t subsequence_number;  /* its place in the aggregate; 0 for a plain record */
+    bool aggregated;
+    const char *partition_key;   /* not NUL-terminated: use partition_key_len */
+    size_t partition_key_len;
+    const unsigned char *data;
+    size_t len;
+    int64_t arrival_ms;
+} kn_user_record;
+
+/* The user records of one GetRecords answer, KPL aggregates de-aggregated as the KCL does: an
+ * aggregate holding a record whose hash key is outside the shard's range [starting_hash_key,
+ * ending_hash_key] (decimal; NULL: unbounded) is dropped and counted in *dropped (may be NULL);
+ * a record with the KPL magic but a bad MD5 or protobuf is delivered as it is. *out receives a
+ * malloc'd array of *n (free() it; NULL when *n is 0). KN_EINVALID_ARGUMENT for a bad hash key,
+ * KN_ENOMEM. */
+int kn_records_user_records(const kn_records *in, const char *starting_hash_key, const char *ending_hash_key,
+                            kn_user_record **out, size_t *n, size_t *dropped);
+
+/* Reading one shard from a position, one GetRecords at a time, with user records out. */
+typedef struct kn_shard_reader kn_shard_reader;
+/* Looks up the shard (ListShards, for its hash key range) and gets an iterator (type, seq and
+ * timestamp_ms as for kn_kinesis_get_shard_iterator). c must outlive the reader. */
+int kn_shard_reader_open(kn_client *c, const char *stream, const char *shard_id, kn_iterator_type type,
+                         const char *seq, int64_t timestamp_ms, kn_shard_reader **out, kn_error *err);
+/* One GetRecords (limit 0: the service's default). *recs and *n receive the user records, valid until
+ * the next call or kn_shard_reader_close; *ended (may be NULL) is set once a closed shard is read
+ * to its end (later calls return no records). *millis_behind (may be NULL) is
+ * MillisBehindLatest. */
+int kn_shard_reader_next(kn_shard_reader *r, int limit, const kn_user_record **recs, size_t *n, bool *ended,
+                         int64_t *millis_behind, kn_error *err);
+void kn_shard_reader_close(kn_shard_reader *r);
+
 /* Resharding. */
 int kn_kinesis_split_shard(kn_client *c, const char *stream, const char *shard_id, const char *new_starting_hash_key,
                            kn_error *err);
 int kn_kinesis_merge_shards(kn_client *c, const char *stream, const char *shard_id, const char *adjacent_shard_id,
                             kn_error *err);
 int kn_kinesis_update_shard_count(kn_client *c, const char *stream, int target_shard_count, kn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "base/b64.h"
 #include "base/clock.h"
+#include "base/u128.h"
 #include "kinesin/dynamodb.h"
 #include "kinesin/kinesis.h"
 #include "kinesin/producer.h"
@@ -25,6 +26,8 @@ enum { EXIT_AWS = 1, EXIT_USAGE = 2, EXIT_CONFIG = 3, EXIT_TRANSPORT = 4, EXIT_P
 static struct {
     const char *endpoint, *region, *profile;
     bool json;
+    kn_producer_options put; /* put's producer settings (--aggregate, --producer-option) */
+    bool report;             /* put --report: one delivery report line per record */
 } g;
 
 static void usage(FILE *f)
@@ -41,8 +44,17 @@ static void usage(FILE *f)
             "                                           partition key (records keep their order),\n"
             "                                           F: the key is field F of each JSON line;\n"
             "                                           default: a random key per line\n"
+            "      [--aggregate] [--producer-option NAME=VALUE]... [--report]\n"
+            "                                           --aggregate: KPL aggregation per shard;\n"
+            "                                           NAME: a KPL setting (AggregationMaxSize,\n"
+            "                                           RecordMaxBufferedTime, RateLimit, ...);\n"
+            "                                           --report: a JSON line per record put:\n"
+            "                                           Record (1 for the first put), ShardId,\n"
+            "                                           SequenceNumber, SubSequenceNumber, or\n"
+            "                                           its ErrorCode and ErrorMessage\n"
             "  cat NAME [--from trim-horizon|latest|at-timestamp T] [--follow] [--shard ID]\n"
-            "                                           print records (T: epoch seconds or\n"
+            "                                           print records, KPL aggregates one by\n"
+            "                                           one (T: epoch seconds or\n"
             "                                           YYYY-MM-DDTHH:MM:SSZ); --follow keeps\n"
             "                                           reading new records and child shards\n"
             "  leases APP                               the KCL lease table APP as a table\n"
@@ -193,6 +205,21 @@ static struct {
 
 static void on_put(void *ud, void *record_ud, const kn_put_result *r)
 {
+    if (g.report) {
+        unsigned long long n = (unsigned long long)(uintptr_t)record_ud;
+        if (r->code == 0)
+            printf("{\"Record\":%llu,\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"SubSequenceNumber\":%lld,"
+                   "\"Aggregated\":%s,\"Attempts\":%d}\n",
+                   n, r->shard_id, r->sequence_number, (long long)r->subsequence_number, r->aggregated ? "true" : "false",
+                   r->attempts);
+        else {
+            printf("{\"Record\":%llu,\"ErrorCode\":", n);
+            print_json_string(r->error_code);
+            printf(",\"ErrorMessage\":");
+            print_json_string(r->error_message);
+            printf(",\"Attempts\":%d}\n", r->attempts);
+        }
+    }
     if (r->code == 0) {
         put_stats.ok++;
         return;
@@ -233,7 +260,9 @@ static void progress(bool final, int64_t t0, size_t lines)
 
 static int cmd_put(kn_client *c, const char *name, const char *key, const char *key_field)
 {
-    kn_producer_options o = {.stream = name, .cb = on_put};
+    kn_producer_options o = g.put;
+    o.stream = name;
+    o.cb = on_put;
     kn_producer *p = NULL;
     int rc = kn_producer_new(c, &o, &p);
     if (rc < 0) {
@@ -267,7 +296,7 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
                 start = i + 1;
                 continue;
             }
-            while ((rc = kn_producer_put(p, k, buf + start, len, NULL)) == KN_ELIMIT_EXCEEDED)
+            while ((rc = kn_producer_put(p, k, buf + start, len, (void *)(uintptr_t)(lines + 1))) == KN_ELIMIT_EXCEEDED)
                 kn_producer_poll(p, 100, NULL, 0);
             if (rc < 0) {
                 if (!skipped++) fprintf(stderr, "kinesin: line %zu: %s; skipped\n", lines + 1, kn_strerror(rc));
@@ -285,6 +314,7 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
         }
         struct pollfd pfd = {.fd = 0, .events = POLLIN};
         kn_producer_poll(p, 200, &pfd, 1);
+        if (g.report) fflush(stdout); /* reports as records are delivered, not when a pipe buffer fills */
         if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = read(0, buf + have, cap - have);
             if (n > 0) have += (size_t)n;
@@ -300,7 +330,7 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
     fcntl(0, F_SETFL, flags);
     rc = kn_producer_close(p, -1);
     if (tty) progress(true, t0, lines);
-    if (g.json) printf("{\"Records\":%zu,\"Failed\":%zu}\n", put_stats.ok, put_stats.failed);
+    if (g.json && !g.report) printf("{\"Records\":%zu,\"Failed\":%zu}\n", put_stats.ok, put_stats.failed);
     if (put_stats.failed) {
         fprintf(stderr, "kinesin: %zu of %zu records failed; first error: %s\n", put_stats.failed, lines,
                 put_stats.first_error);
@@ -313,6 +343,8 @@ static int cmd_put(kn_client *c, const char *name, const char *key, const char *
 
 typedef struct reader {
     char shard_id[32];
+    char lo[KN_U128_DEC_MAX], hi[KN_U128_DEC_MAX]; /* its hash key range ("" unknown): aggregates with
+                                                    * records outside it are dropped, as the KCL does */
     char *iterator;
     bool done, caught_up;
 } reader;
@@ -340,7 +372,8 @@ static bool reading(cat_state *s, const char *id)
     return finished(s, id);
 }
 
-static int add_reader(cat_state *s, const char *shard_id, kn_iterator_type type, int64_t ts_ms, kn_error *e)
+static int add_reader(cat_state *s, const char *shard_id, const kn_shard_info *info, kn_iterator_type type,
+                      int64_t ts_ms, kn_error *e)
 {
     if (reading(s, shard_id)) return 0;
     if (s->n == s->cap) {
@@ -353,6 +386,10 @@ static int add_reader(cat_state *s, const char *shard_id, kn_iterator_type type,
     reader *r = &s->r[s->n];
     memset(r, 0, sizeof *r);
     snprintf(r->shard_id, sizeof r->shard_id, "%s", shard_id);
+    if (info) {
+        snprintf(r->lo, sizeof r->lo, "%s", info->starting_hash_key);
+        snprintf(r->hi, sizeof r->hi, "%s", info->ending_hash_key);
+    }
     int rc = kn_kinesis_get_shard_iterator(s->c, s->stream, shard_id, type, NULL, ts_ms, &r->iterator, e);
     if (rc < 0) return rc;
     s->n++;
@@ -388,34 +425,54 @@ static int discover(cat_state *s, const char *only, bool initial, kn_iterator_ty
                     parent_listed = true;
             if (parent_listed && type != KN_ITER_LATEST) continue;
             if (type == KN_ITER_LATEST && !open) continue;
-            rc = add_reader(s, h->shard_id, type, ts_ms, e);
+            rc = add_reader(s, h->shard_id, h, type, ts_ms, e);
         } else {
             bool p1 = !h->parent[0] || finished(s, h->parent);
             bool p2 = !h->adjacent_parent[0] || finished(s, h->adjacent_parent);
             bool any_parent_ours = (h->parent[0] && finished(s, h->parent)) ||
                                    (h->adjacent_parent[0] && finished(s, h->adjacent_parent));
-            if (p1 && p2 && any_parent_ours) rc = add_reader(s, h->shard_id, KN_ITER_TRIM_HORIZON, 0, e);
-            else if (!only && !h->parent[0] && open) rc = add_reader(s, h->shard_id, KN_ITER_TRIM_HORIZON, 0, e);
+            if (p1 && p2 && any_parent_ours) rc = add_reader(s, h->shard_id, h, KN_ITER_TRIM_HORIZON, 0, e);
+            else if (!only && !h->parent[0] && open) rc = add_reader(s, h->shard_id, h, KN_ITER_TRIM_HORIZON, 0, e);
         }
     }
     kn_shard_list_free(&l);
     return rc;
 }
 
-static bool print_record(const char *shard, const kn_record *r)
+/* One user record (with its SubSequenceNumber in JSON when it came out of an aggregate). */
+static void print_record(const char *shard, const kn_user_record *u)
 {
     if (g.json) {
         kn_buf b = KN_BUF_SOFT_INIT;
-        kn_b64_encode(&b, r->data, r->len);
-        printf("{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",\"PartitionKey\":", shard, r->sequence_number);
-        print_json_string(r->partition_key);
-        printf(",\"ApproximateArrivalTimestamp\":%lld.%03d,\"Data\":\"%s\"}\n", (long long)(r->arrival_ms / 1000),
-               (int)(r->arrival_ms % 1000), kn_buf_cstr(&b));
+        kn_b64_encode(&b, u->data, u->len);
+        char *k = strndup(u->partition_key, u->partition_key_len);
+        printf("{\"ShardId\":\"%s\",\"SequenceNumber\":\"%s\",", shard, u->sequence_number);
+        if (u->aggregated) printf("\"SubSequenceNumber\":%lld,", (long long)u->subsequence_number);
+        printf("\"PartitionKey\":");
+        print_json_string(k ? k : "");
+        printf(",\"ApproximateArrivalTimestamp\":%lld.%03d,\"Data\":\"%s\"}\n", (long long)(u->arrival_ms / 1000),
+               (int)(u->arrival_ms % 1000), kn_buf_cstr(&b));
+        free(k);
         kn_buf_free(&b);
     } else {
-        fwrite(r->data, 1, r->len, stdout);
-        if (r->len == 0 || r->data[r->len - 1] != '\n') putchar('\n');
+        fwrite(u->data, 1, u->len, stdout);
+        if (u->len == 0 || u->data[u->len - 1] != '\n') putchar('\n');
     }
+}
+
+/* Prints one GetRecords answer's user records (KPL aggregates one by one, as a KCL reader sees
+ * them). False when stdout went away or memory ran out. */
+static bool print_records(const reader *rd, const kn_records *out)
+{
+    kn_user_record *u = NULL;
+    size_t n = 0, dropped = 0;
+    if (kn_records_user_records(out, rd->lo[0] ? rd->lo : NULL, rd->hi[0] ? rd->hi : NULL, &u, &n, &dropped) < 0)
+        return false;
+    for (size_t i = 0; i < n; i++) print_record(rd->shard_id, &u[i]);
+    free(u);
+    if (dropped)
+        fprintf(stderr, "kinesin: shard %s: %zu aggregated records hold records outside the shard's hash key range "
+                        "(written before a resharding, then retried); skipped\n", rd->shard_id, dropped);
     return !ferror(stdout);
 }
 
@@ -471,8 +528,10 @@ static int cmd_cat(kn_client *c, const char *name, const char *from, bool follow
                 code = report(&e);
                 goto out;
             }
-            for (size_t k = 0; k < out.n; k++)
-                if (!print_record(r->shard_id, &out.records[k])) goto out; /* reader went away */
+            if (!print_records(r, &out)) { /* reader went away */
+                kn_records_free(&out);
+                goto out;
+            }
             fflush(stdout);
             free(r->iterator);
             r->iterator = out.next_iterator;
@@ -489,7 +548,7 @@ static int cmd_cat(kn_client *c, const char *name, const char *from, bool follow
                     bool ready = true;
                     for (int p = 0; p < ch->nparents; p++)
                         if (!finished(&s, ch->parents[p])) ready = false;
-                    if (ready && (rc = add_reader(&s, ch->shard_id, KN_ITER_TRIM_HORIZON, 0, &e)) < 0) {
+                    if (ready && (rc = add_reader(&s, ch->shard_id, NULL, KN_ITER_TRIM_HORIZON, 0, &e)) < 0) {
                         kn_records_free(&out);
                         code = report(&e);
                         goto out;
@@ -607,7 +666,7 @@ static int run(const char **pos, int npos, int shards, bool wait, const char *ke
 int main(int argc, char **argv)
 {
     enum { O_ENDPOINT = 256, O_REGION, O_PROFILE, O_OUTPUT, O_HELP, O_VERSION, O_SHARDS, O_WAIT, O_KEY,
-           O_KEY_FIELD, O_FROM, O_FOLLOW, O_SHARD };
+           O_KEY_FIELD, O_FROM, O_FOLLOW, O_SHARD, O_AGGREGATE, O_PRODUCER_OPTION, O_REPORT };
     static const struct option opts[] = {
         {"endpoint", required_argument, 0, O_ENDPOINT}, {"region", required_argument, 0, O_REGION},
         {"profile", required_argument, 0, O_PROFILE},   {"output", required_argument, 0, O_OUTPUT},
@@ -615,7 +674,9 @@ int main(int argc, char **argv)
         {"shards", required_argument, 0, O_SHARDS},     {"wait", no_argument, 0, O_WAIT},
         {"key", required_argument, 0, O_KEY},           {"key-field", required_argument, 0, O_KEY_FIELD},
         {"from", required_argument, 0, O_FROM},         {"follow", no_argument, 0, O_FOLLOW},
-        {"shard", required_argument, 0, O_SHARD},       {0, 0, 0, 0}};
+        {"shard", required_argument, 0, O_SHARD},       {"aggregate", no_argument, 0, O_AGGREGATE},
+        {"producer-option", required_argument, 0, O_PRODUCER_OPTION}, {"report", no_argument, 0, O_REPORT},
+        {0, 0, 0, 0}};
     int shards = -1;
     bool wait = false, follow = false;
     const char *key = NULL, *key_field = NULL, *from = NULL, *only = NULL;
@@ -664,6 +725,20 @@ int main(int argc, char **argv)
         case O_FROM: from = optarg; break;
         case O_FOLLOW: follow = true; break;
         case O_SHARD: only = optarg; break;
+        case O_AGGREGATE: g.put.aggregate = true; break;
+        case O_REPORT: g.report = true; break;
+        case O_PRODUCER_OPTION: {
+            char name[64], msg[256];
+            const char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof name) {
+                rc = usage_error("--producer-option '%s' is not NAME=VALUE", optarg);
+                break;
+            }
+            snprintf(name, sizeof name, "%.*s", (int)(eq - optarg), optarg);
+            if (kn_producer_options_set(&g.put, name, eq + 1, msg, sizeof msg) < 0)
+                rc = usage_error("--producer-option %s", msg);
+            break;
+        }
         case ':': rc = usage_error("%s needs a value", args[optind - 1]); break;
         default: rc = usage_error("unknown option '%s'", args[optind - 1]); break;
         }

@@ -40,4 +40,10 @@ const char *kn__str(const cJSON *o, const char *name);
 void kn_kinesis_put_records_body(kn_buf *body, const char *stream, const kn_put_entry *entries, size_t n);
 int kn_kinesis_put_records_parse(const cJSON *response, size_t n, kn_put_result *results, int *failed);
 
+/* One ListShards page: the body (the first page names the stream; open_only asks for the open
+ * shards, ShardFilter AT_LATEST; later pages send only token) and the parsing of its answer,
+ * appended to out; *next_token receives a malloc'd token or NULL on the last page. */
+void kn_kinesis_list_shards_body(kn_buf *body, const char *stream, const char *token, bool open_only);
+int kn_kinesis_list_shards_parse(const cJSON *resp, kn_shard_list *out, char **next_token);
+
 #endif

@@ -175,6 +175,48 @@ void kn_shard_list_free(kn_shard_list *l)
     l->n = 0;
 }
 
+void kn_kinesis_list_shards_body(kn_buf *body, const char *stream, const char *token, bool open_only)
+{
+    kn_writer w;
+    begin(&w, body, token ? NULL : stream);
+    if (token) kn_w_kstr(&w, "NextToken", token);
+    if (open_only && !token) {
+        kn_w_key(&w, "ShardFilter");
+        kn_w_obj_begin(&w);
+        kn_w_kstr(&w, "Type", "AT_LATEST");
+        kn_w_obj_end(&w);
+    }
+    kn_w_obj_end(&w);
+}
+
+int kn_kinesis_list_shards_parse(const cJSON *resp, kn_shard_list *out, char **next_token)
+{
+    *next_token = NULL;
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(resp, "Shards"), *s;
+    size_t add = (size_t)cJSON_GetArraySize(shards);
+    kn_shard_info *arr = realloc(out->shards, (out->n + add + 1) * sizeof *arr);
+    if (!arr) return KN_ENOMEM;
+    out->shards = arr;
+    cJSON_ArrayForEach(s, shards)
+    {
+        kn_shard_info *i = &out->shards[out->n++];
+        memset(i, 0, sizeof *i);
+        kn__copy(i->shard_id, sizeof i->shard_id, kn__str(s, "ShardId"));
+        kn__copy(i->parent, sizeof i->parent, kn__str(s, "ParentShardId"));
+        kn__copy(i->adjacent_parent, sizeof i->adjacent_parent, kn__str(s, "AdjacentParentShardId"));
+        const cJSON *hr = cJSON_GetObjectItemCaseSensitive(s, "HashKeyRange");
+        kn__copy(i->starting_hash_key, sizeof i->starting_hash_key, kn__str(hr, "StartingHashKey"));
+        kn__copy(i->ending_hash_key, sizeof i->ending_hash_key, kn__str(hr, "EndingHashKey"));
+        const cJSON *sr = cJSON_GetObjectItemCaseSensitive(s, "SequenceNumberRange");
+        kn__copy(i->starting_sequence_number, sizeof i->starting_sequence_number,
+                 kn__str(sr, "StartingSequenceNumber"));
+        kn__copy(i->ending_sequence_number, sizeof i->ending_sequence_number, kn__str(sr, "EndingSequenceNumber"));
+    }
+    const char *next = kn__str(resp, "NextToken");
+    if (next && !(*next_token = strdup(next))) return KN_ENOMEM;
+    return 0;
+}
+
 int kn_kinesis_list_shards(kn_client *c, const char *stream, kn_shard_list *out, kn_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -182,39 +224,16 @@ int kn_kinesis_list_shards(kn_client *c, const char *stream, kn_shard_list *out,
     int rc = 0;
     for (;;) {
         kn_buf b = KN_BUF_SOFT_INIT;
-        kn_writer w;
         cJSON *resp = NULL;
-        begin(&w, &b, token ? NULL : stream);
-        if (token) kn_w_kstr(&w, "NextToken", token);
-        if ((rc = call(c, "ListShards", &w, &b, &resp, err)) < 0) goto fail;
-        const cJSON *shards = cJSON_GetObjectItemCaseSensitive(resp, "Shards"), *s;
-        size_t add = (size_t)cJSON_GetArraySize(shards);
-        kn_shard_info *arr = realloc(out->shards, (out->n + add + 1) * sizeof *arr);
-        if (!arr) {
-            cJSON_Delete(resp);
-            rc = kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
-            goto fail;
-        }
-        out->shards = arr;
-        cJSON_ArrayForEach(s, shards)
-        {
-            kn_shard_info *i = &out->shards[out->n++];
-            memset(i, 0, sizeof *i);
-            kn__copy(i->shard_id, sizeof i->shard_id, kn__str(s, "ShardId"));
-            kn__copy(i->parent, sizeof i->parent, kn__str(s, "ParentShardId"));
-            kn__copy(i->adjacent_parent, sizeof i->adjacent_parent, kn__str(s, "AdjacentParentShardId"));
-            const cJSON *hr = cJSON_GetObjectItemCaseSensitive(s, "HashKeyRange");
-            kn__copy(i->starting_hash_key, sizeof i->starting_hash_key, kn__str(hr, "StartingHashKey"));
-            kn__copy(i->ending_hash_key, sizeof i->ending_hash_key, kn__str(hr, "EndingHashKey"));
-            const cJSON *sr = cJSON_GetObjectItemCaseSensitive(s, "SequenceNumberRange");
-            kn__copy(i->starting_sequence_number, sizeof i->starting_sequence_number,
-                     kn__str(sr, "StartingSequenceNumber"));
-            kn__copy(i->ending_sequence_number, sizeof i->ending_sequence_number, kn__str(sr, "EndingSequenceNumber"));
-        }
-        const char *next = kn__str(resp, "NextToken");
+        kn_kinesis_list_shards_body(&b, stream, token, false);
+        rc = kn__call_buf(c, "ListShards", &b, &resp, err);
+        kn_buf_free(&b);
         free(token);
-        token = next ? strdup(next) : NULL;
+        token = NULL;
+        if (rc == 0 && (rc = kn_kinesis_list_shards_parse(resp, out, &token)) < 0)
+            kn__fail(err, rc, 0, NULL, "out of memory");
         cJSON_Delete(resp);
+        if (rc < 0) goto fail;
         if (!token) break;
     }
     return 0;

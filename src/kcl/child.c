@@ -28,7 +28,7 @@ struct kcl_child {
     char *shard;
     pid_t pid;
     int in_fd, out_fd, err_fd; /* our ends; -1 when closed */
-    kcl_child_state state;
+    kcl_proc_state state;
     kcl_action action;
     kn_buf wbuf; /* bytes still to write to the child's stdin */
     size_t woff;
@@ -83,19 +83,19 @@ static void kill_group(kcl_child *c)
 static void fail(kcl_child *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(kcl_child *c, const char *fmt, ...)
 {
-    if (c->state == KCL_CHILD_FAILED || c->state == KCL_CHILD_DONE) return;
+    if (c->state == KCL_PROC_FAILED || c->state == KCL_PROC_DONE) return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     kn_error("shard %s: record processor (pid %d) failed during %s: %s", c->shard, (int)c->pid,
-             c->state == KCL_CHILD_CLOSING ? "close" : kcl_action_name(c->action), msg);
+             c->state == KCL_PROC_CLOSING ? "close" : kcl_action_name(c->action), msg);
     kill_group(c);
     close_fd(&c->in_fd);
     close_fd(&c->out_fd);
     close_fd(&c->err_fd);
-    c->state = KCL_CHILD_FAILED;
+    c->state = KCL_PROC_FAILED;
     c->cp_pending = false;
     c->dirty = true;
 }
@@ -231,7 +231,7 @@ int kcl_child_spawn(char *const argv[], const char *shard_id, int64_t timeout_ms
     c->in_fd = in[1];
     c->out_fd = outp[0];
     c->err_fd = errp[0];
-    c->state = KCL_CHILD_READY;
+    c->state = KCL_PROC_READY;
     c->timeout_ms = timeout_ms;
     c->deadline = INT64_MAX;
     c->cb = cb;
@@ -292,9 +292,9 @@ static void queue_line(kcl_child *c, const char *line, size_t len)
 
 int kcl_child_send(kcl_child *c, kcl_action action, const char *line, size_t len)
 {
-    if (c->state != KCL_CHILD_READY || c->close_stdin_when_written) return KN_EINVALID_ARGUMENT;
+    if (c->state != KCL_PROC_READY || c->close_stdin_when_written) return KN_EINVALID_ARGUMENT;
     KN_ASSERT(len > 1 && line[len - 1] == '\n');
-    c->state = KCL_CHILD_AWAIT;
+    c->state = KCL_PROC_AWAIT;
     c->action = action;
     c->deadline = c->timeout_ms > 0 ? kn_mono_ms() + c->timeout_ms : INT64_MAX;
     c->dirty = true;
@@ -312,7 +312,7 @@ static void reply(kcl_child *c, const kcl_in_msg *m, const char *error)
 
 void kcl_child_checkpoint_reply(kcl_child *c, const char *error)
 {
-    if (!c->cp_pending || c->state != KCL_CHILD_AWAIT) return;
+    if (!c->cp_pending || c->state != KCL_PROC_AWAIT) return;
     c->cp_pending = false;
     reply(c, &c->cp, error);
     c->deadline = c->timeout_ms > 0 ? kn_mono_ms() + c->timeout_ms : INT64_MAX;
@@ -321,8 +321,8 @@ void kcl_child_checkpoint_reply(kcl_child *c, const char *error)
 
 void kcl_child_close(kcl_child *c, int64_t grace_ms)
 {
-    if (c->state == KCL_CHILD_FAILED || c->state == KCL_CHILD_DONE || c->state == KCL_CHILD_CLOSING) return;
-    c->state = KCL_CHILD_CLOSING;
+    if (c->state == KCL_PROC_FAILED || c->state == KCL_PROC_DONE || c->state == KCL_PROC_CLOSING) return;
+    c->state = KCL_PROC_CLOSING;
     c->cp_pending = false;
     c->close_stdin_when_written = true;
     flush_writes(c);
@@ -332,7 +332,7 @@ void kcl_child_close(kcl_child *c, int64_t grace_ms)
 
 void kcl_child_kill(kcl_child *c, const char *why)
 {
-    if (c->state == KCL_CHILD_CLOSING) {
+    if (c->state == KCL_PROC_CLOSING) {
         kn_warn("shard %s: killing record processor pid %d: %s", c->shard, (int)c->pid, why);
         kill_group(c);
         close_fd(&c->in_fd);
@@ -344,7 +344,7 @@ void kcl_child_kill(kcl_child *c, const char *why)
     fail(c, "%s", why);
 }
 
-kcl_child_state kcl_child_get_state(const kcl_child *c)
+kcl_proc_state kcl_child_get_state(const kcl_child *c)
 {
     return c->state;
 }
@@ -365,7 +365,7 @@ size_t kcl_child_waitfds(const kcl_child *c, kcl_waitfd *out)
 {
     size_t n = 0;
     if (c->in_fd >= 0 && c->woff < c->wbuf.len) out[n++] = (kcl_waitfd){c->in_fd, POLLOUT};
-    if (c->out_fd >= 0 && ((c->state == KCL_CHILD_AWAIT && !c->cp_pending) || c->state == KCL_CHILD_CLOSING))
+    if (c->out_fd >= 0 && ((c->state == KCL_PROC_AWAIT && !c->cp_pending) || c->state == KCL_PROC_CLOSING))
         out[n++] = (kcl_waitfd){c->out_fd, POLLIN};
     if (c->err_fd >= 0) out[n++] = (kcl_waitfd){c->err_fd, POLLIN};
     return n;
@@ -448,8 +448,8 @@ void kcl_child_handle_io(kcl_child *c, int fd, short revents)
 int64_t kcl_child_next_deadline(const kcl_child *c)
 {
     if (c->dirty) return 0;
-    if (c->state == KCL_CHILD_AWAIT && !c->cp_pending) return c->deadline;
-    if (c->state == KCL_CHILD_CLOSING && !c->killed) return c->deadline;
+    if (c->state == KCL_PROC_AWAIT && !c->cp_pending) return c->deadline;
+    if (c->state == KCL_PROC_CLOSING && !c->killed) return c->deadline;
     return INT64_MAX;
 }
 
@@ -475,7 +475,7 @@ static void process_lines(kcl_child *c)
 {
     const char *line;
     size_t len;
-    while (c->state == KCL_CHILD_AWAIT && !c->cp_pending && next_line(c, &line, &len)) {
+    while (c->state == KCL_PROC_AWAIT && !c->cp_pending && next_line(c, &line, &len)) {
         kcl_in_msg m;
         kcl_msg_parse(line, len, &m);
         switch (m.type) {
@@ -494,9 +494,9 @@ static void process_lines(kcl_child *c)
                      kcl_action_name(c->action));
                 return;
             }
-            c->state = KCL_CHILD_READY;
+            c->state = KCL_PROC_READY;
             c->deadline = INT64_MAX;
-            c->cb(c, KCL_CHILD_EV_STATUS, NULL, c->ud);
+            c->cb(c, KCL_PROC_EV_STATUS, NULL, c->ud);
             return;
         case KCL_IN_CHECKPOINT:
             if (c->action == KCL_ACT_INITIALIZE || c->action == KCL_ACT_LEASE_LOST) {
@@ -509,7 +509,7 @@ static void process_lines(kcl_child *c)
             c->cp = m;
             c->cp_pending = true;
             kcl_checkpoint_req req = {m.has_seq ? c->cp.seq : NULL, m.has_sub, m.sub, m.seq_too_long};
-            c->cb(c, KCL_CHILD_EV_CHECKPOINT, &req, c->ud);
+            c->cb(c, KCL_PROC_EV_CHECKPOINT, &req, c->ud);
             return;
         }
     }
@@ -518,16 +518,16 @@ static void process_lines(kcl_child *c)
 void kcl_child_tick(kcl_child *c, int64_t now_ms)
 {
     c->dirty = false;
-    if (c->state == KCL_CHILD_AWAIT) {
+    if (c->state == KCL_PROC_AWAIT) {
         process_lines(c);
-        if (c->state == KCL_CHILD_AWAIT && !c->cp_pending) {
+        if (c->state == KCL_PROC_AWAIT && !c->cp_pending) {
             if (c->stdout_eof && c->ooff == c->obuf.len)
                 fail(c, "reached end of its stdout (the process closed it or exited)");
             else if (now_ms >= c->deadline)
                 fail(c, "no message within timeoutInSeconds (%lld ms)", (long long)c->timeout_ms);
         }
     }
-    if (c->state == KCL_CHILD_CLOSING) {
+    if (c->state == KCL_PROC_CLOSING) {
         const char *line;
         size_t len;
         while (next_line(c, &line, &len))
@@ -540,27 +540,27 @@ void kcl_child_tick(kcl_child *c, int64_t now_ms)
             close_fd(&c->err_fd);
         }
     }
-    if (c->reaped && (c->state == KCL_CHILD_AWAIT || c->state == KCL_CHILD_READY)) {
+    if (c->reaped && (c->state == KCL_PROC_AWAIT || c->state == KCL_PROC_READY)) {
         /* What it wrote before exiting still counts (a status, then exit, then EOF). */
-        if (c->state == KCL_CHILD_AWAIT && c->out_fd >= 0) read_stdout(c);
-        if (c->state == KCL_CHILD_AWAIT) process_lines(c);
+        if (c->state == KCL_PROC_AWAIT && c->out_fd >= 0) read_stdout(c);
+        if (c->state == KCL_PROC_AWAIT) process_lines(c);
     }
-    if (c->reaped && (c->state == KCL_CHILD_AWAIT || c->state == KCL_CHILD_READY)) {
+    if (c->reaped && (c->state == KCL_PROC_AWAIT || c->state == KCL_PROC_READY)) {
         if (WIFSIGNALED(c->wait_status))
             fail(c, "exited on signal %d", WTERMSIG(c->wait_status));
         else
             fail(c, "exited with status %d", WEXITSTATUS(c->wait_status));
     }
-    if (c->state == KCL_CHILD_FAILED && !c->failed_reported) {
+    if (c->state == KCL_PROC_FAILED && !c->failed_reported) {
         c->failed_reported = true;
-        c->cb(c, KCL_CHILD_EV_FAILED, NULL, c->ud);
+        c->cb(c, KCL_PROC_EV_FAILED, NULL, c->ud);
     }
-    if ((c->state == KCL_CHILD_FAILED || c->state == KCL_CHILD_CLOSING) && c->reaped && c->err_fd < 0 &&
-        (c->out_fd < 0 || c->state == KCL_CHILD_FAILED)) {
+    if ((c->state == KCL_PROC_FAILED || c->state == KCL_PROC_CLOSING) && c->reaped && c->err_fd < 0 &&
+        (c->out_fd < 0 || c->state == KCL_PROC_FAILED)) {
         close_fd(&c->in_fd);
         close_fd(&c->out_fd);
-        c->state = KCL_CHILD_DONE;
-        c->cb(c, KCL_CHILD_EV_CLOSED, NULL, c->ud);
+        c->state = KCL_PROC_DONE;
+        c->cb(c, KCL_PROC_EV_CLOSED, NULL, c->ud);
     }
 }
 

@@ -22,8 +22,8 @@
  *  4. Every fd the daemon holds is close-on-exec; the child runs in its own process group,
  *     so a terminal's Ctrl-C reaches only the daemon, and killing the group leaves no orphans.
  *  5. A failure kills the process group with SIGKILL, closes our ends at once and reports
- *     KCL_CHILD_EV_FAILED exactly once; it never affects other children.
- *  6. KCL_CHILD_EV_CLOSED is the last event: the process is reaped and every fd closed; only
+ *     KCL_PROC_EV_FAILED exactly once; it never affects other children.
+ *  6. KCL_PROC_EV_CLOSED is the last event: the process is reaped and every fd closed; only
  *     then may the owner free the child. Every exit is reaped by kcl_children_reap
  *     (waitpid(-1, WNOHANG)) and logged.
  *
@@ -38,43 +38,17 @@
 #include <sys/types.h>
 
 #include "base/buf.h"
+#include "kcl/processor.h"
 #include "kcl/protocol.h"
 
 typedef struct kcl_child kcl_child;
 
-typedef enum {
-    KCL_CHILD_EV_STATUS,     /* the outstanding action completed (kcl_child_action says which) */
-    KCL_CHILD_EV_CHECKPOINT, /* a checkpoint request: answer with kcl_child_checkpoint_reply */
-    KCL_CHILD_EV_FAILED,     /* the child is gone or broken (invariant 5) */
-    KCL_CHILD_EV_CLOSED,     /* reaped and closed (invariant 6) */
-} kcl_child_event;
-
-typedef struct kcl_checkpoint_req {
-    const char *seq; /* NULL: checkpoint() at the largest permitted value */
-    bool has_sub;
-    int64_t sub;
-    bool seq_too_long; /* the child sent a longer string than kept */
-} kcl_checkpoint_req;
-
-typedef void (*kcl_child_cb)(kcl_child *c, kcl_child_event ev, const kcl_checkpoint_req *req, void *ud);
-
-typedef enum {
-    KCL_CHILD_AWAIT,
-    KCL_CHILD_READY,
-    KCL_CHILD_CLOSING,
-    KCL_CHILD_FAILED,
-    KCL_CHILD_DONE,
-} kcl_child_state;
-
-typedef struct kcl_waitfd {
-    int fd;
-    short events; /* POLLIN / POLLOUT */
-} kcl_waitfd;
+typedef void (*kcl_child_cb)(kcl_child *c, kcl_proc_event ev, const kcl_checkpoint_req *req, void *ud);
 
 /* Starts argv[0] (searched in PATH when it has no '/') with argv, sharing the daemon's
  * environment and working directory. shard_id names the child in logs (copied). timeout_ms > 0:
  * the longest wait for each message of the child. On success *out is a child in READY state,
- * owned by the caller (kcl_child_free after KCL_CHILD_EV_CLOSED). Returns 0, or KN_EIO when
+ * owned by the caller (kcl_child_free after KCL_PROC_EV_CLOSED). Returns 0, or KN_EIO when
  * pipe/fork fails or execve fails (its errno logged with the program name); nothing is left
  * behind then and cb is never called. */
 int kcl_child_spawn(char *const argv[], const char *shard_id, int64_t timeout_ms, kcl_child_cb cb, void *ud,
@@ -96,7 +70,7 @@ void kcl_child_close(kcl_child *c, int64_t grace_ms);
 /* Kills at once (SIGKILL to the group); a failure as in invariant 5 unless already closed. */
 void kcl_child_kill(kcl_child *c, const char *why);
 
-kcl_child_state kcl_child_get_state(const kcl_child *c);
+kcl_proc_state kcl_child_get_state(const kcl_child *c);
 /* The outstanding (AWAIT) or last completed action. */
 kcl_action kcl_child_action(const kcl_child *c);
 pid_t kcl_child_pid(const kcl_child *c);

@@ -163,7 +163,7 @@ static int stream_name_from_arn(const char *arn, char **out)
     return 0;
 }
 
-int kcl_config_from_props(const kn_props *props, kcl_config *cfg, char *err, size_t errlen)
+static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, char *err, size_t errlen)
 {
     int rc = KN_EINVALID_ARGUMENT;
     const char *v;
@@ -191,15 +191,17 @@ int kcl_config_from_props(const kn_props *props, kcl_config *cfg, char *err, siz
     }
 
     v = get(props, "executableName");
-    if (!v || !*v) {
-        snprintf(err, errlen, "executableName: required (Must provide an executable name to run as a child)");
-        goto fail;
-    }
-    cfg->executable_name = kn_xstrdup(v);
-    cfg->argv = kcl_split_command(v);
-    if (!cfg->argv[0][0]) {
-        snprintf(err, errlen, "executableName: \"%s\" starts with a space (Java would run an empty program)", v);
-        goto fail;
+    if (!in_process) { /* in process, record processors are the caller's callbacks: nothing to run */
+        if (!v || !*v) {
+            snprintf(err, errlen, "executableName: required (Must provide an executable name to run as a child)");
+            goto fail;
+        }
+        cfg->executable_name = kn_xstrdup(v);
+        cfg->argv = kcl_split_command(v);
+        if (!cfg->argv[0][0]) {
+            snprintf(err, errlen, "executableName: \"%s\" starts with a space (Java would run an empty program)", v);
+            goto fail;
+        }
     }
 
     v = get(props, "applicationName");
@@ -226,6 +228,7 @@ int kcl_config_from_props(const kn_props *props, kcl_config *cfg, char *err, siz
     }
 
     v = get(props, "AwsCredentialsProvider");
+    if (!v && in_process) v = "DefaultCredentialsProvider";
     if (!v) {
         snprintf(err, errlen, "AWSCredentialsProvider: required (A basic set of AWS credentials must be provided)");
         goto fail;
@@ -372,4 +375,14 @@ void kcl_config_free(kcl_config *cfg)
     free(cfg->dynamodb_endpoint);
     free(cfg->metrics_level);
     memset(cfg, 0, sizeof *cfg);
+}
+
+int kcl_config_from_props(const kn_props *props, kcl_config *cfg, char *err, size_t errlen)
+{
+    return from_props(props, false, cfg, err, errlen);
+}
+
+int kcl_config_from_props_in_process(const kn_props *props, kcl_config *cfg, char *err, size_t errlen)
+{
+    return from_props(props, true, cfg, err, errlen);
 }

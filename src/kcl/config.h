@@ -17,8 +17,8 @@
 typedef enum { KCL_POS_LATEST, KCL_POS_TRIM_HORIZON, KCL_POS_AT_TIMESTAMP } kcl_initial_position;
 
 typedef struct kcl_config {
-    char *executable_name;   /* as given */
-    char **argv;             /* executable_name split on runs of spaces, NULL-terminated */
+    char *executable_name;   /* as given; NULL in process */
+    char **argv;             /* executable_name split on runs of spaces, NULL-terminated; NULL in process */
     char *application_name;
     char *table_name;        /* default: application_name */
     char *stream_name;       /* from streamName, or parsed from streamArn */
@@ -48,6 +48,10 @@ typedef struct kcl_config {
  * (errlen bytes). Keys not in the table are logged once each as ignored. On error cfg holds
  * nothing that needs freeing; on success free it with kcl_config_free. */
 int kcl_config_from_props(const kn_props *props, kcl_config *cfg, char *err, size_t errlen);
+/* The same for libkinesin's kn_consumer, whose record processors are in-process callbacks:
+ * executableName is not read (argv stays NULL) and AwsCredentialsProvider defaults to
+ * DefaultCredentialsProvider. */
+int kcl_config_from_props_in_process(const kn_props *props, kcl_config *cfg, char *err, size_t errlen);
 void kcl_config_free(kcl_config *cfg);
 
 /* Splits s on runs of ASCII spaces (no other whitespace, no quoting), like Java's

@@ -29,12 +29,12 @@
 
 #include "base/b64.h"
 #include "base/log.h"
-#include "kcl/kpl.h"
+#include "client/kpl.h"
 #include "kcl/leasetable.h"
 #include "kcl/protocol.h"
 #include "kcl/worker.h"
 
-static void on_child(kcl_child *c, kcl_child_event ev, const kcl_checkpoint_req *req, void *ud);
+static void on_proc(kcl_proc *c, kcl_proc_event ev, const kcl_checkpoint_req *req, void *ud);
 
 kcl_consumer *consumer_new(kcl_worker *w, const kcl_lease *l, int64_t counter, int64_t now)
 {
@@ -65,7 +65,7 @@ kcl_consumer *consumer_new(kcl_worker *w, const kcl_lease *l, int64_t counter, i
 void consumer_free(kcl_consumer *cs)
 {
     if (!cs) return;
-    if (cs->child) kcl_child_free(cs->child);
+    if (cs->proc) kcl_proc_free(cs->proc);
     kcl_lease_free(cs->lease);
     cJSON_Delete(cs->child_shards);
     free(cs->iterator);
@@ -75,21 +75,20 @@ void consumer_free(kcl_consumer *cs)
 
 bool consumer_done(const kcl_consumer *cs)
 {
-    return cs->phase == CS_STOPPING && !cs->child && cs->inflight == 0 && !cs->write_inflight &&
+    return cs->phase == CS_STOPPING && !cs->proc && cs->inflight == 0 && !cs->write_inflight &&
            (cs->release_done || !cs->release || cs->lost);
 }
 
-static void send_line(kcl_consumer *cs, kcl_action a, kn_buf *b)
+/* rc: what sending action a to the processor returned. */
+static void sent(kcl_consumer *cs, kcl_action a, int rc)
 {
-    if (kcl_child_send(cs->child, a, b->data, b->len) < 0)
-        kn_error("shard %s: %s not sent: the child is not ready", cs->shard, kcl_action_name(a));
-    kn_buf_free(b);
+    if (rc < 0) kn_error("shard %s: %s not sent: the record processor is not ready", cs->shard, kcl_action_name(a));
 }
 
 static void reply_cp(kcl_consumer *cs, const char *error)
 {
     cs->cp_waiting = false;
-    if (cs->child) kcl_child_checkpoint_reply(cs->child, error);
+    if (cs->proc) kcl_proc_checkpoint_reply(cs->proc, error);
 }
 
 void consumer_lost(kcl_consumer *cs, const char *why)
@@ -140,7 +139,7 @@ static void on_checkpoint_written(kcl_worker *w, kcl_consumer *cs, kcl_req *r, c
     }
     if (error && err->code != KN_ECONDITIONAL_CHECK_FAILED)
         kn_warn("lease %s: checkpoint write failed (%s: %s)", cs->shard, err->type, err->message);
-    if (cs->child) kcl_child_checkpoint_reply(cs->child, error);
+    if (cs->proc) kcl_proc_checkpoint_reply(cs->proc, error);
     consumer_write_slot_free(cs);
     consumer_step(cs, kcl_now());
 }
@@ -174,7 +173,7 @@ void consumer_write_slot_free(kcl_consumer *cs)
 static void on_checkpoint_request(kcl_consumer *cs, const kcl_checkpoint_req *req)
 {
     if (cs->lost || cs->failed) {
-        if (cs->child) kcl_child_checkpoint_reply(cs->child, "ShutdownException");
+        if (cs->proc) kcl_proc_checkpoint_reply(cs->proc, "ShutdownException");
         return;
     }
     char msg[512];
@@ -184,9 +183,9 @@ static void on_checkpoint_request(kcl_consumer *cs, const kcl_checkpoint_req *re
     if (req->seq_too_long) snprintf(msg, sizeof msg, "sequence number too long");
     if (d == KCL_CP_ILLEGAL) {
         kn_warn("shard %s: checkpoint refused: %s", cs->shard, msg);
-        kcl_child_checkpoint_reply(cs->child, "IllegalArgumentException");
+        kcl_proc_checkpoint_reply(cs->proc, "IllegalArgumentException");
     } else if (d == KCL_CP_NOOP) {
-        kcl_child_checkpoint_reply(cs->child, NULL);
+        kcl_proc_checkpoint_reply(cs->proc, NULL);
     } else if (cs->write_inflight) {
         cs->cp_waiting = true;
         cs->cp_value = v;
@@ -258,7 +257,7 @@ static void on_iterator(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_er
     }
     free(cs->iterator);
     cs->iterator = kn_xstrdup(it->valuestring);
-    if (cs->child) {
+    if (cs->proc) {
         cs->phase = CS_FETCH_WAIT;
         cs->next_at = 0;
         consumer_step(cs, kcl_now());
@@ -268,14 +267,12 @@ static void on_iterator(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_er
         consumer_step(cs, kcl_now());
         return;
     }
-    if (kcl_child_spawn(w->cfg->argv, cs->shard, w->cfg->timeout_seconds * 1000, on_child, cs, &cs->child) < 0) {
+    if (w->ops->start(w->env, cs->shard, on_proc, cs, &cs->proc) < 0) {
         fail_shard(cs, "the record processor could not be started");
         consumer_step(cs, kcl_now());
         return;
     }
-    kn_buf b = KN_BUF_INIT;
-    kcl_msg_initialize(&b, cs->shard, &cs->cp.last);
-    send_line(cs, KCL_ACT_INITIALIZE, &b);
+    sent(cs, KCL_ACT_INITIALIZE, cs->proc->ops->initialize(cs->proc, cs->shard, &cs->cp.last));
     cs->phase = CS_INITIALIZE;
 }
 
@@ -348,12 +345,14 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
     const cJSON *mbl = cJSON_GetObjectItemCaseSensitive(resp, "MillisBehindLatest");
     int64_t millis_behind = cJSON_IsNumber(mbl) ? (int64_t)mbl->valuedouble : -1;
 
-    kn_buf line = KN_BUF_INIT;
-    kcl_msg_records_begin(&line);
-    size_t count = 0;
+    /* The user records (de-aggregated, after the greatest ESN delivered: invariant 2); their
+     * bytes live in raws until the processor has had them. */
+    const cJSON *records = cJSON_GetObjectItemCaseSensitive(resp, "Records"), *rec;
+    size_t cap = (size_t)cJSON_GetArraySize(records), count = 0, nraws = 0;
+    kn_user_record *batch = kn_xmalloc((cap ? cap : 1) * sizeof *batch);
+    unsigned char **raws = kn_xmalloc((cap ? cap : 1) * sizeof *raws);
     kcl_esn max = cs->cp.largest;
-    const cJSON *rec;
-    cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(resp, "Records"))
+    cJSON_ArrayForEach(rec, records)
     {
         const cJSON *seq = cJSON_GetObjectItemCaseSensitive(rec, "SequenceNumber");
         const cJSON *pk = cJSON_GetObjectItemCaseSensitive(rec, "PartitionKey");
@@ -362,6 +361,8 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
         if (!cJSON_IsString(seq) || !cJSON_IsString(pk) || !cJSON_IsString(data)) continue;
         int64_t arrival = cJSON_IsNumber(at) ? (int64_t)llround(at->valuedouble * 1000.0) : 0;
         snprintf(cs->last_fetched, sizeof cs->last_fetched, "%s", seq->valuestring);
+        kcl_esn e;
+        if (kcl_esn_parse(seq->valuestring, 0, &e) < 0) continue;
         size_t dlen = strlen(data->valuestring), n;
         unsigned char *raw = kn_xmalloc(kn_b64_decoded_max(dlen) + 1);
         if (kn_b64_decode(data->valuestring, dlen, raw, &n, NULL) != KN_B64_OK) {
@@ -369,47 +370,55 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
             free(raw);
             continue;
         }
-        kcl_subrecord *subs = NULL;
+        raws[nraws++] = raw;
+        kn_kpl_subrecord *subs = NULL;
         size_t nsubs = 0;
-        kcl_kpl_status st = kcl_kpl_deaggregate(raw, n, cs->hash_lo, cs->hash_hi, &subs, &nsubs);
-        if (st == KCL_KPL_OUT_OF_RANGE) {
+        kn_kpl_status st = kn_kpl_deaggregate(raw, n, cs->hash_lo, cs->hash_hi, &subs, &nsubs);
+        KN_ASSERT(st != KN_KPL_NOMEM); /* the daemon aborts on out-of-memory, as kn_xmalloc does */
+        if (st == KN_KPL_OUT_OF_RANGE) {
             kn_warn("shard %s: aggregated record %s has sub-records outside the shard's hash range; dropped",
                     cs->shard, seq->valuestring);
-        } else if (st == KCL_KPL_OK) {
+        } else if (st == KN_KPL_OK) {
+            if (count + nsubs > cap) {
+                cap = (count + nsubs) * 2;
+                batch = kn_xrealloc(batch, cap * sizeof *batch);
+            }
             for (size_t i = 0; i < nsubs; i++) {
-                kcl_esn e;
-                if (kcl_esn_parse(seq->valuestring, (int64_t)i, &e) < 0 || kcl_esn_cmp(&e, &cs->cp.largest) <= 0)
-                    continue;
-                kcl_msg_record(&line, count == 0, subs[i].data, subs[i].data_len, subs[i].partition_key,
-                               subs[i].partition_key_len, seq->valuestring, arrival, (int64_t)i);
-                count++;
+                e.sub = (int64_t)i;
+                if (kcl_esn_cmp(&e, &cs->cp.largest) <= 0) continue;
+                batch[count++] = (kn_user_record){.sequence_number = seq->valuestring,
+                                                  .subsequence_number = (int64_t)i,
+                                                  .aggregated = true,
+                                                  .partition_key = subs[i].partition_key,
+                                                  .partition_key_len = subs[i].partition_key_len,
+                                                  .data = subs[i].data,
+                                                  .len = subs[i].data_len,
+                                                  .arrival_ms = arrival};
                 max = e;
             }
-        } else {
-            kcl_esn e;
-            if (kcl_esn_parse(seq->valuestring, 0, &e) == 0 && kcl_esn_cmp(&e, &cs->cp.largest) > 0) {
-                kcl_msg_record(&line, count == 0, raw, n, pk->valuestring, strlen(pk->valuestring), seq->valuestring,
-                               arrival, 0);
-                count++;
-                max = e;
-            }
+        } else if (kcl_esn_cmp(&e, &cs->cp.largest) > 0) {
+            if (count == cap) batch = kn_xrealloc(batch, (cap = cap * 2 + 1) * sizeof *batch);
+            batch[count++] = (kn_user_record){.sequence_number = seq->valuestring,
+                                              .partition_key = pk->valuestring,
+                                              .partition_key_len = strlen(pk->valuestring),
+                                              .data = raw,
+                                              .len = n,
+                                              .arrival_ms = arrival};
+            max = e;
         }
         free(subs);
-        free(raw);
     }
-    kcl_msg_records_end(&line, millis_behind);
     bool deliver = count > 0 || w->cfg->call_process_records_even_for_empty;
-    if (deliver && cs->child && kcl_child_get_state(cs->child) == KCL_CHILD_READY && !cs->lost && !cs->failed) {
+    if (deliver && cs->proc && kcl_proc_get_state(cs->proc) == KCL_PROC_READY && !cs->lost && !cs->failed) {
         kcl_cp_delivered(&cs->cp, &max);
         if (!w->first_records_logged && count > 0) {
             w->first_records_logged = true;
             kn_info("first processRecords %lld ms after start (shard %s, %zu records)",
                     (long long)(now - w->start_ms), cs->shard, count);
         }
-        send_line(cs, KCL_ACT_PROCESS_RECORDS, &line);
+        sent(cs, KCL_ACT_PROCESS_RECORDS, cs->proc->ops->process_records(cs->proc, batch, count, millis_behind));
         cs->phase = CS_PROCESSING;
     } else {
-        kn_buf_free(&line);
         if (cs->pending_end)
             start_ending(cs);
         else {
@@ -417,6 +426,9 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
             cs->next_at = cs->last_fetch_ms + w->cfg->idle_time_between_reads_ms;
         }
     }
+    for (size_t i = 0; i < nraws; i++) free(raws[i]);
+    free(raws);
+    free(batch);
     consumer_step(cs, now);
 }
 
@@ -441,10 +453,8 @@ static void get_records(kcl_consumer *cs)
 static void send_shard_ended(kcl_consumer *cs)
 {
     kcl_cp_shard_end(&cs->cp);
-    if (!cs->child || kcl_child_get_state(cs->child) != KCL_CHILD_READY) return;
-    kn_buf b = KN_BUF_INIT;
-    kcl_msg_shard_ended(&b);
-    send_line(cs, KCL_ACT_SHARD_ENDED, &b);
+    if (!cs->proc || kcl_proc_get_state(cs->proc) != KCL_PROC_READY) return;
+    sent(cs, KCL_ACT_SHARD_ENDED, cs->proc->ops->notify(cs->proc, KCL_ACT_SHARD_ENDED));
     cs->terminal_sent = true;
     cs->phase = CS_SHARD_ENDED;
 }
@@ -558,28 +568,28 @@ static void on_status(kcl_consumer *cs, kcl_action a)
         if (cs->cp.last.kind == KCL_ESN_SHARD_END) {
             kn_info("shard %s: completed and checkpointed at SHARD_END", cs->shard);
             cs->phase = CS_FINISHED;
-            kcl_child_close(cs->child, cs->w->cfg->shutdown_grace_ms);
+            kcl_proc_close(cs->proc, cs->w->cfg->shutdown_grace_ms);
         } else {
             fail_shard(cs, "Application didn't checkpoint at end of shard");
         }
         break;
-    case KCL_ACT_LEASE_LOST: kcl_child_close(cs->child, cs->w->cfg->shutdown_grace_ms); break;
+    case KCL_ACT_LEASE_LOST: kcl_proc_close(cs->proc, cs->w->cfg->shutdown_grace_ms); break;
     default: break;
     }
 }
 
-static void on_child(kcl_child *c, kcl_child_event ev, const kcl_checkpoint_req *req, void *ud)
+static void on_proc(kcl_proc *c, kcl_proc_event ev, const kcl_checkpoint_req *req, void *ud)
 {
     kcl_consumer *cs = ud;
     switch (ev) {
-    case KCL_CHILD_EV_STATUS: on_status(cs, kcl_child_action(c)); break;
-    case KCL_CHILD_EV_CHECKPOINT: on_checkpoint_request(cs, req); return;
-    case KCL_CHILD_EV_FAILED:
+    case KCL_PROC_EV_STATUS: on_status(cs, kcl_proc_action(c)); break;
+    case KCL_PROC_EV_CHECKPOINT: on_checkpoint_request(cs, req); return;
+    case KCL_PROC_EV_FAILED:
         if (cs->phase != CS_FINISHED) fail_shard(cs, "its record processor failed");
         break;
-    case KCL_CHILD_EV_CLOSED:
-        kcl_child_free(c);
-        cs->child = NULL;
+    case KCL_PROC_EV_CLOSED:
+        kcl_proc_free(c);
+        cs->proc = NULL;
         break;
     }
     consumer_step(cs, kcl_now());
@@ -592,22 +602,19 @@ static void stop_step(kcl_consumer *cs)
     if (cs->phase != CS_FINISHED || cs->lost || cs->failed || cs->w->shutting_down) {
         if (cs->phase != CS_STOPPING) cs->phase = CS_STOPPING;
     }
-    if (cs->child) {
-        kcl_child_state st = kcl_child_get_state(cs->child);
-        if (st != KCL_CHILD_READY) return; /* an action in flight, or closing */
+    if (cs->proc) {
+        kcl_proc_state st = kcl_proc_get_state(cs->proc);
+        if (st != KCL_PROC_READY) return; /* an action in flight, or closing */
         if (cs->initialized && !cs->terminal_sent) {
-            kn_buf b = KN_BUF_INIT;
             if (cs->w->shutting_down && !cs->shutdown_notified && !cs->lost && !cs->failed) {
-                kcl_msg_shutdown_requested(&b);
-                send_line(cs, KCL_ACT_SHUTDOWN_REQUESTED, &b);
+                sent(cs, KCL_ACT_SHUTDOWN_REQUESTED, cs->proc->ops->notify(cs->proc, KCL_ACT_SHUTDOWN_REQUESTED));
                 return;
             }
-            kcl_msg_lease_lost(&b);
-            send_line(cs, KCL_ACT_LEASE_LOST, &b);
+            sent(cs, KCL_ACT_LEASE_LOST, cs->proc->ops->notify(cs->proc, KCL_ACT_LEASE_LOST));
             cs->terminal_sent = true;
             return;
         }
-        kcl_child_close(cs->child, cs->w->cfg->shutdown_grace_ms);
+        kcl_proc_close(cs->proc, cs->w->cfg->shutdown_grace_ms);
         return;
     }
     if (cs->busy || cs->write_inflight) return;
@@ -618,7 +625,7 @@ void consumer_step(kcl_consumer *cs, int64_t now)
 {
     kcl_worker *w = cs->w;
     if (cs->lost || cs->failed || cs->phase == CS_STOPPING ||
-        (w->shutting_down && (cs->phase != CS_FINISHED || !cs->child))) {
+        (w->shutting_down && (cs->phase != CS_FINISHED || !cs->proc))) {
         /* A graceful shutdown lets an initialized child hear shutdownRequested first. */
         stop_step(cs);
         return;
@@ -632,7 +639,7 @@ void consumer_step(kcl_consumer *cs, int64_t now)
         if (now >= cs->next_at) get_iterator(cs);
         break;
     case CS_FETCH_WAIT:
-        if (now >= cs->next_at && cs->iterator && cs->child && kcl_child_get_state(cs->child) == KCL_CHILD_READY)
+        if (now >= cs->next_at && cs->iterator && cs->proc && kcl_proc_get_state(cs->proc) == KCL_PROC_READY)
             get_records(cs);
         break;
     default: break;

@@ -5,8 +5,13 @@
  * Reads the same .properties file as the Java MultiLangDaemon (the option wins over a
  * positional file, with a warning, as in Java), runs the worker until SIGTERM or SIGINT, and
  * exits 0 after a graceful shutdown, 1 on a startup error. -l/--log-configuration (a logback
- * file for the Java daemon) is accepted and ignored. */
+ * file for the Java daemon) is accepted and ignored.
+ *
+ * A thin program: the lease engine is the one kn_consumer runs (worker.h); this file adds the
+ * properties file, the signals (handlers only set the stop flag or wake the loop) and the
+ * MultiLangDaemon record processors (multilang.c). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +21,32 @@
 #include "base/props.h"
 #include "kcl/child.h"
 #include "kcl/config.h"
+#include "kcl/processor.h"
 #include "kcl/worker.h"
+
+static kcl_stop stop;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGCHLD) kcl_stop_wake(&stop); /* the loop reaps every turn */
+    else kcl_stop_request(&stop);
+}
+
+static int setup_signals(void)
+{
+    if (kcl_stop_init(&stop) < 0) return -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
 
 static void usage(FILE *f)
 {
@@ -82,7 +112,8 @@ int main(int argc, char **argv)
         kcl_config_free(&cfg);
         return 1;
     }
-    int status = kcl_worker_run(&cfg);
+    int status = 1;
+    if (setup_signals() == 0) status = kcl_worker_run(&cfg, &kcl_multilang_ops, &cfg, &stop);
     kcl_config_free(&cfg);
     return status;
 bad:

@@ -1,24 +1,25 @@
-/* The worker's event loop, signals and graceful shutdown (see worker.h for the layout).
+/* The worker's event loop, stop requests and graceful shutdown (see worker.h for the layout).
  *
  * One turn of the loop:
  *   1. run due timers: coordinator (table, shard sync, taker, renewer) and each consumer;
- *   2. register the children's pipes in one epoll set (only the fds each child wants now);
- *   3. kn_transport_poll waits on curl's sockets, the epoll fd and the signal self-pipe, up
- *      to the nearest deadline, and runs the callbacks of finished requests;
- *   4. read the self-pipe (signals only set flags and write a byte there), hand ready pipes
- *      to their children, reap exited processes (waitpid(-1, WNOHANG), each exit logged), and
- *      tick every child, which delivers its events to its consumer.
+ *   2. register the processors' descriptors (child pipes) in one epoll set (only the fds each
+ *      wants now);
+ *   3. kn_transport_poll waits on curl's sockets, the epoll fd and the stop self-pipe, up to
+ *      the nearest deadline, and runs the callbacks of finished requests;
+ *   4. drain the self-pipe (signal handlers and kn_consumer_shutdown only set a flag and
+ *      write a byte there), hand ready descriptors to their processors, reap exited children
+ *      (waitpid(-1, WNOHANG), each exit logged), and tick every processor, which delivers its
+ *      events to its consumer.
  *
- * Shutdown (SIGTERM/SIGINT): no more taking or shard syncs; every consumer sends
- * shutdownRequested (its child may checkpoint), then leaseLost, closes the child's stdin,
- * waits for its exit, and releases the lease in the table so another worker can take it at
- * once. The loop ends when no consumer is left, or at shutdownGraceMillis, when remaining
- * children are killed. Exit status 0 either way. */
+ * Shutdown (a stop request: SIGTERM/SIGINT in kinesin-kcl, kn_consumer_shutdown in the
+ * library): no more taking or shard syncs; every consumer sends shutdownRequested (its
+ * processor may checkpoint), then leaseLost, closes the processor, and releases the lease in
+ * the table so another worker can take it at once. The loop ends when no consumer is left, or
+ * at shutdownGraceMillis, when remaining processors are killed. Exit status 0 either way. */
 #include "kcl/worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,20 +29,37 @@
 #include "base/clock.h"
 #include "base/log.h"
 
-static volatile sig_atomic_t got_term, got_chld;
-static int sig_pipe[2] = {-1, -1};
+int kcl_stop_init(kcl_stop *s)
+{
+    s->requested = 0;
+    if (pipe2(s->fd, O_CLOEXEC | O_NONBLOCK) < 0) {
+        kn_error("pipe2() failed: %s", strerror(errno));
+        s->fd[0] = s->fd[1] = -1;
+        return KN_EIO;
+    }
+    return 0;
+}
 
-static void on_signal(int sig)
+void kcl_stop_wake(kcl_stop *s)
 {
     int saved = errno;
-    if (sig == SIGCHLD)
-        got_chld = 1;
-    else
-        got_term = 1;
     char b = 0;
-    ssize_t w = write(sig_pipe[1], &b, 1);
+    ssize_t w = write(s->fd[1], &b, 1);
     (void)w;
     errno = saved;
+}
+
+void kcl_stop_request(kcl_stop *s)
+{
+    s->requested = 1;
+    kcl_stop_wake(s);
+}
+
+void kcl_stop_free(kcl_stop *s)
+{
+    if (s->fd[0] >= 0) close(s->fd[0]);
+    if (s->fd[1] >= 0) close(s->fd[1]);
+    s->fd[0] = s->fd[1] = -1;
 }
 
 int64_t kcl_now(void)
@@ -82,7 +100,7 @@ int kcl_call(kcl_worker *w, kn_client *c, const char *op, const kn_buf *body, kc
 /* ---- children's pipes in one epoll set ------------------------------------------------ */
 
 typedef struct fdreg {
-    kcl_child **owner; /* by fd: the child that registered it, NULL if none */
+    kcl_proc **owner; /* by fd: the processor that registered it, NULL if none */
     short *events;
     int cap;
     int epfd;
@@ -110,7 +128,7 @@ static uint32_t to_epoll(short ev)
 static void reg_update(fdreg *r, kcl_worker *w)
 {
     /* Mark what is wanted now, then add, modify and delete against what was registered. */
-    static kcl_child **want_owner;
+    static kcl_proc **want_owner;
     static short *want;
     static int want_cap;
     if (want_cap < r->cap || !want) {
@@ -121,9 +139,9 @@ static void reg_update(fdreg *r, kcl_worker *w)
     memset(want_owner, 0, (size_t)want_cap * sizeof *want_owner);
     memset(want, 0, (size_t)want_cap * sizeof *want);
     for (kcl_consumer *cs = w->consumers; cs; cs = cs->next) {
-        if (!cs->child) continue;
+        if (!cs->proc) continue;
         kcl_waitfd fds[3];
-        size_t n = kcl_child_waitfds(cs->child, fds);
+        size_t n = cs->proc->ops->waitfds(cs->proc, fds);
         for (size_t i = 0; i < n; i++) {
             int fd = fds[i].fd;
             reg_grow(r, fd);
@@ -135,12 +153,12 @@ static void reg_update(fdreg *r, kcl_worker *w)
                 memset(want + want_cap, 0, (size_t)(cap - want_cap) * sizeof *want);
                 want_cap = cap;
             }
-            want_owner[fd] = cs->child;
+            want_owner[fd] = cs->proc;
             want[fd] = fds[i].events;
         }
     }
     for (int fd = 0; fd < r->cap; fd++) {
-        kcl_child *old = r->owner[fd], *nw = fd < want_cap ? want_owner[fd] : NULL;
+        kcl_proc *old = r->owner[fd], *nw = fd < want_cap ? want_owner[fd] : NULL;
         short ev = fd < want_cap ? want[fd] : 0;
         if (!old && !nw) continue;
         struct epoll_event e = {.events = to_epoll(ev), .data.fd = fd};
@@ -167,30 +185,11 @@ static void dispatch_io(fdreg *r)
         if (fd >= r->cap || !r->owner[fd]) continue;
         short re = (short)((ev[i].events & EPOLLIN ? POLLIN : 0) | (ev[i].events & EPOLLOUT ? POLLOUT : 0) |
                            (ev[i].events & EPOLLHUP ? POLLHUP : 0) | (ev[i].events & EPOLLERR ? POLLERR : 0));
-        kcl_child_handle_io(r->owner[fd], fd, re);
+        r->owner[fd]->ops->handle_io(r->owner[fd], fd, re);
     }
 }
 
 /* ---- the loop -------------------------------------------------------------------------- */
-
-static int setup_signals(void)
-{
-    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-        kn_error("pipe2() failed: %s", strerror(errno));
-        return -1;
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return 0;
-}
 
 static void begin_shutdown(kcl_worker *w, int64_t now)
 {
@@ -244,17 +243,18 @@ static int make_clients(kcl_worker *w)
     return 0;
 }
 
-int kcl_worker_run(const kcl_config *cfg)
+int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kcl_stop *stop)
 {
     int status = 1;
     fdreg reg = {NULL, NULL, 0, -1};
     kcl_worker w;
     memset(&w, 0, sizeof w);
     w.cfg = cfg;
+    w.ops = ops;
+    w.env = env;
     w.start_ms = kcl_now();
     kn_random_bytes(&w.rng, sizeof w.rng);
     w.rng |= 1;
-    if (setup_signals() < 0) goto fail;
     reg.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (reg.epfd < 0) {
         kn_error("epoll_create1() failed: %s", strerror(errno));
@@ -264,10 +264,7 @@ int kcl_worker_run(const kcl_config *cfg)
 
     for (;;) {
         int64_t now = kcl_now();
-        if (got_term) {
-            got_term = 0;
-            begin_shutdown(&w, now);
-        }
+        if (stop->requested) begin_shutdown(&w, now);
         if (w.fatal) {
             status = w.fatal;
             begin_shutdown(&w, now);
@@ -292,37 +289,34 @@ int kcl_worker_run(const kcl_config *cfg)
         if (w.shutting_down && w.shutdown_deadline < next) next = w.shutdown_deadline;
         for (kcl_consumer *cs = w.consumers; cs; cs = cs->next) {
             if ((cs->phase == CS_WAIT_PARENTS || cs->phase == CS_FETCH_WAIT) && cs->next_at < next) next = cs->next_at;
-            if (cs->child) {
-                int64_t d = kcl_child_next_deadline(cs->child);
+            if (cs->proc) {
+                int64_t d = cs->proc->ops->next_deadline(cs->proc);
                 if (d < next) next = d;
             }
         }
         reg_update(&reg, &w);
-        struct pollfd extra[2] = {{sig_pipe[0], POLLIN, 0}, {reg.epfd, POLLIN, 0}};
+        struct pollfd extra[2] = {{stop->fd[0], POLLIN, 0}, {reg.epfd, POLLIN, 0}};
         int64_t wait = next - now;
         if (wait < 0) wait = 0;
         if (wait > 1000) wait = 1000;
         int rc = kn_transport_poll(w.tp, (int)wait, extra, 2);
         if (rc < 0) kn_warn("kn_transport_poll: %s", kn_strerror(rc));
         char drain[64];
-        while (read(sig_pipe[0], drain, sizeof drain) > 0) {
+        while (read(stop->fd[0], drain, sizeof drain) > 0) {
         }
         dispatch_io(&reg);
-        if (got_chld) {
-            got_chld = 0;
-            kcl_children_reap();
-        }
+        if (ops->reap) ops->reap();
         now = kcl_now();
         for (kcl_consumer *cs = w.consumers; cs; cs = cs->next)
-            if (cs->child) kcl_child_tick(cs->child, now);
+            if (cs->proc) cs->proc->ops->tick(cs->proc, now);
     }
 fail:
-    /* Children still running (grace passed): kill their groups, reap what exits. */
+    /* Processors still running (grace passed): kill them (children's groups), reap what exits. */
     for (kcl_consumer *cs = w.consumers; cs; cs = cs->next)
-        if (cs->child) kcl_child_kill(cs->child, "daemon exiting");
-    if (w.consumers) {
+        if (cs->proc) kcl_proc_kill(cs->proc, "worker exiting");
+    if (w.consumers && ops->reap) {
         usleep(50000);
-        kcl_children_reap();
+        ops->reap();
     }
     while (w.consumers) {
         kcl_consumer *cs = w.consumers;

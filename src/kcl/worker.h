@@ -1,38 +1,56 @@
-/* The KCL worker inside kinesin-kcl: one thread, one event loop. libkinesin's transport (one
- * curl multi handle) carries every Kinesis and DynamoDB request; kn_transport_poll also waits on
- * the children's pipes and the signal self-pipe, with the nearest timer as its timeout. No
- * thread per shard, nothing blocks: each request completes in a callback.
+/* The KCL worker, the one lease engine behind kinesin-kcl and libkinesin's kn_consumer: one
+ * thread, one event loop. libkinesin's transport (one curl multi handle) carries every Kinesis
+ * and DynamoDB request; kn_transport_poll also waits on the record processors' descriptors
+ * (child pipes) and the stop pipe, with the nearest timer as its timeout. No thread per
+ * shard, nothing blocks: each request completes in a callback. Record processors come in two
+ * kinds behind one interface (processor.h): MultiLangDaemon children and in-process callbacks.
  *
  * Pieces (one file each):
  *   worker.c       the loop, signals, async-call plumbing, graceful shutdown
  *   coordinator.c  the lease table (create, wait ACTIVE), shard sync, the taker and the renewer
- *   consumer.c     one shard consumer per held lease, driving its record-processor child
- *   leasetable.c   items and request bodies; lease.c the taking algorithm; child.c the child
- *                  supervisor; checkpoint.c the checkpointer rules; kpl.c de-aggregation
+ *   consumer.c     one shard consumer per held lease, driving its record processor
+ *   leasetable.c   items and request bodies; lease.c the taking algorithm; checkpoint.c the
+ *                  checkpointer rules; de-aggregation is libkinesin's client/kpl.c
+ *   multilang.c    the MultiLangDaemon processor (child.c the child supervisor, protocol.c
+ *                  its lines), used by kinesin-kcl (main.c)
+ *   inproc.c       in-process processors and libkinesin's kn_consumer API
  *
- * Ownership: the worker owns its consumers (a list); a consumer owns its child and its held
+ * Ownership: the worker owns its consumers (a list); a consumer owns its processor and its held
  * lease. Every request in flight for a consumer counts in cs->inflight, and a consumer is freed
  * only when it is finished and nothing is in flight, so callbacks never see a freed consumer. */
 #ifndef KN_KCL_WORKER_H
 #define KN_KCL_WORKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "base/buf.h"
 #include "base/u128.h"
 #include "kcl/checkpoint.h"
-#include "kcl/child.h"
 #include "kcl/config.h"
 #include "kcl/lease.h"
+#include "kcl/processor.h"
 #include "kinesin/kinesin.h"
 
 typedef struct kcl_worker kcl_worker;
 typedef struct kcl_consumer kcl_consumer;
 
-/* Runs the worker until SIGTERM/SIGINT and a graceful shutdown, or a fatal startup error.
- * Returns the process exit status (0 after a graceful shutdown). */
-int kcl_worker_run(const kcl_config *cfg);
+/* How a running worker is told to stop: a flag and a self-pipe that wakes its poll. request
+ * and wake are async-signal-safe. */
+typedef struct kcl_stop {
+    volatile sig_atomic_t requested;
+    int fd[2];
+} kcl_stop;
+int kcl_stop_init(kcl_stop *s); /* 0, or KN_EIO (logged) */
+void kcl_stop_request(kcl_stop *s);
+void kcl_stop_wake(kcl_stop *s);
+void kcl_stop_free(kcl_stop *s);
+
+/* Runs the worker with processors of kind ops (env is the kind's, see processor.h) until stop
+ * is requested and a graceful shutdown completes, or a fatal startup error. Returns an exit
+ * status: 0 after a graceful shutdown, 1 on a fatal error. */
+int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kcl_stop *stop);
 
 /* ---- internal to src/kcl ---------------------------------------------------------------- */
 
@@ -67,7 +85,7 @@ struct kcl_consumer {
     char *iterator;
     char last_fetched[KCL_SEQ_MAX + 1]; /* for AFTER_SEQUENCE_NUMBER after an expired iterator */
     kcl_checkpointer cp;
-    kcl_child *child;
+    kcl_proc *proc;       /* its record processor, once started */
     bool initialized;       /* initialize completed */
     bool terminal_sent;     /* leaseLost or shardEnded sent */
     bool shutdown_notified; /* shutdownRequested completed (graceful shutdown) */
@@ -93,6 +111,8 @@ typedef struct kcl_backoff {
 
 struct kcl_worker {
     const kcl_config *cfg;
+    const kcl_proc_ops *ops;
+    void *env;
     kn_transport *tp;
     kn_client *kinesis, *ddb;
     uint64_t rng;

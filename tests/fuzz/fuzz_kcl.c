@@ -10,7 +10,7 @@
 
 #include "base/props.h"
 #include "kcl/checkpoint.h"
-#include "kcl/kpl.h"
+#include "client/kpl.h"
 #include "kcl/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,9 +42,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(rec + 4, p, n);
         unsigned int ml = 16;
         EVP_Digest(p, n, rec + 4 + n, &ml, EVP_md5(), NULL);
-        kcl_subrecord *subs = NULL;
+        kn_kpl_subrecord *subs = NULL;
         size_t ns = 0;
-        if (kcl_kpl_deaggregate(rec, n + 20, 0, ~(kn_u128)0, &subs, &ns) == KCL_KPL_OK) free(subs);
+        if (kn_kpl_deaggregate(rec, n + 20, 0, ~(kn_u128)0, &subs, &ns) == KN_KPL_OK) free(subs);
         free(rec);
         break;
     }

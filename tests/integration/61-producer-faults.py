@@ -2,9 +2,15 @@
 closes some connections before reading them, closes kept-alive connections between requests,
 answers some requests with ProvisionedThroughputExceededException without forwarding them, and
 fails a random subset of PutRecords entries (forwarding only the rest). 100,000 records with
-200 keys must arrive exactly once each and in order per key. Faults never hit a request that
-reached kinesind, so a duplicate would be the producer's fault, not the network's."""
+200 keys must arrive exactly once each and in order per key, and each gets exactly one delivery
+report (`--report`), a success naming where it was read back. Faults never hit a request that
+reached kinesind, so a duplicate would be the producer's fault, not the network's.
 
+Two passes: records sent plain, then KPL-aggregated (`--aggregate`) into a kinesind that
+enforces AWS's per-shard throughput (--enforce-throughput) with the producer's rate limit set
+above it (RateLimit=300), so kinesind throttles whole PutRecords entries too."""
+
+import base64
 import json
 import os
 import random
@@ -136,25 +142,54 @@ def proxy(upstream_port):
     return ls
 
 
-def test():
-    with Kinesind(args=["--fsync", "never"]) as kd:
+def reset_stats():
+    with lock:
+        for k in stats:
+            stats[k] = 0
+        connections[0] = 0
+
+
+def run_pass(aggregate):
+    reset_stats()
+    args = ["--fsync", "never"] + (["--enforce-throughput"] if aggregate else [])
+    with Kinesind(args=args) as kd:
         c = boto3_client(kd.endpoint)
         create_active(c, "load", 4)
         ls = proxy(kd.port)
         bin_ = os.path.join(os.environ.get("KN_BIN") or os.path.join(os.environ["KN_SRC"], "build", "bin"), "kinesin")
         lines = "".join('{"k":"key-%d","i":%d}\n' % (i % KEYS, i) for i in range(N))
+        extra = ["--aggregate", "--producer-option", "RateLimit=300", "--producer-option", "AggregationMaxSize=8192"] \
+            if aggregate else []
         t0 = time.monotonic()
         p = subprocess.run([bin_, "--endpoint", "http://127.0.0.1:%d" % ls.getsockname()[1], "put", "load",
-                            "--key-field", "k"], input=lines, capture_output=True, text=True, timeout=55)
+                            "--key-field", "k", "--report"] + extra, input=lines, capture_output=True, text=True,
+                           timeout=100)
         secs = time.monotonic() - t0
         eq(p.returncode, 0, "kinesin put exit code (stderr %s)" % p.stderr)
         ls.close()
         check(stats["dropped"] and stats["closed"] and stats["throttled"] and stats["entries_failed"],
               "the proxy injected every kind of fault: %r" % stats)
-        out = subprocess.run([bin_, "--endpoint", kd.endpoint, "cat", "load"], capture_output=True, text=True,
-                             timeout=50)
+        reports = {}
+        for line in p.stdout.splitlines():
+            r = json.loads(line)
+            if r["Record"] in reports:
+                fail("two delivery reports for record %d: %r and %r" % (r["Record"], reports[r["Record"]], r))
+            if "ErrorCode" in r:
+                fail("record %d failed: %r" % (r["Record"], r))
+            reports[r["Record"]] = r
+        eq(len(reports), N, "delivery reports")
+        out = subprocess.run([bin_, "--endpoint", kd.endpoint, "--output", "json", "cat", "load"], capture_output=True,
+                             text=True, timeout=50)
         eq(out.returncode, 0, "cat exit code (%s)" % out.stderr)
-        got = [json.loads(x) for x in out.stdout.splitlines()]
+        got = []
+        for x in out.stdout.splitlines():
+            rec = json.loads(x)
+            body = json.loads(base64.b64decode(rec["Data"]))
+            rep = reports.get(body["i"] + 1)
+            if rep and (rep["SequenceNumber"], rep["SubSequenceNumber"], rep["ShardId"]) != \
+                    (rec["SequenceNumber"], rec.get("SubSequenceNumber", 0), rec["ShardId"]):
+                fail("record %d: reported %r, read back at %r" % (body["i"], rep, rec))
+            got.append(body)
         per_key = {}
         for r in got:
             per_key.setdefault(r["k"], []).append(r["i"])
@@ -163,7 +198,20 @@ def test():
         for k, seq in per_key.items():
             if seq != sorted(seq):
                 fail("key %s out of order: %r" % (k, seq[:20]))
-        print("%d records in %.1f s (%.0f/s) through faults %r" % (N, secs, N / secs, stats))
+        aggregated = sum(1 for r in reports.values() if r["Aggregated"])
+        retried = sum(1 for r in reports.values() if r["Attempts"] > 1)
+        if aggregate:
+            check(aggregated > N / 2, "most records travelled in aggregates (%d of %d)" % (aggregated, N))
+        else:
+            eq(aggregated, 0, "records in aggregates without --aggregate")
+        check(retried > 0, "some records needed more than one attempt")
+        print("%s: %d records in %.1f s (%.0f/s), %d retried, through faults %r"
+              % ("aggregated" if aggregate else "plain", N, secs, N / secs, retried, stats))
+
+
+def test():
+    run_pass(False)
+    run_pass(True)
 
 
 main(test)

@@ -4,6 +4,7 @@ seed-style aws-kcl processor (kcl_seed_processor.js) against a Kinesind, and rea
     from kn_kcl import KclApp
     app = KclApp(kd, stream="s", name="app", failover_ms=3000)
     w1 = app.worker("w1")          # started; stop() = SIGTERM + wait, kill() = SIGKILL
+    c1 = app.lib_worker("c1")      # the same, a kn_consumer process (tests/tools/kn_consumer_worker)
     app.wait_records(datas, timeout=30)
     app.leases()                   # {shardId: item as plain dict}
 """
@@ -22,6 +23,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def kcl_bin():
     d = os.environ.get("KN_BIN") or os.path.join(os.environ.get("KN_SRC", os.path.join(HERE, "..", "..")), "build", "bin")
     return os.path.join(d, "kinesin-kcl")
+
+
+def consumer_worker_bin():
+    d = os.environ.get("KN_TEST_BIN") or os.path.join(os.environ.get("KN_SRC", os.path.join(HERE, "..", "..")),
+                                                      "build", "tests")
+    return os.path.join(d, "kn_consumer_worker")
 
 
 def ddb_client(endpoint):
@@ -44,7 +51,9 @@ _workers = []
 
 
 class Worker:
-    def __init__(self, app, worker_id, extra=None):
+    """A kinesin-kcl worker, or (library=True) a kn_consumer process with the same settings."""
+
+    def __init__(self, app, worker_id, extra=None, library=False):
         self.app = app
         self.worker_id = worker_id
         self.props = os.path.join(app.dir, "%s.properties" % worker_id)
@@ -59,8 +68,12 @@ class Worker:
         self.log = open(self.log_path, "ab")
         env = dict(os.environ)
         env["KCL_OUT"] = app.out
-        self.proc = subprocess.Popen([kcl_bin(), "--properties", self.props], stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log, env=env, cwd=HERE)
+        if library:
+            argv = [consumer_worker_bin(), app.out] + ["%s=%s" % kv for kv in lines.items() if kv[0] != "executableName"]
+        else:
+            argv = [kcl_bin(), "--properties", self.props]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=env,
+                                     cwd=HERE)
         _workers.append(self)
 
     def alive(self):
@@ -102,7 +115,7 @@ def cleanup_workers():
 
 def dump_workers():
     for w in _workers:
-        print("\n----- kinesin-kcl %s -----\n%s" % (w.worker_id, w.text()[-15000:]))
+        print("\n----- worker %s -----\n%s" % (w.worker_id, w.text()[-15000:]))
 
 
 class KclApp:
@@ -133,6 +146,9 @@ class KclApp:
 
     def worker(self, worker_id, extra=None):
         return Worker(self, worker_id, extra)
+
+    def lib_worker(self, worker_id, extra=None):
+        return Worker(self, worker_id, extra, library=True)
 
     def events(self):
         with open(self.out) as f:

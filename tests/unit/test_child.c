@@ -150,10 +150,10 @@ static void send_action(kcl_child *c, kcl_action a)
     kn_buf_free(&b);
 }
 
-static void on_event(kcl_child *c, kcl_child_event ev, const kcl_checkpoint_req *req, void *ud)
+static void on_event(kcl_child *c, kcl_proc_event ev, const kcl_checkpoint_req *req, void *ud)
 {
     switch (ev) {
-    case KCL_CHILD_EV_STATUS: {
+    case KCL_PROC_EV_STATUS: {
         kn_buf_printf(&events, "status:%s ", kcl_action_name(kcl_child_action(c)));
         kcl_action next = script[script_pos];
         if (next != KCL_ACT_NONE) {
@@ -164,12 +164,12 @@ static void on_event(kcl_child *c, kcl_child_event ev, const kcl_checkpoint_req 
         }
         break;
     }
-    case KCL_CHILD_EV_CHECKPOINT:
+    case KCL_PROC_EV_CHECKPOINT:
         kn_buf_printf(&events, "cp:%s ", req->seq ? req->seq : "null");
         kcl_child_checkpoint_reply(c, cp_error);
         break;
-    case KCL_CHILD_EV_FAILED: kn_buf_puts(&events, "failed "); break;
-    case KCL_CHILD_EV_CLOSED:
+    case KCL_PROC_EV_FAILED: kn_buf_puts(&events, "failed "); break;
+    case KCL_PROC_EV_CLOSED:
         kn_buf_puts(&events, "closed");
         closed = true;
         break;

@@ -12,8 +12,8 @@
 #include <openssl/evp.h>
 
 #include "base/buf.h"
+#include "client/kpl.h"
 #include "kcl/checkpoint.h"
-#include "kcl/kpl.h"
 #include "kcl/lease.h"
 #include "kcl/leasetable.h"
 #include "kcl/protocol.h"
@@ -131,9 +131,9 @@ static void kpl_deaggregation(void **state)
 {
     kn_buf agg = KN_BUF_INIT;
     aggregate(&agg, NULL);
-    kcl_subrecord *subs;
+    kn_kpl_subrecord *subs;
     size_t n;
-    assert_int_equal(kcl_kpl_deaggregate(agg.data, agg.len, 0, KN_U128_MAX, &subs, &n), KCL_KPL_OK);
+    assert_int_equal(kn_kpl_deaggregate(agg.data, agg.len, 0, KN_U128_MAX, &subs, &n), KN_KPL_OK);
     assert_int_equal(n, 3);
     assert_int_equal(subs[1].partition_key_len, 4);
     assert_memory_equal(subs[1].partition_key, "pk-b", 4);
@@ -144,22 +144,22 @@ static void kpl_deaggregation(void **state)
 
     /* One sub-record outside the shard's range drops the whole record. */
     kn_u128 h = kn_hash_key("pk-a", 4);
-    assert_int_equal(kcl_kpl_deaggregate(agg.data, agg.len, h, h, &subs, &n), KCL_KPL_OUT_OF_RANGE);
+    assert_int_equal(kn_kpl_deaggregate(agg.data, agg.len, h, h, &subs, &n), KN_KPL_OUT_OF_RANGE);
 
     /* Explicit hash key wins over the partition key's MD5. */
     kn_buf agg2 = KN_BUF_INIT;
     aggregate(&agg2, "12345");
-    assert_int_equal(kcl_kpl_deaggregate(agg2.data, agg2.len, 0, KN_U128_MAX, &subs, &n), KCL_KPL_OK);
+    assert_int_equal(kn_kpl_deaggregate(agg2.data, agg2.len, 0, KN_U128_MAX, &subs, &n), KN_KPL_OK);
     assert_true(subs[2].hash_key == 12345);
     free(subs);
 
     /* A corrupted MD5, a wrong magic, or a plain record: not aggregated. */
     agg.data[agg.len - 1] ^= 1;
-    assert_int_equal(kcl_kpl_deaggregate(agg.data, agg.len, 0, KN_U128_MAX, &subs, &n), KCL_KPL_NOT_AGGREGATED);
-    assert_int_equal(kcl_kpl_deaggregate("hello world, this is plain", 26, 0, KN_U128_MAX, &subs, &n),
-                     KCL_KPL_NOT_AGGREGATED);
-    assert_int_equal(kcl_kpl_deaggregate("\xf3\x89\x9a\xc2", 4, 0, KN_U128_MAX, &subs, &n),
-                     KCL_KPL_NOT_AGGREGATED);
+    assert_int_equal(kn_kpl_deaggregate(agg.data, agg.len, 0, KN_U128_MAX, &subs, &n), KN_KPL_NOT_AGGREGATED);
+    assert_int_equal(kn_kpl_deaggregate("hello world, this is plain", 26, 0, KN_U128_MAX, &subs, &n),
+                     KN_KPL_NOT_AGGREGATED);
+    assert_int_equal(kn_kpl_deaggregate("\xf3\x89\x9a\xc2", 4, 0, KN_U128_MAX, &subs, &n),
+                     KN_KPL_NOT_AGGREGATED);
     kn_buf_free(&agg);
     kn_buf_free(&agg2);
 }

@@ -224,6 +224,29 @@ static void config_unknown_keys_ignored(void **state)
     kcl_config_free(&c);
 }
 
+/* kn_consumer's settings: no executableName (in-process processors), credentials defaulted,
+ * everything else checked as for kinesin-kcl. */
+static void config_in_process(void **state)
+{
+    const char *text = "streamName = s\napplicationName = a\nfailoverTimeMillis = 2000\n";
+    kn_props p;
+    kcl_config c;
+    char err[512] = "";
+    assert_int_equal(kn_props_parse(text, strlen(text), &p, err, sizeof err), 0);
+    assert_int_equal(kcl_config_from_props(&p, &c, err, sizeof err), KN_EINVALID_ARGUMENT);
+    assert_int_equal(kcl_config_from_props_in_process(&p, &c, err, sizeof err), 0);
+    assert_null(c.argv);
+    assert_int_equal(c.failover_time_ms, 2000);
+    assert_string_equal(c.table_name, "a");
+    kcl_config_free(&c);
+    kn_props_free(&p);
+    const char *bad = "streamName = s\napplicationName = a\nfailoverTimeMillis = soon\n";
+    assert_int_equal(kn_props_parse(bad, strlen(bad), &p, err, sizeof err), 0);
+    assert_int_equal(kcl_config_from_props_in_process(&p, &c, err, sizeof err), KN_EINVALID_ARGUMENT);
+    assert_int_equal(strncmp(err, "failoverTimeMillis", 18), 0);
+    kn_props_free(&p);
+}
+
 static void split_command(void **state)
 {
     char **a = kcl_split_command("python   app.py\t--x  ");
@@ -240,7 +263,7 @@ int main(void)
         cmocka_unit_test(continuations_and_line_ends), cmocka_unit_test(escapes),
         cmocka_unit_test(duplicates_last_wins), cmocka_unit_test(config_sample_and_defaults),
         cmocka_unit_test(config_rejects_bad_and_missing), cmocka_unit_test(config_unknown_keys_ignored),
-        cmocka_unit_test(split_command),
+        cmocka_unit_test(config_in_process), cmocka_unit_test(split_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
