@@ -29,7 +29,7 @@
 
 #include "base/b64.h"
 #include "base/log.h"
-#include "kcl/kpl.h"
+#include "base/kpl.h"
 #include "kcl/leasetable.h"
 #include "kcl/protocol.h"
 #include "kcl/worker.h"

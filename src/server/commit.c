@@ -32,6 +32,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "server/metrics.h"
 #include "server/server.h"
 
 typedef struct batch {
@@ -107,7 +108,7 @@ static void *durability_main(void *arg)
         k->work = false;
         pthread_mutex_unlock(&k->mu);
         for (size_t i = 0; i < k->b.n; i++)
-            k->b.rcs[i] = kn_sync_req_run(k->b.reqs[i]);
+            k->b.rcs[i] = kn_metrics_timed_sync(k->b.reqs[i]);
         h2o_multithread_send_message(&k->receiver, &k->b.msg);
         pthread_mutex_lock(&k->mu);
     }
@@ -173,7 +174,7 @@ static void dispatch(kn_commit *k)
     if (b->n == 0 || !k->started) {
         /* nothing to sync (or no thread: shutting down): finish on this thread */
         for (size_t i = 0; i < b->n; i++)
-            b->rcs[i] = kn_sync_req_run(b->reqs[i]);
+            b->rcs[i] = kn_metrics_timed_sync(b->reqs[i]);
         batch_done(k);
         return;
     }

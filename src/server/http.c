@@ -24,7 +24,9 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/auth.h"
+#include "server/dashboard.h"
 #include "server/ddb/ddb_api.h"
+#include "server/metrics.h"
 
 #define MAX_BODY 7340032 /* 7 MiB: AWS (and the peers) answer 413 beyond it */
 
@@ -118,6 +120,7 @@ void kn_http_send(h2o_req_t *req, int status, const char *content_type, const ch
                                       : "Internal Server Error";
     req->res.content_length = len;
     if (content_type) kn_http_add_header(req, "content-type", content_type, strlen(content_type));
+    kn_metrics_response(req, status, body, len);
     h2o_start_response(req, &generator);
     h2o_iovec_t buf = h2o_iovec_init(body, len);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
@@ -257,6 +260,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
         kn_http_add_header(req, "access-control-expose-headers", expose, sizeof expose - 1);
     }
+    bool is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+                  h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (is_get && kn_dashboard_on_req(srv, req)) return 0; /* /metrics, /api/..., the dashboard */
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         send_xml(req, 403, "AccessDeniedException",
                  "Unable to determine service/operation name to be authorized");

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/auth.h"
+#include "server/dashboard.h"
 #include "server/http.h"
 #include "server/server.h"
 
@@ -56,6 +57,9 @@ static void usage(FILE *f)
                "  --auth MODE              none (default): check only that requests look signed;\n"
                "                           sigv4: verify every signature against --credentials\n"
                "  --credentials FILE       ACCESS_KEY_ID SECRET pairs, one per line (--auth sigv4)\n"
+               "  --dashboard on|off       serve the web dashboard (GET /), its JSON API (/api/...) and\n"
+               "                           Prometheus metrics (/metrics), read-only, on the same port\n"
+               "                           (default: on, but off with --auth sigv4)\n"
                "  --log-level LEVEL        debug, info, warn or error (default info)\n"
                "  --help                   this text\n"
                "  --version                print the version\n"
@@ -100,7 +104,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_THROUGHPUT,
         OPT_TLS_PORT,
         OPT_TLS_CERT,
-        OPT_TLS_KEY
+        OPT_TLS_KEY,
+        OPT_DASHBOARD
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -121,11 +126,12 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"tls-key", required_argument, 0, OPT_TLS_KEY},
                                          {"auth", required_argument, 0, OPT_AUTH},
                                          {"credentials", required_argument, 0, OPT_CREDENTIALS},
+                                         {"dashboard", required_argument, 0, OPT_DASHBOARD},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
                                          {0, 0, 0, 0}};
     opterr = 0;
-    int o;
+    int o, dashboard = -1; /* -1: by --auth */
     long long v;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -220,6 +226,16 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         case OPT_CREDENTIALS:
             cfg->credentials_file = optarg;
             break;
+        case OPT_DASHBOARD:
+            if (strcmp(optarg, "on") == 0) {
+                dashboard = 1;
+            } else if (strcmp(optarg, "off") == 0) {
+                dashboard = 0;
+            } else {
+                fprintf(stderr, "kinesind: --dashboard: '%s' is not on or off\n", optarg);
+                return -1;
+            }
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(0);
@@ -247,6 +263,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         fprintf(stderr, "kinesind: --auth sigv4 and --credentials FILE go together (see --help)\n");
         return -1;
     }
+    cfg->dashboard = dashboard < 0 ? !cfg->auth_sigv4 : dashboard == 1;
     return 0;
 }
 
@@ -347,6 +364,10 @@ int main(int argc, char **argv)
     kn_info("kinesind %s listening on %s:%d (%s, account %s, region %s, %zu streams recovered in %lld ms)",
             KN_VERSION, cfg->host, cfg->port, cfg->in_memory ? "in memory" : cfg->data_dir, cfg->account,
             cfg->region, srv.nstreams, (long long)(kn_mono_ms() - t0));
+    kn_dashboard_start();
+    if (cfg->dashboard)
+        kn_info("dashboard: http://%s:%d/ (metrics: http://%s:%d/metrics)", cfg->host, cfg->port, cfg->host,
+                cfg->port);
     if (!srv.auth && strncmp(cfg->host, "127.", 4) != 0)
         kn_warn(
             "listening on %s without authentication (--auth none): anyone who can reach this port can read "

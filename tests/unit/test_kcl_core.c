@@ -13,7 +13,7 @@
 
 #include "base/buf.h"
 #include "kcl/checkpoint.h"
-#include "kcl/kpl.h"
+#include "base/kpl.h"
 #include "kcl/lease.h"
 #include "kcl/leasetable.h"
 #include "kcl/protocol.h"

@@ -246,3 +246,10 @@ int ddb_validate(ddb_req *r, const kn_field *fields)
     kn_buf_free(&msg);
     return rc;
 }
+
+bool kn_ddb_known_op(const char *op, size_t op_len)
+{
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strlen(ops[i].name) == op_len && memcmp(ops[i].name, op, op_len) == 0) return true;
+    return false;
+}

@@ -144,6 +144,7 @@ static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const
         if (!kn_bucket_take(&r, 1, 1000, c->now_ms, false) ||
             !kn_bucket_take(&b, bytes, 1048576, c->now_ms, false)) {
             out->err = KN_ETHROUGHPUT_EXCEEDED;
+            sh->stats.write_throttled++;
             return;
         }
         sh->put_records = r;
@@ -151,7 +152,11 @@ static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const
     }
     int rc = sh ? kn_shard_log(c->srv, st, sh, &out->log) : KN_EINTERNAL;
     if (rc == 0) rc = kn_shardlog_append(out->log, c->now_ms, pk, strlen(pk), dst, dlen, &out->offset);
-    if (rc == 0) kn_commit_touch(c->srv, c, out->log);
+    if (rc == 0) {
+        kn_commit_touch(c->srv, c, out->log);
+        sh->stats.incoming.records++;
+        sh->stats.incoming.bytes += dlen;
+    }
     out->err = rc;
 }
 

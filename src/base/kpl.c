@@ -1,4 +1,4 @@
-#include "kcl/kpl.h"
+#include "base/kpl.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,8 +9,8 @@
  *
  * Decoded by hand: only varint (0) and length-delimited (2) wire types are expected; fixed32/64
  * fields are skipped; anything else makes the record "not aggregated". */
-#ifndef KN_KCL_KPL_H
-#define KN_KCL_KPL_H
+#ifndef KN_BASE_KPL_H
+#define KN_BASE_KPL_H
 
 #include <stdbool.h>
 #include <stddef.h>
