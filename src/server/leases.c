@@ -77,20 +77,6 @@ static void forget_dead(void)
     }
 }
 
-/* The stream whose shard the sequence number was issued by, or NULL. */
-static const kn_stream *stream_of_seq(kn_server *srv, const char *seq)
-{
-    kn_seq s;
-    if (!seq || kn_seq_parse(seq, strlen(seq), &s) < 0 || s.version != 2) return NULL;
-    for (size_t i = 0; i < srv->nstreams; i++) {
-        const kn_stream *st = srv->streams[i];
-        if (s.shard_index >= 0 && s.shard_index < st->nshards &&
-            st->shards[s.shard_index].created_ms / 1000 == s.create_secs)
-            return st;
-    }
-    return NULL;
-}
-
 typedef struct first_arrival {
     int64_t ms;
 } first_arrival;
@@ -99,6 +85,32 @@ static int on_first(void *ctx, const kn_record *rec)
 {
     ((first_arrival *)ctx)->ms = rec->arrival_ms;
     return 1;
+}
+
+/* The stream holding the record numbered seq, or NULL when none or more than one does (two
+ * streams whose shards were created in the same second can issue the same number). */
+static const kn_stream *stream_of_seq(kn_server *srv, const char *seq)
+{
+    kn_seq s;
+    if (!seq || kn_seq_parse(seq, strlen(seq), &s) < 0 || s.version != 2 || s.before) return NULL;
+    const kn_stream *found = NULL;
+    for (size_t i = 0; i < srv->nstreams; i++) {
+        kn_stream *st = srv->streams[i];
+        if (s.shard_index < 0 || s.shard_index >= st->nshards) continue;
+        kn_shard *sh = &st->shards[s.shard_index];
+        kn_shardlog *log;
+        first_arrival fa = {0};
+        uint64_t next;
+        if (sh->created_ms / 1000 != s.create_secs || kn_shard_log(srv, st, sh, &log) < 0 ||
+            kn_shardlog_read(log, s.seq_ix, 1, SIZE_MAX, on_first, &fa, &next) < 0 || !fa.ms)
+            continue;
+        char again[64];
+        kn_shard_seq(sh, s.seq_ix, fa.ms, again);
+        if (strcmp(again, seq) != 0) continue;
+        if (found) return NULL;
+        found = st;
+    }
+    return found;
 }
 
 /* Lag of a lease on its shard from its checkpoint. */

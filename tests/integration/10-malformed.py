@@ -73,7 +73,8 @@ def ok(r, what):
 
 
 def test():
-    with Kinesind() as kd:
+    # --dashboard off: GET / is then what AWS answers (with the dashboard on it is the page)
+    with Kinesind(args=("--dashboard", "off")) as kd:
         port = kd.port
 
         # ---- §1.6 rows 3-4: method and CORS ------------------------------------------------
