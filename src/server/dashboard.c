@@ -410,6 +410,17 @@ static void records(kn_server *srv, h2o_req_t *req, kn_stream *st, int64_t now)
             return;
         }
     } else {
+        static const char *const positions[] = {"TRIM_HORIZON", "LATEST", "AT_SEQUENCE_NUMBER",
+                                                "AFTER_SEQUENCE_NUMBER", "AT_TIMESTAMP"};
+        if (!pos) pos = "TRIM_HORIZON";
+        size_t k = 0;
+        while (k < 5 && strcmp(positions[k], pos) != 0)
+            k++;
+        if (k == 5) {
+            send_error(req, 400, "position: TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER or "
+                                 "AT_TIMESTAMP");
+            return;
+        }
         /* the same positions GetShardIterator takes, resolved by the same code */
         kn_call c;
         memset(&c, 0, sizeof c);
@@ -418,7 +429,7 @@ static void records(kn_server *srv, h2o_req_t *req, kn_stream *st, int64_t now)
         c.w.enc = KN_ENC_JSON;
         const char *ts = param(&ps, "timestamp"); /* epoch milliseconds */
         cJSON *t = ts ? cJSON_CreateNumber(strtod(ts, NULL) / 1000.0) : NULL;
-        int rc = kn_resolve_position(&c, st, sh, pos ? pos : "TRIM_HORIZON", param(&ps, "seq"), t, &from);
+        int rc = kn_resolve_position(&c, st, sh, pos, param(&ps, "seq"), t, &from);
         cJSON_Delete(t);
         if (rc < 0) {
             send_error(req, kn_err_status(rc), c.err_msg.data ? kn_buf_cstr(&c.err_msg) : kn_err_type(rc));
