@@ -428,7 +428,13 @@ static void records(kn_server *srv, h2o_req_t *req, kn_stream *st, int64_t now)
         c.now_ms = now;
         c.w.enc = KN_ENC_JSON;
         const char *ts = param(&ps, "timestamp"); /* epoch milliseconds */
-        cJSON *t = ts ? cJSON_CreateNumber(strtod(ts, NULL) / 1000.0) : NULL;
+        char *tend = NULL;
+        long long tms = ts ? strtoll(ts, &tend, 10) : 0;
+        if (ts && (*tend || tms < 0)) {
+            send_error(req, 400, "timestamp: epoch milliseconds");
+            return;
+        }
+        cJSON *t = ts ? cJSON_CreateNumber((double)tms / 1000.0) : NULL;
         int rc = kn_resolve_position(&c, st, sh, pos, param(&ps, "seq"), t, &from);
         cJSON_Delete(t);
         if (rc < 0) {
