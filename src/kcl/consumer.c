@@ -43,6 +43,7 @@ kcl_consumer *consumer_new(kcl_worker *w, const kcl_lease *l, int64_t counter, i
     cs->shard = kn_xstrdup(l->key);
     cs->counter = counter;
     cs->stamp_ms = now;
+    cs->millis_behind = -1;
     cs->lease = kcl_lease_dup(l);
     cs->hash_lo = 0;
     cs->hash_hi = KN_U128_MAX;
@@ -273,6 +274,7 @@ static void on_iterator(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_er
         consumer_step(cs, kcl_now());
         return;
     }
+    w->metrics.child_starts++;
     kn_buf b = KN_BUF_INIT;
     kcl_msg_initialize(&b, cs->shard, &cs->cp.last);
     send_line(cs, KCL_ACT_INITIALIZE, &b);
@@ -398,6 +400,7 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
         free(raw);
     }
     kcl_msg_records_end(&line, millis_behind);
+    cs->millis_behind = millis_behind;
     bool deliver = count > 0 || w->cfg->call_process_records_even_for_empty;
     if (deliver && cs->child && kcl_child_get_state(cs->child) == KCL_CHILD_READY && !cs->lost && !cs->failed) {
         kcl_cp_delivered(&cs->cp, &max);
@@ -407,6 +410,7 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
                     (long long)(now - w->start_ms), cs->shard, count);
         }
         send_line(cs, KCL_ACT_PROCESS_RECORDS, &line);
+        w->metrics.records_processed += count;
         cs->phase = CS_PROCESSING;
     } else {
         kn_buf_free(&line);
@@ -575,6 +579,7 @@ static void on_child(kcl_child *c, kcl_child_event ev, const kcl_checkpoint_req 
     case KCL_CHILD_EV_STATUS: on_status(cs, kcl_child_action(c)); break;
     case KCL_CHILD_EV_CHECKPOINT: on_checkpoint_request(cs, req); return;
     case KCL_CHILD_EV_FAILED:
+        cs->w->metrics.child_failures++;
         if (cs->phase != CS_FINISHED) fail_shard(cs, "its record processor failed");
         break;
     case KCL_CHILD_EV_CLOSED:

@@ -252,6 +252,7 @@ int kcl_worker_run(const kcl_config *cfg)
     memset(&w, 0, sizeof w);
     w.cfg = cfg;
     w.start_ms = kcl_now();
+    w.metrics.fd = -1;
     kn_random_bytes(&w.rng, sizeof w.rng);
     w.rng |= 1;
     if (setup_signals() < 0) goto fail;
@@ -261,6 +262,9 @@ int kcl_worker_run(const kcl_config *cfg)
         goto fail;
     }
     if (make_clients(&w) < 0) goto fail;
+    if (cfg->metrics_port &&
+        kcl_metrics_listen(&w.metrics, cfg->metrics_host ? cfg->metrics_host : "127.0.0.1", (int)cfg->metrics_port) < 0)
+        goto fail;
 
     for (;;) {
         int64_t now = kcl_now();
@@ -298,16 +302,17 @@ int kcl_worker_run(const kcl_config *cfg)
             }
         }
         reg_update(&reg, &w);
-        struct pollfd extra[2] = {{sig_pipe[0], POLLIN, 0}, {reg.epfd, POLLIN, 0}};
+        struct pollfd extra[3] = {{sig_pipe[0], POLLIN, 0}, {reg.epfd, POLLIN, 0}, {w.metrics.fd, POLLIN, 0}};
         int64_t wait = next - now;
         if (wait < 0) wait = 0;
         if (wait > 1000) wait = 1000;
-        int rc = kn_transport_poll(w.tp, (int)wait, extra, 2);
+        int rc = kn_transport_poll(w.tp, (int)wait, extra, w.metrics.fd >= 0 ? 3 : 2);
         if (rc < 0) kn_warn("kn_transport_poll: %s", kn_strerror(rc));
         char drain[64];
         while (read(sig_pipe[0], drain, sizeof drain) > 0) {
         }
         dispatch_io(&reg);
+        if (w.metrics.fd >= 0 && (extra[2].revents & POLLIN)) kcl_metrics_serve(&w.metrics, &w);
         if (got_chld) {
             got_chld = 0;
             kcl_children_reap();
@@ -338,6 +343,7 @@ fail:
     kn_client_free(w.ddb);
     if (w.tp) kn_transport_free(w.tp);
     if (reg.epfd >= 0) close(reg.epfd);
+    kcl_metrics_close(&w.metrics);
     free(reg.owner);
     free(reg.events);
     return status;

@@ -25,6 +25,7 @@
 #include "kcl/child.h"
 #include "kcl/config.h"
 #include "kcl/lease.h"
+#include "kcl/metrics.h"
 #include "kinesin/kinesin.h"
 
 typedef struct kcl_worker kcl_worker;
@@ -79,6 +80,7 @@ struct kcl_consumer {
     int ending_left;        /* child-lease writes in flight */
     bool busy;              /* a phase request (parents, iterator, records) is in flight */
     int64_t last_fetch_ms;
+    int64_t millis_behind; /* of the last GetRecords; -1 before the first */
     /* a checkpoint request waiting for the write slot */
     bool cp_waiting;
     kcl_esn cp_value;
@@ -121,6 +123,7 @@ struct kcl_worker {
     int64_t shutdown_deadline;
     int64_t start_ms;
     bool first_records_logged;
+    kcl_metrics metrics; /* kinesinMetricsPort (metrics.h) */
     int fatal; /* nonzero: stop with this exit status */
 };
 
