@@ -8,7 +8,8 @@
  *   coordinator.c  the lease table (create, wait ACTIVE), shard sync, the taker and the renewer
  *   consumer.c     one shard consumer per held lease, driving its record-processor child
  *   leasetable.c   items and request bodies; lease.c the taking algorithm; child.c the child
- *                  supervisor; checkpoint.c the checkpointer rules; kpl.c de-aggregation
+ *                  supervisor; checkpoint.c the checkpointer rules; metrics.c the optional
+ *                  Prometheus port; de-aggregation is base/kpl.c (kinesind shows KPL records too)
  *
  * Ownership: the worker owns its consumers (a list); a consumer owns its child and its held
  * lease. Every request in flight for a consumer counts in cs->inflight, and a consumer is freed
