@@ -2,9 +2,7 @@
  * Prometheus text rendering of the worker's counters and leases. */
 #include "kcl/metrics.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,28 +11,14 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/net.h"
 #include "kcl/worker.h"
 
 int kcl_metrics_listen(kcl_metrics *m, const char *host, int port)
 {
-    m->fd = -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        kn_error("kinesinMetricsHost %s: not an IPv4 address", host);
-        return -1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    int on = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-        bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0) {
-        kn_error("kinesinMetricsPort: cannot listen on %s:%d: %s", host, port, strerror(errno));
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    m->fd = fd;
+    m->fd = kn_tcp_listen("kinesinMetricsHost", host, port);
+    if (m->fd < 0) return -1;
+    fcntl(m->fd, F_SETFL, fcntl(m->fd, F_GETFL) | O_NONBLOCK); /* accept until EAGAIN */
     kn_info("metrics: http://%s:%d/metrics", host, port);
     return 0;
 }

@@ -466,40 +466,34 @@ static void render_fsync(kn_buf *out)
 
 typedef struct sub_ctx {
     kn_buf *out;
-    kn_server *srv;
-    int pass; /* 0: subscription counts, 1: behind */
     const kn_stream *st;
+    const char *consumer_arn; /* NULL: count the stream's subscriptions */
     int count;
-    const char *consumer;
     int64_t behind;
 } sub_ctx;
 
-static void count_subs(void *p, const kn_subscription_view *v)
+static void visit_sub(void *p, const kn_subscription_view *v)
 {
     sub_ctx *c = p;
-    if (strcmp(v->stream_name, c->st->name) == 0) c->count++;
+    if (strcmp(v->stream_name, c->st->name) != 0) return;
+    if (c->consumer_arn && strcmp(v->consumer_arn, c->consumer_arn) != 0) return;
+    c->count++;
+    if (v->behind_ms > c->behind) c->behind = v->behind_ms;
 }
 
-static void max_behind(void *p, const kn_subscription_view *v)
+/* kinesin_fanout_behind_latest_seconds of one consumer, if it has live subscriptions. */
+static void consumer_behind(void *p, const kn_cat_consumer *cons)
 {
     sub_ctx *c = p;
-    if (strcmp(v->consumer_arn, c->consumer) == 0 && v->behind_ms > c->behind) c->behind = v->behind_ms;
-    if (strcmp(v->consumer_arn, c->consumer) == 0) c->count++;
-}
-
-typedef struct consumer_list {
-    kn_cat_consumer *v;
-    size_t n, cap;
-} consumer_list;
-
-static void collect_consumer(void *ctx, const kn_cat_consumer *c)
-{
-    consumer_list *l = ctx;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->v = kn_xrealloc(l->v, l->cap * sizeof *l->v);
-    }
-    l->v[l->n++] = *c;
+    c->consumer_arn = cons->arn;
+    c->count = 0;
+    c->behind = 0;
+    kn_subscriptions_visit(visit_sub, c);
+    if (!c->count) return;
+    stream_label(c->out, "kinesin_fanout_behind_latest_seconds", c->st);
+    kn_buf_puts(c->out, ",consumer=");
+    kn_prom_label_value(c->out, cons->name);
+    kn_buf_printf(c->out, "} %.3f\n", (double)c->behind / 1000.0);
 }
 
 static void render_inventory(kn_server *srv, int64_t now_ms, kn_buf *out)
@@ -530,26 +524,16 @@ static void render_inventory(kn_server *srv, int64_t now_ms, kn_buf *out)
     }
     family(out, "kinesin_fanout_subscriptions", "gauge", "Live SubscribeToShard subscriptions on each stream.");
     for (size_t i = 0; i < srv->nstreams; i++) {
-        sub_ctx c = {out, srv, 0, srv->streams[i], 0, NULL, 0};
-        kn_subscriptions_visit(count_subs, &c);
+        sub_ctx c = {out, srv->streams[i], NULL, 0, 0};
+        kn_subscriptions_visit(visit_sub, &c);
         stream_label(out, "kinesin_fanout_subscriptions", srv->streams[i]);
         kn_buf_printf(out, "} %d\n", c.count);
     }
     family(out, "kinesin_fanout_behind_latest_seconds", "gauge",
            "Largest MillisBehindLatest of a consumer's live subscriptions (SubscribeToShardEvent.MillisBehindLatest).");
     for (size_t i = 0; i < srv->nstreams; i++) {
-        consumer_list l = {0};
-        kn_catalog_consumers(srv->catalog, srv->streams[i]->id, collect_consumer, &l);
-        for (size_t k = 0; k < l.n; k++) {
-            sub_ctx c = {out, srv, 1, srv->streams[i], 0, l.v[k].arn, 0};
-            kn_subscriptions_visit(max_behind, &c);
-            if (!c.count) continue;
-            stream_label(out, "kinesin_fanout_behind_latest_seconds", srv->streams[i]);
-            kn_buf_puts(out, ",consumer=");
-            kn_prom_label_value(out, l.v[k].name);
-            kn_buf_printf(out, "} %.3f\n", (double)c.behind / 1000.0);
-        }
-        free(l.v);
+        sub_ctx c = {out, srv->streams[i], NULL, 0, 0};
+        kn_catalog_consumers(srv->catalog, srv->streams[i]->id, consumer_behind, &c);
     }
     family(out, "kinesin_storage_bytes", "gauge", "Bytes of shard-log segments each stream keeps.");
     for (size_t i = 0; i < srv->nstreams; i++) {
