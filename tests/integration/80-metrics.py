@@ -8,10 +8,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.request
 
-from kn import (Kinesind, boto3_client, check, create_active, eq, fail, main, next_whole_second, raw, read_shard,
-                soft)
+from kn import (Kinesind, boto3_client, check, create_active, eq, fail, kinesis_headers, main, next_whole_second, raw,
+                read_shard, soft)
 from kn_ddb import ddb_client, wait_table_active
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
@@ -54,7 +55,7 @@ def test():
     if not shutil.which("promtool"):
         fail("promtool not found (scripts/install-deps.sh test installs the prometheus package)")
     with Kinesind() as kd:
-        c = boto3_client(kd.endpoint)
+        c = boto3_client(kd.endpoint, read_timeout=30)
         create_active(c, "m1", 2)
         before = samples(scrape(kd))
 
@@ -91,6 +92,30 @@ def test():
             eq(value(s, "kinesin_get_records_bytes_total", stream="m1"), n * size, "GetRecords.Bytes")
             eq(value(s, "kinesin_outgoing_records_total", stream="m1"), n, "OutgoingRecords")
 
+        with soft("SubscribeToShard: live subscriptions, records pushed, MillisBehindLatest"):
+            arn = c.describe_stream_summary(StreamName="m1")["StreamDescriptionSummary"]["StreamARN"]
+            carn = c.register_stream_consumer(StreamARN=arn, ConsumerName="efo")["Consumer"]["ConsumerARN"]
+            for _ in range(100):
+                if c.describe_stream_consumer(ConsumerARN=carn)["ConsumerDescription"]["ConsumerStatus"] == "ACTIVE":
+                    break
+                time.sleep(0.05)
+            shard0 = len(read_shard(c, "m1", "shardId-000000000000"))
+            r = c.subscribe_to_shard(ConsumerARN=carn, ShardId="shardId-000000000000",
+                                     StartingPosition={"Type": "TRIM_HORIZON"})
+            stream = r["EventStream"]
+            got = 0
+            for ev in stream:
+                got += len(ev["SubscribeToShardEvent"]["Records"])
+                if got >= shard0:
+                    break
+            s = samples(scrape(kd))  # the subscription is still open
+            stream.close()
+            eq(value(s, "kinesin_fanout_subscriptions", stream="m1"), 1, "live subscriptions")
+            eq(value(s, "kinesin_subscribe_to_shard_event_records_total", stream="m1"), shard0, "records pushed")
+            check(value(s, "kinesin_fanout_behind_latest_seconds", stream="m1", consumer="efo") is not None,
+                  "no behind-latest sample for the consumer")
+            eq(value(s, "kinesin_stream_consumers", stream="m1"), 1, "consumers")
+
         with soft("errors are counted per operation and code"):
             for _ in range(3):
                 try:
@@ -100,9 +125,17 @@ def test():
             r = raw(kd.port, body="{}", headers=[("Content-Type", "application/x-amz-json-1.1"),
                                                   ("X-Amz-Target", "Kinesis_20131202.NoSuchOperation")])
             eq(r.status, 400, "unknown operation status")
+            # CBOR errors ({"StreamName": "nope"}) and XML ones (a bad content type) are read too
+            cbor = b"\xa1\x6aStreamName\x64nope"
+            r = raw(kd.port, body=cbor, headers=kinesis_headers("DescribeStream", ct="application/x-amz-cbor-1.1"))
+            eq(r.status, 400, "CBOR DescribeStream status")
+            r = raw(kd.port, body="{}", headers=kinesis_headers("ListStreams", ct="text/plain"))
+            eq(r.status, 404, "bad content type status")
             s = samples(scrape(kd))
             eq(value(s, "kinesin_request_errors_total", service="kinesis", operation="DescribeStream",
-                     code="ResourceNotFoundException"), 3, "DescribeStream errors")
+                     code="ResourceNotFoundException"), 4, "DescribeStream errors (3 JSON, 1 CBOR)")
+            eq(value(s, "kinesin_request_errors_total", service="kinesis", operation="ListStreams",
+                     code="UnknownOperationException"), 1, "XML error")
             eq(value(s, "kinesin_request_errors_total", service="kinesis", operation="unknown",
                      code="UnknownOperationException"), 1, "unknown operation error")
             check(not any(k[0] == "kinesin_requests_total" and ("operation", "NoSuchOperation") in k[1]
