@@ -250,7 +250,7 @@ int kn_leases_collect(kn_server *srv, int64_t now_ms, kn_lease_list *out)
         kn_lease_list_free(out);
         return KN_EIO;
     }
-    qsort(out->v, out->n, sizeof *out->v, by_key);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, by_key);
     for (size_t i = 0; i < out->n; i++) {
         kn_lease_view *l = &out->v[i];
         measure(srv, l, now_ms);
