@@ -39,7 +39,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-if [ "$what" = test ] && [ ! -d tests/clients/node_modules/playwright-core ] ; then
+# (again whenever package.json names a package node_modules lacks)
+if [ "$what" = test ] && ! (cd tests/clients && node -e 'const fs = require("fs");
+    for (const d of Object.keys(require("./package.json").dependencies))
+      if (!fs.existsSync("node_modules/" + d + "/package.json")) process.exit(1);'); then
     echo "installing npm test clients (tests/clients/package-lock.json)"
     (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
 fi

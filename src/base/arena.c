@@ -42,6 +42,7 @@ void kn_arena_free(kn_arena *a)
     }
     a->chunks = NULL;
     a->next = a->end = NULL;
+    a->json_used = 0;
 }
 
 /* Every cJSON block carries a 16-byte header saying where it came from, so free knows. */
@@ -55,6 +56,8 @@ static void *json_malloc(size_t n)
     unsigned char *p;
     uint32_t tag;
     if (current) {
+        if (current->json_budget && current->json_used + n + ALIGN > current->json_budget) return NULL;
+        current->json_used += n + ALIGN;
         p = kn_arena_alloc(current, n + ALIGN);
         tag = FROM_ARENA;
     } else {

@@ -13,9 +13,12 @@ typedef struct kn_arena_chunk kn_arena_chunk;
 typedef struct kn_arena {
     kn_arena_chunk *chunks; /* newest first */
     char *next, *end;
+    size_t json_budget; /* 0, or the most cJSON may take from this arena: beyond it cJSON's
+                         * allocations fail (a parse then fails) instead of growing */
+    size_t json_used;
 } kn_arena;
 
-#define KN_ARENA_INIT {NULL, NULL, NULL}
+#define KN_ARENA_INIT {NULL, NULL, NULL, 0, 0}
 
 /* Returns n bytes aligned to 16; aborts on out-of-memory (server use). */
 void *kn_arena_alloc(kn_arena *a, size_t n);

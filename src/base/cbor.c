@@ -6,11 +6,13 @@
 
 #include "base/b64.h"
 #include "base/buf.h"
+#include "base/doc.h"
 
 #define MAX_DEPTH 64
 
 typedef struct reader {
     const unsigned char *p, *end;
+    bool bad_text; /* a text string was not UTF-8 or held a NUL */
 } reader;
 
 /* Reads an item's head: major type, argument, and whether the length is indefinite. *info
@@ -47,11 +49,18 @@ static int head(reader *r, int *major, uint64_t *arg, int *indefinite)
     return head_info(r, major, arg, indefinite, NULL);
 }
 
+
 /* Appends a (possibly chunked) byte or text string of the given major type to out. */
 static int string_body(reader *r, int major, uint64_t arg, int indefinite, kn_buf *out)
 {
     if (!indefinite) {
         if (arg > (uint64_t)(r->end - r->p)) return -1;
+        /* a text string, and each chunk of an indefinite one (RFC 8949 3.2.3), must be UTF-8
+         * with no NUL (doc.h's promise) */
+        if (major == 3 && !kn_utf8_valid((const char *)r->p, (size_t)arg, false, true)) {
+            r->bad_text = true;
+            return -1;
+        }
         kn_buf_append(out, r->p, (size_t)arg);
         r->p += arg;
         return 0;
@@ -81,6 +90,7 @@ static cJSON *item(reader *r, int depth);
 static cJSON *container(reader *r, int major, uint64_t arg, int indefinite, int depth)
 {
     cJSON *c = major == 4 ? cJSON_CreateArray() : cJSON_CreateObject();
+    if (!c) return NULL; /* the arena's budget is spent */
     kn_buf key = KN_BUF_INIT;
     for (uint64_t i = 0; indefinite || i < arg; i++) {
         if (indefinite) {
@@ -101,8 +111,7 @@ static cJSON *container(reader *r, int major, uint64_t arg, int indefinite, int 
         kn_buf_reset(&key);
         if (head(r, &m, &a, &ind) < 0 || m != 3 || string_body(r, 3, a, ind, &key) < 0) goto fail;
         cJSON *v = item(r, depth + 1);
-        if (!v) goto fail;
-        cJSON_AddItemToObject(c, kn_buf_cstr(&key), v);
+        if (!v || !cJSON_AddItemToObject(c, kn_buf_cstr(&key), v)) goto fail;
     }
     kn_buf_free(&key);
     return c;
@@ -178,10 +187,11 @@ static cJSON *item(reader *r, int depth)
     }
 }
 
-cJSON *kn_cbor_decode(const void *data, size_t len)
+cJSON *kn_cbor_decode(const void *data, size_t len, bool *bad_text)
 {
-    reader r = {data, (const unsigned char *)data + len};
+    reader r = {data, (const unsigned char *)data + len, false};
     cJSON *v = item(&r, 0);
+    if (bad_text) *bad_text = r.bad_text;
     if (v && r.p != r.end) {
         cJSON_Delete(v);
         return NULL;

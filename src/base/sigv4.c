@@ -106,11 +106,11 @@ void kn_sigv4_amz_date(long long epoch_ms, char out[17])
     strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm);
 }
 
-int kn_sigv4_equal(const char *a, const char *b)
+int kn_sigv4_equal(const char *a, size_t la, const char *b, size_t lb)
 {
-    size_t la = strlen(a), lb = strlen(b);
+    /* the time taken depends on la (the expected value's length) only */
     unsigned char d = la != lb;
-    for (size_t i = 0; i < la && i < lb; i++) d |= (unsigned char)(a[i] ^ b[i]);
+    for (size_t i = 0; i < la; i++) d |= (unsigned char)(a[i] ^ (i < lb ? b[i] : 0));
     return d == 0;
 }
 

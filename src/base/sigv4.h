@@ -37,8 +37,9 @@ typedef struct kn_sigv4_request {
     size_t nheaders;
     const void *body;
     size_t body_len;
-    /* Payload hash to use instead of hashing body (the value of X-Amz-Content-SHA256); NULL to
-     * take that header from `headers` if present, else hash the body. */
+    /* Payload hash to use instead of hashing body; NULL to take the X-Amz-Content-SHA256 header
+     * from `headers` if present (a signer's shortcut), else hash the body. A verifier always
+     * passes the hash of the body it received. */
     const char *payload_hash;
 } kn_sigv4_request;
 
@@ -76,7 +77,8 @@ void kn_sigv4_amz_date(long long epoch_ms, char out[17]);
 int kn_sigv4_authorization(const kn_sigv4_request *r, const char *access_key_id, const char *secret,
                            const char *amz_date, const char *region, const char *service, kn_buf *out);
 
-/* Constant-time comparison of two NUL-terminated hex signatures; 1 when equal. */
-int kn_sigv4_equal(const char *a, const char *b);
+/* Comparison of an expected secret value a[0..la) with a presented one b[0..lb) in time that
+ * depends on la only; 1 when they are equal, to the last byte and in length. */
+int kn_sigv4_equal(const char *a, size_t la, const char *b, size_t lb);
 
 #endif

@@ -117,6 +117,7 @@ struct kn_auth {
     size_t n;
     struct {
         char *akid, *secret;
+        char *token; /* NULL: long-term key; else the session token requests must carry */
     } *keys;
 };
 
@@ -127,6 +128,7 @@ void kn_auth_free(kn_auth *a)
         free(a->keys[i].akid);
         memset(a->keys[i].secret, 0, strlen(a->keys[i].secret));
         free(a->keys[i].secret);
+        free(a->keys[i].token);
     }
     free(a->keys);
     free(a);
@@ -155,14 +157,20 @@ int kn_auth_load(const char *path, kn_auth **out)
         while (*p && !isspace((unsigned char)*p)) p++;
         char *se = p;
         while (isspace((unsigned char)*p)) p++;
+        char *t = p;
+        while (*p && !isspace((unsigned char)*p)) p++;
+        char *te = p;
+        while (isspace((unsigned char)*p)) p++;
         if (ke == k || se == s || *p) {
-            fprintf(stderr, "kinesind: --credentials %s:%d: expected 'ACCESS_KEY_ID SECRET'\n", path, lineno);
+            fprintf(stderr, "kinesind: --credentials %s:%d: expected 'ACCESS_KEY_ID SECRET [SESSION_TOKEN]'\n",
+                    path, lineno);
             rc = -1;
             break;
         }
         a->keys = kn_xrealloc(a->keys, (a->n + 1) * sizeof *a->keys);
         a->keys[a->n].akid = kn_xstrndup(k, (size_t)(ke - k));
         a->keys[a->n].secret = kn_xstrndup(s, (size_t)(se - s));
+        a->keys[a->n].token = te > t ? kn_xstrndup(t, (size_t)(te - t)) : NULL;
         a->n++;
     }
     fclose(f);
@@ -178,11 +186,12 @@ int kn_auth_load(const char *path, kn_auth **out)
     return 0;
 }
 
-static const char *secret_of(const kn_auth *a, const char *akid, size_t n)
+/* The key with access key id akid[0..n), or -1. */
+static ssize_t key_of(const kn_auth *a, const char *akid, size_t n)
 {
     for (size_t i = 0; i < a->n; i++)
-        if (strlen(a->keys[i].akid) == n && memcmp(a->keys[i].akid, akid, n) == 0) return a->keys[i].secret;
-    return NULL;
+        if (strlen(a->keys[i].akid) == n && memcmp(a->keys[i].akid, akid, n) == 0) return (ssize_t)i;
+    return -1;
 }
 
 /* The value of `name=` in the Authorization parameters (up to ',' or whitespace). */
@@ -316,8 +325,26 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
                        "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
                        "'%.*s' != '%.8s', from '%s'.",
                        (int)plen[1], part[1], date, date);
-    const char *secret = secret_of(a, part[0], plen[0]);
-    if (!secret) return kn_fail(c, KN_EUNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+    ssize_t key_ix = key_of(a, part[0], plen[0]);
+    if (key_ix < 0) return kn_fail(c, KN_EUNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+    const char *secret = a->keys[key_ix].secret, *token = a->keys[key_ix].token;
+    /* temporary credentials: the session token must be the one issued with the key; a long-term
+     * key carries none */
+    ssize_t toki = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-security-token"), -1);
+    h2o_iovec_t tok = toki >= 0 ? req->headers.entries[toki].value : h2o_iovec_init(NULL, 0);
+    if ((token == NULL) != (toki < 0) || (token && !kn_sigv4_equal(token, strlen(token), tok.base, tok.len)))
+        return kn_fail(c, KN_EUNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+    /* the signature covers the hash of the body that arrived, never a hash the client claims */
+    char body_hash[65];
+    if (kn_sigv4_sha256_hex(req->entity.base ? req->entity.base : "", req->entity.len, body_hash) < 0)
+        return kn_fail(c, KN_EINTERNAL, NULL);
+    ssize_t hi = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-content-sha256"), -1);
+    if (hi >= 0) {
+        h2o_iovec_t claimed = req->headers.entries[hi].value;
+        if (claimed.len != 64 || strncasecmp(claimed.base, body_hash, 64) != 0)
+            return kn_fail(c, KN_EINVALID_SIGNATURE,
+                           "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
 
     /* rebuild the canonical request from what arrived; `host` and `:authority` are both the
      * authority (HTTP/2's :authority, HTTP/1's Host) */
@@ -348,11 +375,11 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
                            .headers = hs,
                            .nheaders = nh,
                            .body = req->entity.base,
-                           .body_len = req->entity.len};
-    char list[1024], scope[256], want[65], got[65];
+                           .body_len = req->entity.len,
+                           .payload_hash = body_hash};
+    char list[1024], scope[256], want[65];
     snprintf(list, sizeof list, "%.*s", (int)signed_h.len, signed_h.base);
     snprintf(scope, sizeof scope, "%.*s", (int)(cred.len - plen[0] - 1), part[1]);
-    snprintf(got, sizeof got, "%.*s", (int)sig.len, sig.base);
     kn_buf creq = KN_BUF_SOFT_INIT, sts = KN_BUF_SOFT_INIT;
     unsigned char key[32];
     char region[64], date8[9];
@@ -363,7 +390,7 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
     if (rc == 0) rc = kn_sigv4_signing_key(secret, date8, region, service, key);
     if (rc == 0) rc = kn_sigv4_signature(key, sts.data, sts.len, want);
     free(hs);
-    bool match = rc == 0 && kn_sigv4_equal(want, got);
+    bool match = rc == 0 && kn_sigv4_equal(want, 64, sig.base, sig.len);
     if (rc == 0 && !match) kn_debug("signature mismatch; canonical request:\n%s", kn_buf_cstr(&creq));
     kn_buf_free(&creq);
     kn_buf_free(&sts);

@@ -225,7 +225,7 @@ void kn_commit_run(kn_server *srv)
     kn_commit *k = srv->commit;
     for (size_t i = 0; i < k->touched.n; i++) {
         kn_shardlog *log = k->touched.logs[i];
-        /* a failed log stays failed (sticky); its waiters see it through kn_shardlog_failed */
+        /* a failed log stays failed (sticky); what it never published its waiters learn failed */
         if (kn_shardlog_flush(log) < 0) continue;
         if (k->mode == KN_FSYNC_ALWAYS) {
             set_add(&k->unsynced, log);

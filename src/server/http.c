@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include "base/b64.h"
 #include "base/cbor.h"
 #include "base/clock.h"
+#include "base/doc.h"
 #include "base/log.h"
 #include "base/net.h"
 #include "server/auth.h"
@@ -30,6 +32,9 @@
 #include "server/metrics.h"
 
 #define MAX_BODY 7340032 /* 7 MiB: AWS (and the peers) answer 413 beyond it */
+/* The most a request's parsed tree may take: a real request costs one to six times its body
+ * (PutRecords about four), a hostile one (nothing but tiny values) up to ~80 times. */
+#define PARSE_BUDGET(len) ((size_t)(len) * 8 + ((size_t)16 << 20))
 
 static const char CT_JSON11[] = "application/x-amz-json-1.1";
 static const char CT_CBOR11[] = "application/x-amz-cbor-1.1";
@@ -46,6 +51,10 @@ static struct {
     SSL_CTX *ssl_ctx;
     int fd;
     kn_server *srv;
+    int nconns;                 /* accepted connections not yet closed */
+    bool accept_paused;         /* listeners stopped: at --max-connections or out of fds */
+    bool stopping;              /* shutting down: never accept again */
+    h2o_timeout_entry_t resume; /* retries accepting after EMFILE */
 } g = {.fd = -1};
 
 typedef struct handler {
@@ -78,6 +87,11 @@ int kn_fail(kn_call *c, int code, const char *fmt, ...)
         }
     }
     return code;
+}
+
+int kn_fail_buf(kn_call *c, int code, const kn_buf *msg)
+{
+    return kn_fail(c, code, "%.*s", (int)msg->len, msg->data ? msg->data : "");
 }
 
 static void call_free(kn_call *c)
@@ -200,7 +214,13 @@ int64_t kn_in_time_ms(kn_call *c, cJSON *v)
 {
     /* JSON timestamps are epoch seconds (fractions allowed); CBOR ones epoch milliseconds */
     double ms = c->w.enc == KN_ENC_CBOR ? v->valuedouble : v->valuedouble * 1000.0;
-    return (int64_t)(ms + (ms >= 0 ? 0.5 : -0.5));
+    ms = round(ms);
+    /* out of range saturates, as Java's conversion does (validation refused NaN and infinities),
+     * so a far-future time is "later than now" rather than a wrapped-around past */
+    if (!(ms == ms)) return 0;
+    if (ms >= 9223372036854775807.0) return INT64_MAX;
+    if (ms <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)ms;
 }
 
 /* ---- dispatch ---- */
@@ -239,15 +259,70 @@ static void add_common_headers(h2o_req_t *req, bool preflight)
     }
 }
 
+/* The call object of a request: made here for every service, so the request time, the
+ * arena its tree lives in and the error record are the same for Kinesis and DynamoDB. */
+static kn_call *call_new(kn_server *srv, h2o_req_t *req)
+{
+    kn_call *c = kn_xcalloc(1, sizeof *c);
+    c->srv = srv;
+    c->req = req;
+    c->now_ms = kn_now_ms();
+    kn_call **link = h2o_mem_alloc_shared(&req->pool, sizeof *link, on_req_dispose);
+    *link = c;
+    return c;
+}
+
+int kn_call_parse(kn_call *c, bool cbor)
+{
+    h2o_iovec_t body = c->req->entity;
+    const char *detail = NULL;
+    kn_doc_status st = kn_doc_parse(body.base, body.len, cbor, &c->arena, PARSE_BUDGET(body.len), &c->in, &detail);
+    if (st == KN_DOC_OK) return 0;
+    c->err_capital_message = true;
+    return kn_fail(c, KN_ESERIALIZATION, detail ? "%s" : NULL, detail);
+}
+
+/* The Access-Control-Allow-Origin a page from origin gets ("*" or its own origin), or an empty
+ * vector when --cors-origin does not allow it; without the flag no page may call. */
+static h2o_iovec_t cors_allowed(const kn_server *srv, h2o_iovec_t origin)
+{
+    for (size_t i = 0; i < srv->cfg.ncors_origins; i++) {
+        if (strcmp(srv->cfg.cors_origins[i], "*") == 0) return h2o_iovec_init(H2O_STRLIT("*"));
+        if (iov_eq(origin, srv->cfg.cors_origins[i])) return origin;
+    }
+    return h2o_iovec_init(NULL, 0);
+}
+
+/* HTTP/1.1 with two different Content-Length headers: the body's end is ambiguous (request
+ * smuggling), so the request is refused and the connection closed (RFC 9112 6.3). */
+static bool conflicting_lengths(h2o_req_t *req)
+{
+    ssize_t first = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_LENGTH, -1);
+    if (first < 0) return false;
+    h2o_iovec_t v = req->headers.entries[first].value;
+    for (ssize_t i = first; (i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_LENGTH, i)) >= 0;)
+        if (!h2o_memis(req->headers.entries[i].value.base, req->headers.entries[i].value.len, v.base, v.len))
+            return true;
+    return false;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kn_server *srv = ((handler *)self)->srv;
-    h2o_iovec_t origin = header(req, "origin");
+    if (conflicting_lengths(req)) {
+        static const char body[] = "Conflicting Content-Length headers\n";
+        req->http1_is_persistent = 0;
+        kn_http_send(req, 400, "text/plain", body, sizeof body - 1);
+        return 0;
+    }
     bool is_options = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("OPTIONS"));
+    h2o_iovec_t origin = header(req, "origin");
+    h2o_iovec_t allow = origin.base ? cors_allowed(srv, origin) : h2o_iovec_init(NULL, 0);
 
-    add_common_headers(req, is_options && origin.base);
-    if (origin.base) {
-        kn_http_add_header(req, "access-control-allow-origin", "*", 1);
+    add_common_headers(req, is_options && allow.base);
+    if (allow.base) {
+        kn_http_add_header(req, "access-control-allow-origin", allow.base, allow.len);
+        if (allow.base == origin.base) kn_http_add_header(req, "vary", "Origin", 6);
         if (is_options) {
             h2o_iovec_t rh = header(req, "access-control-request-headers");
             h2o_iovec_t rm = header(req, "access-control-request-method");
@@ -269,11 +344,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                  "Unable to determine service/operation name to be authorized");
         return 0;
     }
+    kn_call *c = call_new(srv, req);
     h2o_iovec_t tgt = header(req, "x-amz-target");
     size_t ddb_len = sizeof DDB_SERVICE - 1;
     if (tgt.len >= ddb_len && memcmp(tgt.base, DDB_SERVICE, ddb_len) == 0) {
-        /* "DynamoDB_20120810." + operation: the DynamoDB subset does its own checks */
-        kn_ddb_on_req(srv, req, tgt.base + ddb_len, tgt.len - ddb_len);
+        /* "DynamoDB_20120810." + operation: DynamoDB's own order of checks on the same call */
+        kn_ddb_on_req(c, tgt.base + ddb_len, tgt.len - ddb_len);
         return 0;
     }
 
@@ -286,25 +362,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     bool is_json11 = iov_eq(ct, CT_JSON11), is_cbor = iov_eq(ct, CT_CBOR11), is_json = iov_eq(ct, CT_JSON);
     bool content_valid = is_json11 || is_cbor || is_json;
 
-    h2o_iovec_t target = header(req, "x-amz-target");
-    const char *dot = target.base ? memchr(target.base, '.', target.len) : NULL;
-    h2o_iovec_t service = dot ? h2o_iovec_init(target.base, (size_t)(dot - target.base)) : target;
+    const char *dot = tgt.base ? memchr(tgt.base, '.', tgt.len) : NULL;
+    h2o_iovec_t service = dot ? h2o_iovec_init(tgt.base, (size_t)(dot - tgt.base)) : tgt;
     h2o_iovec_t operation = {NULL, 0};
     if (dot) {
-        operation = h2o_iovec_init(dot + 1, target.len - (size_t)(dot + 1 - target.base));
+        operation = h2o_iovec_init(dot + 1, tgt.len - (size_t)(dot + 1 - tgt.base));
         const char *dot2 = memchr(operation.base, '.', operation.len);
         if (dot2) operation.len = (size_t)(dot2 - operation.base);
     }
     bool service_valid = iov_eq(service, SERVICE);
     const kn_op *op = operation.base ? kn_find_op(operation.base, operation.len) : NULL;
-
-    kn_call *c = kn_xcalloc(1, sizeof *c);
-    c->srv = srv;
-    c->req = req;
-    c->now_ms = kn_now_ms();
     kn_w_init(&c->w, &c->out, is_json11 || is_json ? KN_ENC_JSON : KN_ENC_CBOR);
-    kn_call **link = h2o_mem_alloc_shared(&req->pool, sizeof *link, on_req_dispose);
-    *link = c;
 
     if (req->entity.len == 0) {
         c->w.enc = is_json11 ? KN_ENC_JSON : KN_ENC_CBOR;
@@ -320,24 +388,19 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             send_xml(req, 404, "UnknownOperationException", NULL);
         return 0;
     }
-    kn_json_use_arena(&c->arena);
-    if (is_cbor) {
-        c->in = kn_cbor_decode(req->entity.base, req->entity.len);
-    } else {
-        const char *end = NULL;
-        c->in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
-        while (c->in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end))
-            end++;
-        if (c->in && end != req->entity.base + req->entity.len) c->in = NULL; /* trailing bytes */
+    /* with keys to verify, nothing is parsed for a client that has not proved who it is: the
+     * signature covers the body's hash, so it is checked from the headers and the raw body */
+    if (srv->auth && kn_auth_check(c, req) < 0) {
+        respond(c);
+        return 0;
     }
-    kn_json_use_arena(NULL);
-    if (!c->in || !(cJSON_IsObject(c->in) || cJSON_IsArray(c->in))) {
+    if (kn_call_parse(c, is_cbor) < 0 || !(cJSON_IsObject(c->in) || cJSON_IsArray(c->in))) {
         if (is_json) {
             static const char body[] = "{\"Output\":{\"__type\":\"com.amazon.coral.service#"
                                        "SerializationException\"},\"Version\":\"1.0\"}";
             kn_http_send(req, 400, CT_JSON, body, sizeof body - 1);
         } else {
-            kn_fail(c, KN_ESERIALIZATION, NULL);
+            if (!c->err) kn_fail(c, KN_ESERIALIZATION, NULL);
             respond(c);
         }
         return 0;
@@ -353,7 +416,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         respond(c);
         return 0;
     }
-    if (kn_auth_check(c, req) < 0) {
+    if (!srv->auth && kn_auth_check(c, req) < 0) {
         respond(c);
         return 0;
     }
@@ -366,7 +429,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     kn_buf msg = KN_BUF_INIT;
     int rc = kn_validate(c->in, op->schema, &msg);
     if (rc < 0) {
-        kn_fail(c, rc, "%.*s", (int)msg.len, msg.data ? msg.data : "");
+        kn_fail_buf(c, rc, &msg);
         c->err_capital_message = rc == KN_ESERIALIZATION;
         kn_buf_free(&msg);
         respond(c);
@@ -382,11 +445,59 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- listener ---- */
 
+/* Accepting stops while --max-connections are open, and for 100 ms after running out of file
+ * descriptors (the listener would otherwise be readable forever and the loop spin); connections
+ * waiting meanwhile stay in the kernel's accept queue. */
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void accept_pause(bool retry_later)
+{
+    if (!g.accept_paused) {
+        h2o_socket_read_stop(g.listener);
+        if (g.tls_listener) h2o_socket_read_stop(g.tls_listener);
+        g.accept_paused = true;
+    }
+    if (retry_later && !h2o_timeout_is_linked(&g.resume))
+        h2o_timeout_link(g.ctx.loop, &g.ctx.hundred_ms_timeout, &g.resume);
+}
+
+static void accept_resume(void)
+{
+    if (!g.accept_paused || g.stopping || g.nconns >= g.srv->cfg.max_connections) return;
+    g.accept_paused = false;
+    h2o_socket_read_start(g.listener, on_accept);
+    if (g.tls_listener) h2o_socket_read_start(g.tls_listener, on_accept);
+}
+
+static void on_resume_timeout(h2o_timeout_entry_t *entry)
+{
+    accept_resume();
+}
+
+static void on_conn_close(void *data)
+{
+    g.nconns--;
+    if (!h2o_timeout_is_linked(&g.resume)) accept_resume();
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err) return;
+    if (g.nconns >= g.srv->cfg.max_connections) {
+        accept_pause(false);
+        return;
+    }
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (!sock) return;
+    if (!sock) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            kn_warn("accept() failed: %s; not accepting for 100 ms", strerror(errno));
+            accept_pause(true);
+        }
+        return;
+    }
+    g.nconns++;
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = NULL;
     h2o_accept(listener == g.tls_listener ? &g.tls_accept_ctx : &g.accept_ctx, sock);
 }
 
@@ -440,6 +551,7 @@ int kn_http_listen(kn_server *srv)
     g.accept_ctx.ctx = &g.ctx;
     g.accept_ctx.hosts = g.config.hosts;
     kn_commit_init(srv, g.ctx.loop);
+    g.resume.cb = on_resume_timeout;
     g.listener = h2o_evloop_socket_create(g.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     h2o_socket_read_start(g.listener, on_accept);
     if (tls_fd >= 0) {
@@ -467,8 +579,9 @@ int kn_http_run(kn_server *srv, volatile int *stop)
         }
     }
     /* stop accepting, then answer everything already staged */
-    h2o_socket_read_stop(g.listener);
-    if (g.tls_listener) h2o_socket_read_stop(g.tls_listener);
+    g.stopping = true;
+    if (h2o_timeout_is_linked(&g.resume)) h2o_timeout_unlink(&g.resume);
+    accept_pause(false);
     kn_commit_run(srv);
     while (kn_commit_busy(srv)) {
         h2o_evloop_run(g.ctx.loop, 10);

@@ -227,8 +227,13 @@ static int by_key(const void *a, const void *b)
 int kn_leases_collect(kn_server *srv, int64_t now_ms, kn_lease_list *out)
 {
     memset(out, 0, sizeof *out);
+    kn_call call; /* where the DynamoDB store records its errors */
+    memset(&call, 0, sizeof call);
+    call.srv = srv;
+    call.now_ms = now_ms;
     ddb_req r;
     memset(&r, 0, sizeof r);
+    r.call = &call;
     r.srv = srv;
     r.db = kn_catalog_db(srv->catalog);
     r.now_ms = now_ms;
@@ -245,7 +250,7 @@ int kn_leases_collect(kn_server *srv, int64_t now_ms, kn_lease_list *out)
         cJSON_Delete(names);
         if (n <= 100) break;
     }
-    kn_buf_free(&r.msg);
+    kn_buf_free(&call.err_msg);
     if (rc < 0) {
         kn_lease_list_free(out);
         return KN_EIO;

@@ -57,6 +57,10 @@ static void usage(FILE *f)
                "  --auth MODE              none (default): check only that requests look signed;\n"
                "                           sigv4: verify every signature against --credentials\n"
                "  --credentials FILE       ACCESS_KEY_ID SECRET pairs, one per line (--auth sigv4)\n"
+               "  --cors-origin ORIGIN     answer browsers' CORS requests from ORIGIN (repeatable; '*'\n"
+               "                           for any); by default web pages get no CORS access\n"
+               "  --max-connections N      connections served at once (default 1024); more wait\n"
+               "                           in the kernel's accept queue\n"
                "  --dashboard on|off       serve the web dashboard (GET /), its JSON API (/api/...) and\n"
                "                           Prometheus metrics (/metrics), read-only, on the same port\n"
                "                           (default: on, but off with --auth sigv4)\n"
@@ -105,6 +109,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_TLS_PORT,
         OPT_TLS_CERT,
         OPT_TLS_KEY,
+        OPT_CORS,
+        OPT_MAX_CONN,
         OPT_DASHBOARD
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
@@ -126,6 +132,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"tls-key", required_argument, 0, OPT_TLS_KEY},
                                          {"auth", required_argument, 0, OPT_AUTH},
                                          {"credentials", required_argument, 0, OPT_CREDENTIALS},
+                                         {"cors-origin", required_argument, 0, OPT_CORS},
+                                         {"max-connections", required_argument, 0, OPT_MAX_CONN},
                                          {"dashboard", required_argument, 0, OPT_DASHBOARD},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
@@ -225,6 +233,17 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
             break;
         case OPT_CREDENTIALS:
             cfg->credentials_file = optarg;
+            break;
+        case OPT_CORS:
+            if (cfg->ncors_origins == sizeof cfg->cors_origins / sizeof cfg->cors_origins[0]) {
+                fprintf(stderr, "kinesind: --cors-origin: at most %zu origins\n", cfg->ncors_origins);
+                return -1;
+            }
+            cfg->cors_origins[cfg->ncors_origins++] = optarg;
+            break;
+        case OPT_MAX_CONN:
+            if (parse_int("--max-connections", optarg, 1, 1000000, &v)) return -1;
+            cfg->max_connections = (int)v;
             break;
         case OPT_DASHBOARD:
             if (strcmp(optarg, "on") == 0) {
@@ -326,6 +345,7 @@ int main(int argc, char **argv)
     cfg->fsync_mode = KN_FSYNC_ALWAYS;
     cfg->fsync_interval_ms = 1000;
     cfg->retention_check_ms = 60000;
+    cfg->max_connections = 1024;
     if (parse_args(argc, argv, cfg) < 0) return 2;
     kn_json_hooks_install();
     env_config(cfg);

@@ -39,6 +39,9 @@ typedef struct kn_config {
     char region[64];
     bool auth_sigv4;              /* --auth sigv4: verify signatures against credentials_file */
     const char *credentials_file;
+    const char *cors_origins[16]; /* --cors-origin: origins whose pages may call ("*": any) */
+    size_t ncors_origins;
+    int max_connections;          /* accepted connections served at once */
     bool dashboard;               /* --dashboard: GET /, /api/..., /metrics (default: on unless sigv4) */
 } kn_config;
 
@@ -62,7 +65,7 @@ typedef struct kn_flow {
 /* What a shard has carried since kinesind started, for /metrics and the dashboard (metrics.c).
  * Plain counters: only the event-loop thread touches them. */
 typedef struct kn_shard_stats {
-    kn_flow incoming;         /* staged by PutRecord(s) */
+    kn_flow incoming;         /* acknowledged by PutRecord(s) */
     kn_flow get;              /* returned by GetRecords */
     kn_flow fanout;           /* pushed by SubscribeToShard */
     uint64_t get_calls;       /* GetRecords answered */
@@ -143,6 +146,13 @@ typedef struct kn_call {
 
 /* Records an error for the response; returns code so handlers can `return kn_fail(...)`. */
 int kn_fail(kn_call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* kn_fail with a message already built (validation output). */
+int kn_fail_buf(kn_call *c, int code, const kn_buf *msg);
+/* Parses the request body (CBOR when cbor, JSON otherwise) into c->in through base/doc.h, in
+ * the call's arena, within the parse budget. Returns 0, or fails the call with
+ * SerializationException (a message says why when the body was well-formed but not acceptable:
+ * bad UTF-8, a NUL, too deep, too costly) and returns it. */
+int kn_call_parse(kn_call *c, bool cbor);
 /* Finishes a pending call: sends its response (or error) if the client is still there. */
 void kn_call_done(kn_call *c);
 

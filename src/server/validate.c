@@ -153,6 +153,9 @@ static int check_type(cJSON *v, const kn_field *f, kn_buf *msg)
         if (cJSON_IsBool(v))
             return serr(msg, "%s",
                         "class java.lang.Boolean can not be converted to milliseconds since epoch");
+        if (!isfinite(v->valuedouble))
+            return serr(msg, "'%s' can not be converted to milliseconds since epoch",
+                        isnan(v->valuedouble) ? "NaN" : v->valuedouble > 0 ? "Infinity" : "-Infinity");
         return 0;
     case KN_T_LIST:
         if (!cJSON_IsArray(v)) return serr(msg, "%s", "Expected list or null");

@@ -56,6 +56,15 @@ static int exec(kn_catalog *cat, const char *sql)
     return 0;
 }
 
+/* Ends the transaction a write opened: COMMIT when rc is 0, and a COMMIT that fails (a full
+ * disk) is the write's failure, never an acknowledged change that a restart would lose. */
+static int end_txn(kn_catalog *cat, int rc)
+{
+    if (rc == 0 && (rc = exec(cat, "COMMIT")) == 0) return 0;
+    if (!sqlite3_get_autocommit(cat->db)) sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 int kn_catalog_open(const char *path, kn_catalog **out)
 {
     kn_catalog *cat = kn_xcalloc(1, sizeof *cat);
@@ -175,8 +184,7 @@ int kn_catalog_stream_insert(kn_catalog *cat, kn_cat_stream *s, const kn_cat_sha
     rc = put_shards(cat, s->id, shards, n);
 done:
     sqlite3_finalize(st);
-    exec(cat, rc ? "ROLLBACK" : "COMMIT");
-    return rc;
+    return end_txn(cat, rc);
 }
 
 int kn_catalog_stream_update(kn_catalog *cat, const kn_cat_stream *s)
@@ -205,8 +213,7 @@ int kn_catalog_shards_put(kn_catalog *cat, int64_t stream_id, const kn_cat_shard
     int rc = exec(cat, "BEGIN IMMEDIATE");
     if (rc) return rc;
     rc = put_shards(cat, stream_id, shards, n);
-    exec(cat, rc ? "ROLLBACK" : "COMMIT");
-    return rc;
+    return end_txn(cat, rc);
 }
 
 int kn_catalog_stream_delete(kn_catalog *cat, int64_t id)
@@ -234,8 +241,7 @@ int kn_catalog_stream_delete(kn_catalog *cat, int64_t id)
     }
 done:
     sqlite3_finalize(st);
-    exec(cat, rc ? "ROLLBACK" : "COMMIT");
-    return rc;
+    return end_txn(cat, rc);
 }
 
 int kn_catalog_tags(kn_catalog *cat, const char *resource,
@@ -272,8 +278,7 @@ static int tags_batch(kn_catalog *cat, const char *sql, const char *resource, co
     }
 done:
     sqlite3_finalize(st);
-    exec(cat, rc ? "ROLLBACK" : "COMMIT");
-    return rc;
+    return end_txn(cat, rc);
 }
 
 int kn_catalog_tags_set(kn_catalog *cat, const char *resource, const char *const *keys,

@@ -43,7 +43,10 @@
  *  6. After any failed write or sync the log is FAILED: it refuses appends (the caller answers
  *     InternalFailure) and never retries: after a failed fsync the kernel may have dropped the
  *     dirty pages, so "retry and carry on" could acknowledge lost data. Reads of published
- *     records continue. Reopening (a restart) recovers from what is on disk.
+ *     records continue. A record is acknowledged exactly when it is published, so on failing
+ *     the log cuts everything past the published prefix (and past what an in-flight sync
+ *     covers) from its files: a record answered as failed is never served, not even after a
+ *     restart. Reopening (a restart) recovers from what is on disk.
  *  7. At most one sync request per log is in flight; while it is, no segment is deleted or
  *     closed, so the request's files stay valid on the durability thread.
  *  8. Retention deletes whole segments from the front, never the only data not yet expired;
@@ -173,11 +176,8 @@ static char *file_path(const kn_shardlog *log, uint64_t base, const char *ext)
     return b.data;
 }
 
-static void fail(kn_shardlog *log, const char *what)
-{
-    if (!log->failed) kn_error("shard log %s: %s failed; refusing writes until restart", log->dir, what);
-    log->failed = true;
-}
+/* Puts the log in the FAILED state (invariant 6). */
+static void fail(kn_shardlog *log, const char *what);
 
 /* ---- segments and their indexes ---- */
 
@@ -911,6 +911,77 @@ static int scan(kn_shardlog *log, segment *s, uint64_t pos, frame_visit visit, v
         return KN_EIO;
     }
     return 0;
+}
+
+typedef struct cut_ctx {
+    uint64_t keep, pos;
+} cut_ctx;
+
+static int cut_visit(void *p, const kn_record *rec, uint64_t pos)
+{
+    cut_ctx *k = p;
+    if (rec->offset < k->keep) return 0;
+    k->pos = pos;
+    return 1;
+}
+
+/* Invariant 6's second half: records that will never be acknowledged are cut from the files,
+ * so a restart cannot serve a record its writer was told had failed. What stays is the
+ * published prefix, plus what an in-flight sync covers (that sync may still succeed, and then
+ * its records are published and acknowledged). Best effort: the cut is logged when it fails. */
+static void cut_unacknowledged(kn_shardlog *log)
+{
+    uint64_t keep = log->inflight ? log->req.upto : log->visible;
+    for (size_t i = log->nsegs; i-- > 0;) {
+        segment *s = &log->segs[i];
+        bool last = i == log->nsegs - 1;
+        if (s->end <= keep && !last) break;
+        /* where keep's frame starts; past the last flushed frame a failed write may have left
+         * part of a batch, so the last segment is always cut back to its flushed size */
+        cut_ctx k = {keep, s->end <= keep ? s->size : 0};
+        bool stopped = false;
+        int rc = 0;
+        if (s->end > keep && s->base < keep) {
+            rc = scan(log, s, idx_pos_for_offset(s, keep), cut_visit, &k, &stopped);
+            if (rc == 0 && !stopped) rc = KN_EIO;
+        }
+        kn_file *f = NULL;
+        if (rc == 0) rc = seg_file(log, s, &f);
+        if (rc == 0) rc = log->vfs->ops->truncate(f, k.pos);
+        if (rc == 0) rc = log->vfs->ops->sync(f);
+        if (rc == 0 && s->sealed) {
+            /* its trailer now claims too much: without an index recovery rebuilds it */
+            if (s->idx_file) {
+                rc = log->vfs->ops->truncate(s->idx_file, 0);
+            } else {
+                char *p = file_path(log, s->base, "idx");
+                rc = log->vfs->ops->unlink(log->vfs, p);
+                free(p);
+            }
+        } else if (rc == 0 && s->idx_file) {
+            size_t n = 0;
+            while (n < s->idx_written && s->idx[n].offset < keep)
+                n++;
+            rc = log->vfs->ops->truncate(s->idx_file, (uint64_t)n * IDX_ENTRY);
+        }
+        if (rc < 0) {
+            kn_error("shard log %s: cannot cut records not acknowledged from segment %020" PRIu64
+                     "; after a restart they may be served",
+                     log->dir, s->base);
+            return;
+        }
+        s->size = k.pos;
+        if (s->end > keep) s->end = keep > s->base ? keep : s->base;
+        if (s->end <= keep && s->base <= keep) break;
+    }
+    if (log->flushed > keep) log->flushed = keep;
+}
+
+static void fail(kn_shardlog *log, const char *what)
+{
+    if (!log->failed) kn_error("shard log %s: %s failed; refusing writes until restart", log->dir, what);
+    log->failed = true;
+    cut_unacknowledged(log);
 }
 
 typedef struct read_ctx {

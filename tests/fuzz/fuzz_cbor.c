@@ -6,6 +6,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cJSON_Delete(kn_cbor_decode(data, size));
+    cJSON_Delete(kn_cbor_decode(data, size, NULL));
     return 0;
 }

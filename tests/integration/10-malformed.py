@@ -72,9 +72,29 @@ def ok(r, what):
     return r.json() if r.body else None
 
 
+def cors_defaults():
+    """Without --cors-origin no web page may drive kinesind; with an allow-list only those."""
+    with Kinesind() as kd:
+        with soft("no --cors-origin: pre-flight refused, no CORS headers"):
+            r = raw(kd.port, "OPTIONS", "/", headers=[("Origin", "http://evil.example"),
+                                                      ("Access-Control-Request-Method", "POST")])
+            eq(r.status, 403, "pre-flight status")
+            eq(r.header("Access-Control-Allow-Origin"), None, "Access-Control-Allow-Origin")
+            r = call(kd.port, "ListStreams", {}, extra=[("Origin", "http://evil.example")])
+            eq(r.status, 200, "POST status")
+            eq(r.header("Access-Control-Allow-Origin"), None, "Access-Control-Allow-Origin on POST")
+    with Kinesind(args=["--cors-origin", "http://good.example"]) as kd:
+        with soft("--cors-origin allow-list"):
+            r = call(kd.port, "ListStreams", {}, extra=[("Origin", "http://good.example")])
+            eq(r.header("Access-Control-Allow-Origin"), "http://good.example", "allowed origin echoed")
+            r = call(kd.port, "ListStreams", {}, extra=[("Origin", "http://evil.example")])
+            eq(r.header("Access-Control-Allow-Origin"), None, "other origin")
+
+
 def test():
+    cors_defaults()
     # --dashboard off: GET / is then what AWS answers (with the dashboard on it is the page)
-    with Kinesind(args=("--dashboard", "off")) as kd:
+    with Kinesind(args=["--cors-origin", "*", "--dashboard", "off"]) as kd:
         port = kd.port
 
         # ---- §1.6 rows 3-4: method and CORS ------------------------------------------------
@@ -190,10 +210,14 @@ def test():
                        "UnknownOperationException", exact_keys=True)
 
         for body in [b"{", b"{\"StreamName\": ", b"not json", b"true", b"null", b"123", b"\"str\"",
-                     b"{\"a\":1}}", b"\xff\xfe{}"]:
+                     b"{\"a\":1}}"]:
             with soft("unparseable body %r -> 400 SerializationException" % body):
                 json_error(call(port, "ListStreams", body), "body %r" % body, 400, "SerializationException",
                            exact_keys=True)
+
+        with soft("invalid UTF-8 body -> 400 SerializationException saying so"):
+            json_error(call(port, "ListStreams", b"\xff\xfe{}"), "body ff fe", 400, "SerializationException",
+                       "Invalid UTF-8 or an unescaped control character in the request body", key="Message")
 
         with soft("bad JSON with unknown op -> SerializationException (parse comes first)"):
             json_error(call(port, "NoSuchOperation", b"{"), "bad JSON unknown op", 400,

@@ -14,18 +14,20 @@ from botocore.config import Config
 from kn import Kinesind, check, eq, expect_error, main, soft
 
 AK, SK = "AKIDKINESINAUTH", "s3cr3t/Key+with=chars"
+# temporary credentials: the session token is part of the key
+TMP_AK, TMP_SK, TOKEN = "ASIAKINESINTEMP", "temp-secret", "FwoGZXIvYXdzEPr//////////token=="
 
 
-def client(endpoint, ak=AK, sk=SK, region="us-east-1"):
+def client(endpoint, ak=AK, sk=SK, region="us-east-1", token=None):
     return boto3.client("kinesis", endpoint_url=endpoint, region_name=region, aws_access_key_id=ak,
-                        aws_secret_access_key=sk,
+                        aws_secret_access_key=sk, aws_session_token=token,
                         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
 
 
 def test():
     creds = os.path.join(tempfile.mkdtemp(), "keys")
     with open(creds, "w") as f:
-        f.write("# test keys\nAKIDOTHER other-secret\n%s %s\n" % (AK, SK))
+        f.write("# test keys\nAKIDOTHER other-secret\n%s %s\n%s %s %s\n" % (AK, SK, TMP_AK, TMP_SK, TOKEN))
     with Kinesind(args=["--auth", "sigv4", "--credentials", creds]) as kd:
         ok = client(kd.endpoint)
         with soft("boto3 with the right key passes"):
@@ -40,6 +42,14 @@ def test():
         with soft("unknown key id"):
             expect_error(client(kd.endpoint, ak="AKIDNOBODY").list_streams, "UnrecognizedClientException",
                          "The security token included in the request is invalid.")
+        with soft("session tokens: the right one passes, a wrong or missing one does not"):
+            r = client(kd.endpoint, TMP_AK, TMP_SK, token=TOKEN).describe_stream_summary(StreamName="s")
+            eq(r["StreamDescriptionSummary"]["StreamName"], "s", "temporary key with its token")
+            invalid = "The security token included in the request is invalid."
+            expect_error(client(kd.endpoint, TMP_AK, TMP_SK, token=TOKEN + "x").list_streams,
+                         "UnrecognizedClientException", invalid)
+            expect_error(client(kd.endpoint, TMP_AK, TMP_SK).list_streams, "UnrecognizedClientException", invalid)
+            expect_error(client(kd.endpoint, token="made-up").list_streams, "UnrecognizedClientException", invalid)
         with soft("wrong region"):
             expect_error(client(kd.endpoint, region="eu-west-1").list_streams, "InvalidSignatureException",
                          "Credential should be scoped to a valid region, not 'eu-west-1'. ")
@@ -65,7 +75,7 @@ def test():
         with soft("libkinesin signs what kinesind verifies"):
             binp = os.path.join(os.environ.get("KN_BIN") or os.path.join(os.environ["KN_SRC"], "build", "bin"),
                                 "kinesin")
-            env = dict(os.environ, AWS_ACCESS_KEY_ID=AK, AWS_SECRET_ACCESS_KEY=SK, AWS_SESSION_TOKEN="tok")
+            env = dict(os.environ, AWS_ACCESS_KEY_ID=TMP_AK, AWS_SECRET_ACCESS_KEY=TMP_SK, AWS_SESSION_TOKEN=TOKEN)
             p = subprocess.run([binp, "--endpoint", kd.endpoint, "put", "s", "--key", "k"], input="a\nb\n",
                                capture_output=True, text=True, env=env, timeout=30)
             eq(p.returncode, 0, "kinesin put (%s)" % p.stderr)

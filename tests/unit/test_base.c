@@ -204,7 +204,7 @@ static void cbor_decodes_what_the_java_sdk_sends(void **state)
                                 0x65, 'L', 'i', 'm', 'i', 't', 0x05, 0x62, 'O', 'k', 0xf5,
                                 0x64, 'L', 'i', 's', 't', 0x9f, 0x61, 'a', 0x21, 0xff,
                                 0x61, 'F', 0xf9, 0x3e, 0x00, 0xff};
-    cJSON *v = kn_cbor_decode(in, sizeof in);
+    cJSON *v = kn_cbor_decode(in, sizeof in, NULL);
     assert_non_null(v);
     assert_string_equal(cJSON_GetObjectItem(v, "StreamName")->valuestring, "s");
     assert_string_equal(cJSON_GetObjectItem(v, "Data")->valuestring, "AQI=");
@@ -216,16 +216,16 @@ static void cbor_decodes_what_the_java_sdk_sends(void **state)
     assert_true(cJSON_GetObjectItem(v, "F")->valuedouble == 1.5);
     cJSON_Delete(v);
     /* truncated, trailing bytes, a non-text key */
-    assert_null(kn_cbor_decode(in, sizeof in - 1));
+    assert_null(kn_cbor_decode(in, sizeof in - 1, NULL));
     unsigned char extra[sizeof in + 1];
     memcpy(extra, in, sizeof in);
     extra[sizeof in] = 0x00;
-    assert_null(kn_cbor_decode(extra, sizeof extra));
+    assert_null(kn_cbor_decode(extra, sizeof extra, NULL));
     const unsigned char int_key[] = {0xa1, 0x01, 0x02};
-    assert_null(kn_cbor_decode(int_key, sizeof int_key));
+    assert_null(kn_cbor_decode(int_key, sizeof int_key, NULL));
     unsigned char nest[200];
     memset(nest, 0x81, sizeof nest); /* 200 nested arrays: past the depth limit */
-    assert_null(kn_cbor_decode(nest, sizeof nest));
+    assert_null(kn_cbor_decode(nest, sizeof nest, NULL));
 }
 
 int main(void)

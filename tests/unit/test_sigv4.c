@@ -140,9 +140,11 @@ static void test_headers(void **state)
 
 static void test_equal(void **state)
 {
-    assert_true(kn_sigv4_equal("abc", "abc"));
-    assert_false(kn_sigv4_equal("abc", "abd"));
-    assert_false(kn_sigv4_equal("abc", "ab"));
+    assert_true(kn_sigv4_equal("abc", 3, "abc", 3));
+    assert_false(kn_sigv4_equal("abc", 3, "abd", 3));
+    assert_false(kn_sigv4_equal("abc", 3, "ab", 2));
+    /* a valid signature with anything appended is a different signature */
+    assert_false(kn_sigv4_equal("abc", 3, "abcdeadbeef", 11));
     char d[17];
     kn_sigv4_amz_date(1440938160000LL, d);
     assert_string_equal(d, DATE);

@@ -299,20 +299,25 @@ static int check_set(const char *type, cJSON *v, kn_buf *msg)
         int rc = type[0] == 'N' ? check_num(e, msg) : type[0] == 'B' ? check_b64(e->valuestring, msg) : 0;
         if (rc) return rc;
     }
-    for (cJSON *e = v->child; e; e = e->next)
-        for (cJSON *f = e->next; f; f = f->next)
-            if (strcmp(e->valuestring, f->valuestring) == 0) {
-                kn_buf_puts(msg, PREFIX);
-                if (type[0] == 'S') {
-                    kn_buf_puts(msg, "Input collection [");
-                    for (cJSON *g = v->child; g; g = g->next)
-                        kn_buf_printf(msg, "%s%s", g == v->child ? "" : ", ", g->valuestring);
-                    kn_buf_puts(msg, "] contains duplicates.");
-                } else {
-                    kn_buf_puts(msg, "Input collection contains duplicates.");
-                }
-                return KN_EVALIDATION;
-            }
+    const char elem[2] = {type[0], '\0'};
+    size_t n;
+    const char **sorted = ddb_set_sorted(elem, v, &n);
+    bool dup = false;
+    for (size_t i = 0; i + 1 < n && !dup; i++)
+        dup = ddb_set_member_cmp(elem, sorted[i], sorted[i + 1]) == 0;
+    free(sorted);
+    if (dup) {
+        kn_buf_puts(msg, PREFIX);
+        if (type[0] == 'S') {
+            kn_buf_puts(msg, "Input collection [");
+            for (cJSON *g = v->child; g; g = g->next)
+                kn_buf_printf(msg, "%s%s", g == v->child ? "" : ", ", g->valuestring);
+            kn_buf_puts(msg, "] contains duplicates.");
+        } else {
+            kn_buf_puts(msg, "Input collection contains duplicates.");
+        }
+        return KN_EVALIDATION;
+    }
     return 0;
 }
 
@@ -402,6 +407,40 @@ static bool scalar_equal(const char *type, const cJSON *a, const cJSON *b)
     return strcmp(a->valuestring, b->valuestring) == 0;
 }
 
+int ddb_set_member_cmp(const char *elem_type, const char *a, const char *b)
+{
+    return elem_type[0] == 'N' ? ddb_num_cmp(a, b) : strcmp(a, b);
+}
+
+static int by_number(const void *a, const void *b)
+{
+    return ddb_num_cmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+const char **ddb_set_sorted(const char *elem_type, const cJSON *arr, size_t *n)
+{
+    size_t k = 0;
+    for (const cJSON *e = arr->child; e; e = e->next)
+        k += cJSON_IsString(e);
+    const char **v = kn_xmalloc((k ? k : 1) * sizeof *v);
+    k = 0;
+    for (const cJSON *e = arr->child; e; e = e->next)
+        if (cJSON_IsString(e)) v[k++] = e->valuestring;
+    qsort(v, k, sizeof *v, elem_type[0] == 'N' ? by_number : by_text);
+    *n = k;
+    return v;
+}
+
+bool ddb_sorted_has(const char *elem_type, const char *const *sorted, size_t n, const char *v)
+{
+    return bsearch(&v, sorted, n, sizeof *sorted, elem_type[0] == 'N' ? by_number : by_text) != NULL;
+}
+
 bool ddb_set_has(const char *elem_type, const cJSON *set, const cJSON *v)
 {
     for (const cJSON *e = set->child; e; e = e->next)
@@ -431,10 +470,16 @@ bool ddb_av_equal(const cJSON *a, const cJSON *b)
         }
         return true;
     }
-    const char elem[2] = {ta[0], '\0'}; /* SS, NS, BS */
-    for (const cJSON *x = va->child; x; x = x->next)
-        if (!ddb_set_has(elem, vb, x)) return false;
-    return true;
+    /* SS, NS, BS of the same size: equal when their sorted members are */
+    const char elem[2] = {ta[0], '\0'};
+    size_t na, nb;
+    const char **sa = ddb_set_sorted(elem, va, &na), **sb = ddb_set_sorted(elem, vb, &nb);
+    bool equal = na == nb;
+    for (size_t i = 0; equal && i < na; i++)
+        equal = ddb_set_member_cmp(elem, sa[i], sb[i]) == 0;
+    free(sa);
+    free(sb);
+    return equal;
 }
 
 int ddb_av_cmp(const cJSON *a, const cJSON *b)
@@ -528,7 +573,7 @@ static size_t av_bytes(const cJSON *av)
         return n;
     case 'M':
         n = 3;
-        for (const cJSON *e = v->child; e; e = e->next)
+        for (const cJSON *e = cJSON_IsObject(v) ? v->child : NULL; e; e = e->next)
             n += strlen(e->string) + av_bytes(e) + 1;
         return n;
     case 'L':
@@ -543,7 +588,7 @@ static size_t av_bytes(const cJSON *av)
 size_t ddb_item_size(const cJSON *item)
 {
     size_t n = 0;
-    for (const cJSON *e = item ? item->child : NULL; e; e = e->next)
+    for (const cJSON *e = cJSON_IsObject(item) ? item->child : NULL; e; e = e->next)
         n += strlen(e->string) + av_bytes(e);
     return n;
 }

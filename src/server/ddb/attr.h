@@ -75,7 +75,17 @@ bool ddb_av_contains(const cJSON *hay, const cJSON *needle);
 /* True when the set array arr (members of an SS/NS/BS, elem_type "S", "N" or "B") holds a value
  * equal to the string v. */
 bool ddb_set_has(const char *elem_type, const cJSON *arr, const cJSON *v);
-/* DynamoDB's size in bytes of an item (names plus values). */
+/* The members of a set array (elem_type "S", "N" or "B") sorted in an order where equal members
+ * (as ddb_set_has defines equal: numbers by value; base64, which validation keeps canonical, by
+ * text) are adjacent, so duplicates and look-ups cost O(log n) on the result. Returns a
+ * malloc'ed array of the n member strings (free() it; the strings stay arr's). */
+const char **ddb_set_sorted(const char *elem_type, const cJSON *arr, size_t *n);
+/* The order of ddb_set_sorted: <0, 0 (equal members) or >0. */
+int ddb_set_member_cmp(const char *elem_type, const char *a, const char *b);
+/* True when v is among the n members of sorted (from ddb_set_sorted with the same type). */
+bool ddb_sorted_has(const char *elem_type, const char *const *sorted, size_t n, const char *v);
+/* DynamoDB's size in bytes of an item (names plus values); safe on an item not yet validated
+ * (what is not an attribute value counts nothing), so sizes can be checked first. */
 size_t ddb_item_size(const cJSON *item);
 /* The size() function: length of S (characters), B (bytes), sets, lists and maps; -1 otherwise. */
 int64_t ddb_av_size(const cJSON *av);

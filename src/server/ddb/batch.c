@@ -96,24 +96,24 @@ static int get_table(ddb_req *r, const char *name, cJSON *ka, cJSON *out)
     if (ddb_check_expression_params(r, ka, get_exprs, get_legacy) || ddb_projection(r, &ctx, ka, &paths, &np))
         goto out;
     if (ddb_check_unused(&ctx)) {
-        ddb_fail_buf(r, KN_EVALIDATION, &ctx.msg);
+        kn_fail_buf(r->call, KN_EVALIDATION, &ctx.msg);
         goto out;
     }
     if (ddb_table_load(r, name, &t)) goto out;
     if (!t || strcmp(t->status, "CREATING") == 0) {
-        ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found");
+        kn_fail(r->call, KN_ENOT_FOUND, "Requested resource not found");
         goto out;
     }
     int i = 0;
     for (cJSON *k = keys->child; k; k = k->next, i++) {
         kn_buf m = KN_BUF_INIT;
         int rc = ddb_item_check(k, &m);
-        if (rc) ddb_fail_buf(r, rc, &m);
+        if (rc) kn_fail_buf(r->call, rc, &m);
         kn_buf_free(&m);
         if (rc || ddb_key_pos(r, &t->keys, k, &pos[i])) goto out;
         for (int j = 0; j < i; j++)
             if (same_pos(&pos[i], &pos[j])) {
-                ddb_fail(r, KN_EVALIDATION, "Provided list of item keys contains duplicates");
+                kn_fail(r->call, KN_EVALIDATION, "Provided list of item keys contains duplicates");
                 goto out;
             }
     }
@@ -132,20 +132,20 @@ out:
     free(pos);
     ddb_table_free(t);
     ddb_ctx_free(&ctx);
-    return r->err;
+    return r->call->err;
 }
 
 int ddb_op_batch_get_item(ddb_req *r)
 {
-    if (ddb_validate(r, batch_get_fields)) return r->err;
+    if (ddb_validate(r, batch_get_fields)) return r->call->err;
     cJSON *req = ddb_member(r->in, "RequestItems");
     int total = 0;
     for (cJSON *t = req->child; t; t = t->next)
         total += cJSON_GetArraySize(ddb_member(t, "Keys"));
-    if (total > 100) return ddb_fail(r, KN_EVALIDATION, "Too many items requested for the BatchGetItem call");
+    if (total > 100) return kn_fail(r->call, KN_EVALIDATION, "Too many items requested for the BatchGetItem call");
     cJSON *responses = cJSON_AddObjectToObject(r->res, "Responses");
     for (cJSON *t = req->child; t; t = t->next)
-        if (get_table(r, t->string, t, responses)) return r->err;
+        if (get_table(r, t->string, t, responses)) return r->call->err;
     cJSON_AddObjectToObject(r->res, "UnprocessedKeys");
     return 0;
 }
@@ -154,12 +154,12 @@ int ddb_op_batch_get_item(ddb_req *r)
 
 int ddb_op_batch_write_item(ddb_req *r)
 {
-    if (ddb_validate(r, batch_write_fields)) return r->err;
+    if (ddb_validate(r, batch_write_fields)) return r->call->err;
     cJSON *req = ddb_member(r->in, "RequestItems");
     int total = 0;
     for (cJSON *t = req->child; t; t = t->next) {
         if (!cJSON_GetArraySize(t))
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             "1 validation error detected: Value '{%s=[]}' at 'requestItems' failed "
                             "to satisfy constraint: Map value must satisfy constraint: [Member must "
                             "have length less than or equal to 25, Member must have length greater "
@@ -168,7 +168,7 @@ int ddb_op_batch_write_item(ddb_req *r)
         total += cJSON_GetArraySize(t);
     }
     if (total > 25)
-        return ddb_fail(r, KN_EVALIDATION, "Too many items requested for the BatchWriteItem call");
+        return kn_fail(r->call, KN_EVALIDATION, "Too many items requested for the BatchWriteItem call");
     ddb_write *w = kn_xcalloc((size_t)total + 1, sizeof *w);
     cJSON **params = kn_xcalloc((size_t)total + 1, sizeof *params);
     int n = 0;
@@ -176,11 +176,11 @@ int ddb_op_batch_write_item(ddb_req *r)
         for (cJSON *e = t->child; e; e = e->next) {
             cJSON *put = ddb_member(e, "PutRequest"), *del = ddb_member(e, "DeleteRequest");
             if ((put != NULL) == (del != NULL)) {
-                ddb_fail(r, KN_EVALIDATION,
+                kn_fail(r->call, KN_EVALIDATION,
                          "Supplied AttributeValue has more than one datatypes set, must contain "
                          "exactly one of the supported datatypes");
                 if (!put && !del)
-                    ddb_fail(r, KN_EVALIDATION,
+                    kn_fail(r->call, KN_EVALIDATION,
                              "The provided WriteRequest must contain exactly one of PutRequest or "
                              "DeleteRequest");
                 goto out;
@@ -194,7 +194,7 @@ int ddb_op_batch_write_item(ddb_req *r)
             for (int j = 0; j < n; j++)
                 if (w[j].t->id == w[n].t->id && same_pos(&w[j].pos, &w[n].pos)) {
                     n++;
-                    ddb_fail(r, KN_EVALIDATION, "Provided list of item keys contains duplicates");
+                    kn_fail(r->call, KN_EVALIDATION, "Provided list of item keys contains duplicates");
                     goto out;
                 }
             n++;
@@ -214,14 +214,14 @@ out:
     }
     free(w);
     free(params);
-    return r->err;
+    return r->call->err;
 }
 
 /* ---- TransactWriteItems ---- */
 
 int ddb_op_transact_write_items(ddb_req *r)
 {
-    if (ddb_validate(r, transact_fields)) return r->err;
+    if (ddb_validate(r, transact_fields)) return r->call->err;
     cJSON *items = ddb_member(r->in, "TransactItems");
     int total = cJSON_GetArraySize(items), n = 0;
     ddb_write *w = kn_xcalloc((size_t)total + 1, sizeof *w);
@@ -237,13 +237,13 @@ int ddb_op_transact_write_items(ddb_req *r)
                 count++;
             }
         if (count != 1) {
-            ddb_fail(r, KN_EVALIDATION, "TransactItems can only contain one of Check, Put, Update or Delete");
+            kn_fail(r->call, KN_EVALIDATION, "TransactItems can only contain one of Check, Put, Update or Delete");
             goto out;
         }
         if (ddb_write_prepare(r, p, (ddb_write_kind)kind, &w[n++])) goto out;
         for (int j = 0; j < n - 1; j++)
             if (w[j].t->id == w[n - 1].t->id && same_pos(&w[j].pos, &w[n - 1].pos)) {
-                ddb_fail(r, KN_EVALIDATION,
+                kn_fail(r->call, KN_EVALIDATION,
                          "Transaction request cannot include multiple operations on one item");
                 goto out;
             }
@@ -256,7 +256,7 @@ int ddb_op_transact_write_items(ddb_req *r)
         cJSON *reason = cJSON_CreateObject();
         const char *code = "None";
         if (ddb_write_run(r, &w[i])) {
-            if (r->err != KN_EVALIDATION) {
+            if (r->call->err != KN_EVALIDATION) {
                 cJSON_Delete(reason);
                 kn_buf_free(&codes);
                 ddb_rollback(r);
@@ -264,8 +264,8 @@ int ddb_op_transact_write_items(ddb_req *r)
             }
             code = "ValidationError";
             cJSON_AddStringToObject(reason, "Code", code);
-            cJSON_AddStringToObject(reason, "Message", kn_buf_cstr(&r->msg));
-            r->err = 0;
+            cJSON_AddStringToObject(reason, "Message", kn_buf_cstr(&r->call->err_msg));
+            r->call->err = 0;
             cancel = true;
         } else if (w[i].failed) {
             code = "ConditionalCheckFailed";
@@ -282,7 +282,7 @@ int ddb_op_transact_write_items(ddb_req *r)
     }
     if (cancel) {
         ddb_rollback(r);
-        ddb_fail(r, KN_ETRANSACTION_CANCELED,
+        kn_fail(r->call, KN_ETRANSACTION_CANCELED,
                  "Transaction cancelled, please refer cancellation reasons for specific reasons [%s]",
                  kn_buf_cstr(&codes));
         r->err_extra = cJSON_CreateObject();
@@ -297,5 +297,5 @@ out:
     for (int i = 0; i < n; i++)
         ddb_write_free(&w[i]);
     free(w);
-    return r->err;
+    return r->call->err;
 }

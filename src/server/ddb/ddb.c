@@ -1,10 +1,10 @@
-/* DynamoDB JSON 1.0 dispatch: content type, JSON body, target, auth shape (in dynalite's
- * order of real DynamoDB's checks, spec A.10), then the operation; and the response with its
- * x-amz-crc32 header (botocore retries on a mismatch, spec A.4). */
+/* DynamoDB JSON 1.0 dispatch on the call the HTTP front end made for the request (one request
+ * pipeline for both services: the same call object, body parser and auth check as Kinesis):
+ * content type, JSON body, target, auth shape (in dynalite's order of real DynamoDB's checks,
+ * spec A.10), then the operation; and the response with its x-amz-crc32 header (botocore
+ * retries on a mismatch, spec A.4). */
 #include "server/ddb/ddb_api.h"
 
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,28 +44,14 @@ static const struct {
     {"UpdateTable", ddb_op_update_table},
 };
 
-int ddb_fail(ddb_req *r, int code, const char *fmt, ...)
-{
-    r->err = code;
-    kn_buf_reset(&r->msg);
-    r->has_msg = fmt != NULL;
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        char *p = kn_buf_reserve(&r->msg, (size_t)n + 1);
-        va_start(ap, fmt);
-        vsnprintf(p, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        r->msg.len = (size_t)n;
-    }
-    return code;
-}
+typedef int (*ddb_handler)(ddb_req *r);
 
-int ddb_fail_buf(ddb_req *r, int code, const kn_buf *msg)
+/* The handler of operation op[0..op_len), or NULL. */
+static ddb_handler find_handler(const char *op, size_t op_len)
 {
-    return ddb_fail(r, code, "%.*s", (int)msg->len, msg->data ? msg->data : "");
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strlen(ops[i].name) == op_len && memcmp(ops[i].name, op, op_len) == 0) return ops[i].handler;
+    return NULL;
 }
 
 /* DynamoDB's __type for a code: the shared name with this protocol's namespace. */
@@ -106,23 +92,24 @@ static void send_body(h2o_req_t *req, int status, char *body)
 
 static void respond(ddb_req *r, h2o_req_t *req)
 {
+    kn_call *c = r->call;
     char *body;
     int status = 200;
-    if (r->err) {
+    if (c->err) {
         char type[128];
-        error_type(r->err, type, sizeof type);
+        error_type(c->err, type, sizeof type);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "__type", type);
-        if (r->has_msg)
-            cJSON_AddStringToObject(e, r->capital_message ? "Message" : "message", kn_buf_cstr(&r->msg));
+        if (c->err_has_msg)
+            cJSON_AddStringToObject(e, c->err_capital_message ? "Message" : "message", kn_buf_cstr(&c->err_msg));
         while (r->err_extra && r->err_extra->child) {
             cJSON *m = cJSON_DetachItemViaPointer(r->err_extra, r->err_extra->child);
             cJSON_AddItemToObject(e, m->string, m);
         }
         body = cJSON_PrintUnformatted(e);
         cJSON_Delete(e);
-        status = kn_err_status(r->err);
-        if (status >= 500) kn_warn("dynamodb: %s: %s", type, kn_buf_cstr(&r->msg));
+        status = kn_err_status(c->err);
+        if (status >= 500) kn_warn("dynamodb: %s: %s", type, kn_buf_cstr(&c->err_msg));
     } else {
         body = cJSON_PrintUnformatted(r->res);
     }
@@ -156,75 +143,59 @@ static bool content_type_ok(h2o_req_t *req)
 
 static sqlite3 *store_ready;
 
-void kn_ddb_on_req(kn_server *srv, h2o_req_t *req, const char *op, size_t op_len)
+/* The shared check, with DynamoDB's wording for a request that carries no signature at all. */
+static int authenticate(kn_call *c)
 {
-    ddb_req r;
-    memset(&r, 0, sizeof r);
-    r.srv = srv;
-    r.db = kn_catalog_db(srv->catalog);
-    r.now_ms = kn_now_ms();
-    r.res = cJSON_CreateObject();
+    int rc = kn_auth_check(c, c->req);
+    if (rc == KN_EMISSING_AUTH) kn_fail(c, rc, "Request is missing Authentication Token");
+    return rc;
+}
 
-    if (!content_type_ok(req)) {
-        static const char body[] = "<UnknownOperationException/>\n";
-        kn_http_send(req, 404, NULL, body, sizeof body - 1);
-        goto out;
-    }
-    const char *end = NULL;
-    r.in = cJSON_ParseWithLengthOpts(req->entity.base, req->entity.len, &end, 0);
-    while (r.in && end < req->entity.base + req->entity.len && isspace((unsigned char)*end))
-        end++;
-    if (!r.in || end != req->entity.base + req->entity.len) {
-        ddb_fail(&r, KN_ESERIALIZATION, NULL);
-        respond(&r, req);
-        goto out;
-    }
-    int (*handler)(ddb_req *) = NULL;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strlen(ops[i].name) == op_len && memcmp(ops[i].name, op, op_len) == 0) handler = ops[i].handler;
+/* DynamoDB's order: content type, body, operation, authentication, body shape; with keys to
+ * verify (--auth sigv4) authentication comes before the body is parsed. */
+static void serve(ddb_req *r, const char *op, size_t op_len)
+{
+    kn_call *c = r->call;
+    if (c->srv->auth && authenticate(c) < 0) return;
+    if (kn_call_parse(c, false) < 0) return;
+    r->in = c->in;
+    ddb_handler handler = find_handler(op, op_len);
     if (!handler) {
-        ddb_fail(&r, KN_EUNKNOWN_OPERATION, NULL);
-        respond(&r, req);
-        goto out;
+        kn_fail(c, KN_EUNKNOWN_OPERATION, NULL);
+        return;
     }
-    kn_call auth;
-    memset(&auth, 0, sizeof auth);
-    auth.srv = srv;
-    if (kn_auth_check(&auth, req) < 0) {
-        if (auth.err == KN_EMISSING_AUTH)
-            ddb_fail(&r, auth.err, "Request is missing Authentication Token");
-        else
-            ddb_fail_buf(&r, auth.err, &auth.err_msg);
-        kn_buf_free(&auth.err_msg);
-        respond(&r, req);
-        goto out;
+    if (!c->srv->auth && authenticate(c) < 0) return;
+    if (!cJSON_IsObject(r->in)) {
+        kn_fail(c, KN_ESERIALIZATION,
+                cJSON_IsArray(r->in) ? "Start of list found where not expected" : "Unexpected value type in payload");
+        c->err_capital_message = true;
+        return;
     }
-    kn_buf_free(&auth.err_msg);
-    if (!cJSON_IsObject(r.in)) {
-        ddb_fail(&r, KN_ESERIALIZATION,
-                 cJSON_IsArray(r.in) ? "Start of list found where not expected"
-                                     : "Unexpected value type in payload");
-        r.capital_message = true;
-        respond(&r, req);
-        goto out;
-    }
-    if (store_ready != r.db) {
-        if (ddb_store_init(r.db) < 0) {
-            ddb_fail(&r, KN_EIO, "Internal server error");
-            respond(&r, req);
-            goto out;
+    if (store_ready != r->db) {
+        if (ddb_store_init(r->db) < 0) {
+            kn_fail(c, KN_EIO, "Internal server error");
+            return;
         }
-        store_ready = r.db;
+        store_ready = r->db;
     }
-    handler(&r);
-    ddb_rollback(&r); /* a handler never leaves a transaction open; this is the safety net */
-    if (r.err == KN_ESERIALIZATION) r.capital_message = true;
-    respond(&r, req);
-out:
-    cJSON_Delete(r.in);
+    handler(r);
+    ddb_rollback(r); /* a handler never leaves a transaction open; this is the safety net */
+    if (c->err == KN_ESERIALIZATION) c->err_capital_message = true;
+}
+
+void kn_ddb_on_req(kn_call *c, const char *op, size_t op_len)
+{
+    if (!content_type_ok(c->req)) {
+        static const char body[] = "<UnknownOperationException/>\n";
+        kn_http_send(c->req, 404, NULL, body, sizeof body - 1);
+        return;
+    }
+    ddb_req r = {.call = c, .srv = c->srv, .now_ms = c->now_ms, .db = kn_catalog_db(c->srv->catalog),
+                 .res = cJSON_CreateObject()};
+    serve(&r, op, op_len);
+    respond(&r, c->req);
     cJSON_Delete(r.res);
     cJSON_Delete(r.err_extra);
-    kn_buf_free(&r.msg);
 }
 
 cJSON *ddb_member(const cJSON *obj, const char *name)
@@ -242,14 +213,12 @@ int ddb_validate(ddb_req *r, const kn_field *fields)
 {
     kn_buf msg = KN_BUF_INIT;
     int rc = kn_validate(r->in, fields, &msg);
-    if (rc) ddb_fail_buf(r, rc, &msg);
+    if (rc) kn_fail_buf(r->call, rc, &msg);
     kn_buf_free(&msg);
     return rc;
 }
 
 bool kn_ddb_known_op(const char *op, size_t op_len)
 {
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strlen(ops[i].name) == op_len && memcmp(ops[i].name, op, op_len) == 0) return true;
-    return false;
+    return find_handler(op, op_len) != NULL;
 }

@@ -28,23 +28,17 @@
 #include "server/server.h"
 #include "server/validate.h"
 
+/* One DynamoDB request: the call object every service's requests share (request time, parsed
+ * body, auth, the error record: fail with kn_fail(r->call, ...)) and what only DynamoDB needs. */
 typedef struct ddb_req {
-    kn_server *srv;
+    kn_call *call;
+    kn_server *srv;   /* call->srv */
+    int64_t now_ms;   /* call->now_ms */
+    cJSON *in;        /* call->in: the request object (in the call's arena) */
     sqlite3 *db;
-    int64_t now_ms;
-    cJSON *in;  /* the request object (owned) */
-    cJSON *res; /* the response object (owned); "{}" when the handler leaves it empty */
-    int err;    /* 0 or KN_E* */
-    kn_buf msg; /* error message */
-    bool has_msg;
-    bool capital_message; /* SerializationException: "Message" */
-    cJSON *err_extra;     /* more members of the error object ("Item", "CancellationReasons"), owned */
+    cJSON *res;       /* the response object (owned); "{}" when the handler leaves it empty */
+    cJSON *err_extra; /* more members of the error object ("Item", "CancellationReasons"), owned */
 } ddb_req;
-
-/* Records an error for the response; returns code. fmt may be NULL (no message). */
-int ddb_fail(ddb_req *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Fails with msg's text (validation output). */
-int ddb_fail_buf(ddb_req *r, int code, const kn_buf *msg);
 /* A member of obj that is present and not null, or NULL. */
 cJSON *ddb_member(const cJSON *obj, const char *name);
 /* The value of a string member of obj, or NULL. */
@@ -54,6 +48,8 @@ const char *ddb_str(const cJSON *obj, const char *name);
 int ddb_validate(ddb_req *r, const kn_field *fields);
 
 /* ---- tables (store.c) ---- */
+
+#define DDB_MAX_GSIS 20 /* global secondary indexes per table */
 
 typedef struct ddb_keys {
     const char *hash, *range; /* attribute names; range NULL when there is none */

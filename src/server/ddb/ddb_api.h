@@ -7,11 +7,10 @@
 
 #include "server/server.h"
 
-struct st_h2o_req_t;
-
-/* Serves one POST whose X-Amz-Target service is DynamoDB_20120810; op[0..op_len) is the
- * operation name. Always answers the request (kn_http_send) before returning. */
-void kn_ddb_on_req(kn_server *srv, struct st_h2o_req_t *req, const char *op, size_t op_len);
+/* Serves the call of one POST whose X-Amz-Target service is DynamoDB_20120810;
+ * op[0..op_len) is the operation name. Always answers the request (kn_http_send) before
+ * returning; the call itself is freed by the front end with its request. */
+void kn_ddb_on_req(kn_call *c, const char *op, size_t op_len);
 
 /* True when op[0..op_len) is a DynamoDB operation kinesind serves (metrics label only those). */
 bool kn_ddb_known_op(const char *op, size_t op_len);

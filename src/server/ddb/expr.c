@@ -1318,8 +1318,12 @@ static int add_to(cJSON *item, const ddb_action *a, kn_buf *msg)
     }
     if (strlen(tc) != 2 || tc[1] != 'S') return uerr(msg, mismatch);
     const char elem[2] = {tc[0], '\0'};
+    size_t n;
+    const char **have = ddb_set_sorted(elem, vc, &n); /* what vc held before; vv adds distinct members */
     for (const cJSON *e = vv->child; e; e = e->next)
-        if (!ddb_set_has(elem, vc, e)) cJSON_AddItemToArray(vc, cJSON_Duplicate(e, 1));
+        if (cJSON_IsString(e) && !ddb_sorted_has(elem, have, n, e->valuestring))
+            cJSON_AddItemToArray(vc, cJSON_Duplicate(e, 1));
+    free(have);
     return 0;
 }
 
@@ -1332,12 +1336,16 @@ static int delete_from(cJSON *item, const ddb_action *a, kn_buf *msg)
     const char *tc = ddb_av_type(cur, &vc), *tv = ddb_av_type(val, &vv);
     if (!tc || !tv || strcmp(tc, tv) != 0) return uerr(msg, a->legacy ? E_LEGACY_TYPE : E_TYPE);
     const char elem[2] = {tc[0], '\0'};
+    size_t n;
+    const char **gone = ddb_set_sorted(elem, vv, &n);
     cJSON *e = vc->child;
     while (e) {
         cJSON *nx = e->next;
-        if (ddb_set_has(elem, vv, e)) cJSON_Delete(cJSON_DetachItemViaPointer(vc, e));
+        if (cJSON_IsString(e) && ddb_sorted_has(elem, gone, n, e->valuestring))
+            cJSON_Delete(cJSON_DetachItemViaPointer(vc, e));
         e = nx;
     }
+    free(gone);
     if (!vc->child) return remove_path(item, &a->path, msg);
     return 0;
 }

@@ -109,27 +109,27 @@ static int key_value(ddb_req *r, const char *name, const char *want, const cJSON
     const char *type = ddb_av_type(av, &v);
     if (!type || strcmp(type, want) != 0) {
         if (!from_item)
-            return ddb_fail(r, KN_EVALIDATION, "The provided key element does not match the schema");
-        return ddb_fail(r, KN_EVALIDATION, PREFIX "Type mismatch for key %s expected: %s actual: %s", name,
+            return kn_fail(r->call, KN_EVALIDATION, "The provided key element does not match the schema");
+        return kn_fail(r->call, KN_EVALIDATION, PREFIX "Type mismatch for key %s expected: %s actual: %s", name,
                         want, type ? type : "?");
     }
     if (want[0] != 'N' && v->valuestring[0] == '\0')
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX
                         "The AttributeValue for a key attribute cannot contain an empty %s value. Key: %s",
                         want[0] == 'S' ? "string" : "binary", name);
     if (ddb_key_encode(av, out) < 0)
-        return ddb_fail(r, KN_EVALIDATION, "The provided key element does not match the schema");
+        return kn_fail(r->call, KN_EVALIDATION, "The provided key element does not match the schema");
     return 0;
 }
 
 static int check_key_sizes(ddb_req *r, ddb_pos *p)
 {
     if (p->hk.len > 2048)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "Size of hashkey has exceeded the maximum size limit of2048 bytes");
     if (p->rk.len > 1024)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "Aggregated size of all range keys has exceeded the size limit of 1024 bytes");
     p->seg = ddb_seg_of(&p->hk);
     return 0;
@@ -141,9 +141,9 @@ int ddb_key_pos(ddb_req *r, const ddb_keys *k, cJSON *key, ddb_pos *p)
     cJSON *h = cJSON_GetObjectItemCaseSensitive(key, k->hash);
     cJSON *g = k->range ? cJSON_GetObjectItemCaseSensitive(key, k->range) : NULL;
     if (cJSON_GetArraySize(key) != want || !h || (k->range && !g))
-        return ddb_fail(r, KN_EVALIDATION, "The provided key element does not match the schema");
-    if (key_value(r, k->hash, k->htype, h, &p->hk, false)) return r->err;
-    if (g && key_value(r, k->range, k->rtype, g, &p->rk, false)) return r->err;
+        return kn_fail(r->call, KN_EVALIDATION, "The provided key element does not match the schema");
+    if (key_value(r, k->hash, k->htype, h, &p->hk, false)) return r->call->err;
+    if (g && key_value(r, k->range, k->rtype, g, &p->rk, false)) return r->call->err;
     return check_key_sizes(r, p);
 }
 
@@ -153,8 +153,8 @@ int ddb_item_pos(ddb_req *r, const ddb_keys *k, const cJSON *item, ddb_pos *p)
     kn_buf *outs[2] = {&p->hk, &p->rk};
     for (int i = 0; i < 2 && names[i]; i++) {
         cJSON *v = cJSON_GetObjectItemCaseSensitive(item, names[i]);
-        if (!v) return ddb_fail(r, KN_EVALIDATION, PREFIX "Missing the key %s in the item", names[i]);
-        if (key_value(r, names[i], types[i], v, outs[i], true)) return r->err;
+        if (!v) return kn_fail(r->call, KN_EVALIDATION, PREFIX "Missing the key %s in the item", names[i]);
+        if (key_value(r, names[i], types[i], v, outs[i], true)) return r->call->err;
     }
     return check_key_sizes(r, p);
 }
@@ -211,13 +211,13 @@ int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *ex
         kn_buf_puts(&m, "} Expression parameters: {");
         join(&m, have_e, ", ");
         kn_buf_putc(&m, '}');
-        rc = ddb_fail_buf(r, KN_EVALIDATION, &m);
+        rc = kn_fail_buf(r->call, KN_EVALIDATION, &m);
         goto out;
     }
     cJSON *names = ddb_member(params, "ExpressionAttributeNames"),
           *values = ddb_member(params, "ExpressionAttributeValues");
     if (names && !ne) {
-        rc = ddb_fail(r, KN_EVALIDATION,
+        rc = kn_fail(r->call, KN_EVALIDATION,
                       "ExpressionAttributeNames can only be specified when using expressions");
         goto out;
     }
@@ -233,27 +233,27 @@ int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *ex
             join(&m, vlist, " and ");
             kn_buf_puts(&m, nv > 1 ? " are null" : " is null");
         }
-        rc = ddb_fail_buf(r, KN_EVALIDATION, &m);
+        rc = kn_fail_buf(r->call, KN_EVALIDATION, &m);
         goto out;
     }
     if (names && !names->child) {
-        rc = ddb_fail(r, KN_EVALIDATION, "ExpressionAttributeNames must not be empty");
+        rc = kn_fail(r->call, KN_EVALIDATION, "ExpressionAttributeNames must not be empty");
         goto out;
     }
     if (values && !values->child) {
-        rc = ddb_fail(r, KN_EVALIDATION, "ExpressionAttributeValues must not be empty");
+        rc = kn_fail(r->call, KN_EVALIDATION, "ExpressionAttributeValues must not be empty");
         goto out;
     }
     for (cJSON *e = names ? names->child : NULL; e; e = e->next)
         if (!key_syntax(e->string, '#')) {
-            rc = ddb_fail(r, KN_EVALIDATION,
+            rc = kn_fail(r->call, KN_EVALIDATION,
                           "ExpressionAttributeNames contains invalid key: Syntax error; key: \"%s\"",
                           e->string);
             goto out;
         }
     for (cJSON *e = values ? values->child : NULL; e; e = e->next) {
         if (!key_syntax(e->string, ':')) {
-            rc = ddb_fail(r, KN_EVALIDATION,
+            rc = kn_fail(r->call, KN_EVALIDATION,
                           "ExpressionAttributeValues contains invalid key: Syntax error; key: \"%s\"",
                           e->string);
             goto out;
@@ -261,7 +261,7 @@ int ddb_check_expression_params(ddb_req *r, cJSON *params, const char *const *ex
         kn_buf vm = KN_BUF_INIT;
         int vrc = ddb_av_check(e, &vm);
         if (vrc) {
-            rc = ddb_fail(r, vrc, "ExpressionAttributeValues contains invalid value: %s for key %s",
+            rc = kn_fail(r->call, vrc, "ExpressionAttributeValues contains invalid value: %s for key %s",
                           kn_buf_cstr(&vm), e->string);
             kn_buf_free(&vm);
             goto out;
@@ -324,7 +324,7 @@ static int check_value(ddb_req *r, cJSON *av)
 {
     kn_buf m = KN_BUF_INIT;
     int rc = ddb_av_check(av, &m);
-    if (rc) ddb_fail_buf(r, rc, &m);
+    if (rc) kn_fail_buf(r->call, rc, &m);
     kn_buf_free(&m);
     return rc;
 }
@@ -336,36 +336,36 @@ static int legacy_entry(ddb_req *r, ddb_ctx *ctx, cJSON *e, bool filter, ddb_nod
     cJSON *value = ddb_member(e, "Value"), *exists = ddb_member(e, "Exists"),
           *list = ddb_member(e, "AttributeValueList");
     const char *ops = ddb_str(e, "ComparisonOperator");
-    if (!cJSON_IsObject(e)) return ddb_fail(r, KN_ESERIALIZATION, "Unexpected value type in payload");
+    if (!cJSON_IsObject(e)) return kn_fail(r->call, KN_ESERIALIZATION, "Unexpected value type in payload");
     if (filter && !ops)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "1 validation error detected: Value null at 'comparisonOperator' failed to "
                         "satisfy constraint: Member must not be null");
     if (ops && exists)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "Exists and ComparisonOperator cannot be used together for "
                                "Attribute: %s",
                         name);
     if (value && list)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "Value and AttributeValueList cannot be used together for "
                                "Attribute: %s",
                         name);
     if (list && !ops)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "AttributeValueList can only be used with a ComparisonOperator for "
                                "Attribute: %s",
                         name);
     if (!ops) {
         bool ex = !exists || cJSON_IsTrue(exists);
         if (ex && !value)
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             PREFIX "Value must be provided when Exists is %s for Attribute: %s",
                             exists ? "true" : "null", name);
         if (!ex && value)
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             PREFIX "Value cannot be used when Exists is false for Attribute: %s", name);
-        if (value && check_value(r, value)) return r->err;
+        if (value && check_value(r, value)) return r->call->err;
         *out = legacy_node(ctx, name, ex ? L_EXISTS : L_NOT_EXISTS, &value, value ? 1 : 0);
         return 0;
     }
@@ -380,16 +380,16 @@ static int legacy_entry(ddb_req *r, ddb_ctx *ctx, cJSON *e, bool filter, ddb_nod
               : op == L_IN                     ? n >= 1
                                                : n == 1;
     if (!ok)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "Invalid number of argument(s) for the %s ComparisonOperator", ops);
     for (int i = 0; i < n; i++) {
-        if (check_value(r, vals[i])) return r->err;
+        if (check_value(r, vals[i])) return r->call->err;
         const char *t = ddb_av_type(vals[i], NULL);
         bool scalar = strcmp(t, "S") == 0 || strcmp(t, "N") == 0 || strcmp(t, "B") == 0;
         bool ordered = op == L_LT || op == L_LE || op == L_GT || op == L_GE || op == L_BETWEEN;
         if ((ordered && !scalar) || (op == L_BEGINS_WITH && strcmp(t, "S") != 0 && strcmp(t, "B") != 0) ||
             ((op == L_CONTAINS || op == L_NOT_CONTAINS) && !scalar))
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             PREFIX "ComparisonOperator %s is not valid for %s AttributeValue type", ops, t);
     }
     *out = legacy_node(ctx, name, op, vals, n);
@@ -404,12 +404,12 @@ int ddb_legacy_condition(ddb_req *r, ddb_ctx *ctx, cJSON *params, const char *pa
     bool any_or = cop && strcmp(cop, "OR") == 0;
     bool filter = strcmp(param, "Expected") != 0;
     if (cop && (!map || !map->child))
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "ConditionalOperator can only be used when %s or Expected is present",
                         filter ? param : "Filter");
     for (cJSON *e = map ? map->child : NULL; e; e = e->next) {
         ddb_node *n = NULL;
-        if (legacy_entry(r, ctx, e, filter, &n)) return r->err;
+        if (legacy_entry(r, ctx, e, filter, &n)) return r->call->err;
         if (!*out) {
             *out = n;
         } else {
@@ -429,7 +429,7 @@ int ddb_legacy_condition(ddb_req *r, ddb_ctx *ctx, cJSON *params, const char *pa
 static int legacy_updates(ddb_req *r, ddb_write *w, cJSON *map)
 {
     for (cJSON *e = map->child; e; e = e->next) {
-        if (!cJSON_IsObject(e)) return ddb_fail(r, KN_ESERIALIZATION, "Unexpected value type in payload");
+        if (!cJSON_IsObject(e)) return kn_fail(r->call, KN_ESERIALIZATION, "Unexpected value type in payload");
         const char *action = ddb_str(e, "Action") ? ddb_str(e, "Action") : "PUT";
         cJSON *value = ddb_member(e, "Value");
         ddb_action a = {U_SET, {NULL, 0}, NULL, true};
@@ -437,11 +437,11 @@ static int legacy_updates(ddb_req *r, ddb_write *w, cJSON *map)
         a.path.el = ddb_alloc(&w->ctx, sizeof *a.path.el);
         a.path.el[0].name = e->string;
         if (!value && strcmp(action, "DELETE") != 0)
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             PREFIX "Only DELETE action is allowed when no attribute value is "
                                    "specified");
         if (value) {
-            if (check_value(r, value)) return r->err;
+            if (check_value(r, value)) return r->call->err;
             a.value = ddb_alloc(&w->ctx, sizeof *a.value);
             a.value->kind = N_VALUE;
             a.value->value = value;
@@ -452,12 +452,12 @@ static int legacy_updates(ddb_req *r, ddb_write *w, cJSON *map)
         } else if (strcmp(action, "DELETE") == 0) {
             a.kind = value ? U_DELETE : U_REMOVE;
             if (value && (strlen(t) != 2 || t[1] != 'S'))
-                return ddb_fail(r, KN_EVALIDATION,
+                return kn_fail(r->call, KN_EVALIDATION,
                                 PREFIX "DELETE action with value is not supported for the type %s", t);
         } else {
             a.kind = U_ADD;
             if (strcmp(t, "N") != 0 && strcmp(t, "L") != 0 && (strlen(t) != 2 || t[1] != 'S'))
-                return ddb_fail(r, KN_EVALIDATION, PREFIX "ADD action is not supported for the type %s", t);
+                return kn_fail(r->call, KN_EVALIDATION, PREFIX "ADD action is not supported for the type %s", t);
         }
         if (w->upd.n == w->upd.cap) {
             w->upd.cap = w->upd.cap ? w->upd.cap * 2 : 8;
@@ -480,7 +480,7 @@ static int check_item(ddb_req *r, cJSON *item)
 {
     kn_buf m = KN_BUF_INIT;
     int rc = ddb_item_check(item, &m);
-    if (rc) ddb_fail_buf(r, rc, &m);
+    if (rc) kn_fail_buf(r->call, rc, &m);
     kn_buf_free(&m);
     return rc;
 }
@@ -493,50 +493,53 @@ int ddb_write_prepare(ddb_req *r, cJSON *params, ddb_write_kind kind, ddb_write 
                  ddb_member(params, "ExpressionAttributeValues"));
     const char *const *exprs = kind == W_UPDATE ? update_exprs : put_exprs;
     const char *const *legacy = kind == W_UPDATE ? update_legacy : kind == W_CHECK ? no_legacy : put_legacy;
-    if (ddb_check_expression_params(r, params, exprs, legacy)) return r->err;
+    if (ddb_check_expression_params(r, params, exprs, legacy)) return r->call->err;
     cJSON *item = kind == W_PUT ? ddb_member(params, "Item") : ddb_member(params, "Key");
     if (!item)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "1 validation error detected: Value null at '%s' failed to satisfy "
                         "constraint: Member must not be null",
                         kind == W_PUT ? "item" : "key");
-    if (check_item(r, item)) return r->err;
+    /* the size first: validating a huge item (a set of 100k members) is the costly part */
+    if (kind == W_PUT && ddb_item_size(item) > DDB_MAX_ITEM_BYTES)
+        return kn_fail(r->call, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
+    if (check_item(r, item)) return r->call->err;
     if (kind == W_CHECK && !ddb_member(params, "ConditionExpression"))
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "1 validation error detected: Value null at 'conditionExpression' failed to "
                         "satisfy constraint: Member must not be null");
-    if (ddb_legacy_condition(r, &w->ctx, params, "Expected", &w->cond)) return r->err;
+    if (ddb_legacy_condition(r, &w->ctx, params, "Expected", &w->cond)) return r->call->err;
     const char *ce = ddb_str(params, "ConditionExpression");
     if (ce && ddb_parse_condition(&w->ctx, "ConditionExpression", ce, &w->cond))
-        return ddb_fail_buf(r, KN_EVALIDATION, &w->ctx.msg);
+        return kn_fail_buf(r->call, KN_EVALIDATION, &w->ctx.msg);
     const char *ue = ddb_str(params, "UpdateExpression");
     if (kind == W_UPDATE && ue && ddb_parse_update(&w->ctx, ue, &w->upd))
-        return ddb_fail_buf(r, KN_EVALIDATION, &w->ctx.msg);
+        return kn_fail_buf(r->call, KN_EVALIDATION, &w->ctx.msg);
     cJSON *au = ddb_member(params, "AttributeUpdates");
-    if (kind == W_UPDATE && au && legacy_updates(r, w, au)) return r->err;
-    if (ddb_check_unused(&w->ctx)) return ddb_fail_buf(r, KN_EVALIDATION, &w->ctx.msg);
+    if (kind == W_UPDATE && au && legacy_updates(r, w, au)) return r->call->err;
+    if (ddb_check_unused(&w->ctx)) return kn_fail_buf(r->call, KN_EVALIDATION, &w->ctx.msg);
     w->ret = ddb_str(params, "ReturnValues") ? ddb_str(params, "ReturnValues") : "NONE";
     if (kind != W_UPDATE && strcmp(w->ret, "NONE") != 0 && strcmp(w->ret, "ALL_OLD") != 0)
-        return ddb_fail(r, KN_EVALIDATION, "Return values set to invalid value");
+        return kn_fail(r->call, KN_EVALIDATION, "Return values set to invalid value");
     const char *rf = ddb_str(params, "ReturnValuesOnConditionCheckFailure");
     w->ret_old_on_fail = rf && strcmp(rf, "ALL_OLD") == 0;
-    if (ddb_table_load(r, ddb_str(params, "TableName"), &w->t)) return r->err;
+    if (ddb_table_load(r, ddb_str(params, "TableName"), &w->t)) return r->call->err;
     if (!w->t || strcmp(w->t->status, "CREATING") == 0)
-        return ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found");
+        return kn_fail(r->call, KN_ENOT_FOUND, "Requested resource not found");
     if (kind == W_PUT) {
-        if (ddb_item_pos(r, &w->t->keys, item, &w->pos)) return r->err;
+        if (ddb_item_pos(r, &w->t->keys, item, &w->pos)) return r->call->err;
         w->key = ddb_key_of(item, &w->t->keys, NULL);
         w->item = item;
         if (ddb_item_size(item) > DDB_MAX_ITEM_BYTES)
-            return ddb_fail(r, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
+            return kn_fail(r->call, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
     } else {
-        if (ddb_key_pos(r, &w->t->keys, item, &w->pos)) return r->err;
+        if (ddb_key_pos(r, &w->t->keys, item, &w->pos)) return r->call->err;
         w->key = cJSON_Duplicate(item, 1);
     }
     for (int i = 0; i < w->upd.n; i++) {
         const char *top = w->upd.act[i].path.el[0].name;
         if (strcmp(top, w->t->keys.hash) == 0 || (w->t->keys.range && strcmp(top, w->t->keys.range) == 0))
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             PREFIX "Cannot update attribute %s. This attribute is part of the key", top);
     }
     return 0;
@@ -548,7 +551,7 @@ int ddb_write_run(ddb_req *r, ddb_write *w)
     cJSON_Delete(w->now);
     w->old = w->now = NULL;
     w->failed = false;
-    if (ddb_item_read(r, w->t->id, &w->pos, &w->old)) return r->err;
+    if (ddb_item_read(r, w->t->id, &w->pos, &w->old)) return r->call->err;
     if (w->cond && !ddb_eval(w->cond, w->old)) {
         w->failed = true;
         return 0;
@@ -565,7 +568,7 @@ int ddb_write_run(ddb_req *r, ddb_write *w)
         w->now = cJSON_Duplicate(w->old ? w->old : w->key, 1);
         kn_buf m = KN_BUF_INIT;
         int rc = ddb_apply_update(&w->upd, w->now, &m);
-        if (rc) ddb_fail_buf(r, rc, &m);
+        if (rc) kn_fail_buf(r->call, rc, &m);
         kn_buf_free(&m);
         if (rc) return rc;
         break;
@@ -573,7 +576,7 @@ int ddb_write_run(ddb_req *r, ddb_write *w)
     }
     size_t size = ddb_item_size(w->now);
     if (size > DDB_MAX_ITEM_BYTES)
-        return ddb_fail(r, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
+        return kn_fail(r->call, KN_EVALIDATION, "Item size has exceeded the maximum allowed size");
     return ddb_item_write(r, w->t->id, &w->pos, w->now, size);
 }
 
@@ -615,12 +618,12 @@ static cJSON *returned(ddb_write *w)
 /* The ConditionalCheckFailedException of a failed write, with the old item when asked. */
 static int condition_failed(ddb_req *r, ddb_write *w)
 {
-    ddb_fail(r, KN_ECONDITIONAL_CHECK_FAILED, "The conditional request failed");
+    kn_fail(r->call, KN_ECONDITIONAL_CHECK_FAILED, "The conditional request failed");
     if (w->ret_old_on_fail && w->old) {
         r->err_extra = cJSON_CreateObject();
         cJSON_AddItemToObject(r->err_extra, "Item", cJSON_Duplicate(w->old, 1));
     }
-    return r->err;
+    return r->call->err;
 }
 
 static int single_write(ddb_req *r, const kn_field *fields, ddb_write_kind kind)
@@ -642,7 +645,7 @@ static int single_write(ddb_req *r, const kn_field *fields, ddb_write_kind kind)
     if (attrs) cJSON_AddItemToObject(r->res, "Attributes", attrs);
 out:
     ddb_write_free(&w);
-    return r->err;
+    return r->call->err;
 }
 
 int ddb_op_put_item(ddb_req *r)
@@ -671,7 +674,7 @@ int ddb_projection(ddb_req *r, ddb_ctx *ctx, cJSON *params, ddb_path **paths, in
     *paths = NULL;
     const char *pe = ddb_str(params, "ProjectionExpression");
     if (pe) {
-        if (ddb_parse_projection(ctx, pe, paths, n)) return ddb_fail_buf(r, KN_EVALIDATION, &ctx->msg);
+        if (ddb_parse_projection(ctx, pe, paths, n)) return kn_fail_buf(r->call, KN_EVALIDATION, &ctx->msg);
         return 0;
     }
     cJSON *atg = ddb_member(params, "AttributesToGet");
@@ -681,7 +684,7 @@ int ddb_projection(ddb_req *r, ddb_ctx *ctx, cJSON *params, ddb_path **paths, in
     for (cJSON *e = atg->child; e; e = e->next, i++) {
         for (cJSON *f = e->next; f; f = f->next)
             if (cJSON_IsString(e) && cJSON_IsString(f) && strcmp(e->valuestring, f->valuestring) == 0)
-                return ddb_fail(r, KN_EVALIDATION, PREFIX "Duplicate value in attribute name: %s",
+                return kn_fail(r->call, KN_EVALIDATION, PREFIX "Duplicate value in attribute name: %s",
                                 e->valuestring);
         (*paths)[i].n = 1;
         (*paths)[i].el = ddb_alloc(ctx, sizeof *(*paths)[i].el);
@@ -705,12 +708,12 @@ int ddb_op_get_item(ddb_req *r)
     cJSON *key = ddb_member(r->in, "Key");
     if (check_item(r, key) || ddb_projection(r, &ctx, r->in, &paths, &np)) goto out;
     if (ddb_check_unused(&ctx)) {
-        ddb_fail_buf(r, KN_EVALIDATION, &ctx.msg);
+        kn_fail_buf(r->call, KN_EVALIDATION, &ctx.msg);
         goto out;
     }
     if (ddb_table_load(r, ddb_str(r->in, "TableName"), &t)) goto out;
     if (!t || strcmp(t->status, "CREATING") == 0) {
-        ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found");
+        kn_fail(r->call, KN_ENOT_FOUND, "Requested resource not found");
         goto out;
     }
     if (ddb_key_pos(r, &t->keys, key, &pos) || ddb_item_read(r, t->id, &pos, &item)) goto out;
@@ -723,5 +726,5 @@ out:
     ddb_pos_free(&pos);
     ddb_table_free(t);
     ddb_ctx_free(&ctx);
-    return r->err;
+    return r->call->err;
 }

@@ -128,7 +128,7 @@ static int drain(ddb_req *r, ddb_cursor *cur, page *pg, const ddb_node *cond)
     }
     ddb_cursor_close(cur);
     if (s < 0) {
-        ddb_fail(r, KN_EIO, "Internal server error");
+        kn_fail(r->call, KN_EIO, "Internal server error");
         return -1;
     }
     return 0;
@@ -240,7 +240,7 @@ static int load_index(ddb_req *r, ddb_table *t, ddb_index *ix, const cJSON *hv, 
     ddb_cursor_close(&cur);
     if (rc < 0) {
         rows_free(rows, n);
-        return ddb_fail(r, KN_EIO, "Internal server error");
+        return kn_fail(r->call, KN_EIO, "Internal server error");
     }
     qsort(rows, n, sizeof *rows, row_qsort);
     *out = rows;
@@ -260,7 +260,7 @@ typedef struct read_req {
 
 static int start_key_error(ddb_req *r, const char *why)
 {
-    return ddb_fail(r, KN_EVALIDATION, "The provided starting key is invalid: %s", why);
+    return kn_fail(r->call, KN_EVALIDATION, "The provided starting key is invalid: %s", why);
 }
 
 static int read_prepare(ddb_req *r, read_req *q, const kn_field *fields, const char *const *exprs,
@@ -271,26 +271,26 @@ static int read_prepare(ddb_req *r, read_req *q, const kn_field *fields, const c
                  ddb_member(r->in, "ExpressionAttributeValues"));
     kn_buf m = KN_BUF_INIT;
     int rc = kn_validate(r->in, fields, &m);
-    if (rc) ddb_fail_buf(r, rc, &m);
+    if (rc) kn_fail_buf(r->call, rc, &m);
     kn_buf_free(&m);
-    if (rc || ddb_check_expression_params(r, r->in, exprs, legacy)) return r->err;
+    if (rc || ddb_check_expression_params(r, r->in, exprs, legacy)) return r->call->err;
     q->esk = ddb_member(r->in, "ExclusiveStartKey");
     if (q->esk) {
         kn_buf em = KN_BUF_INIT;
         rc = ddb_item_check(q->esk, &em);
-        if (rc) ddb_fail_buf(r, rc, &em);
+        if (rc) kn_fail_buf(r->call, rc, &em);
         kn_buf_free(&em);
         if (rc) return rc;
     }
-    if (ddb_legacy_condition(r, &q->ctx, r->in, filter_param, &q->pg.filter)) return r->err;
+    if (ddb_legacy_condition(r, &q->ctx, r->in, filter_param, &q->pg.filter)) return r->call->err;
     const char *fe = ddb_str(r->in, "FilterExpression");
     if (fe && ddb_parse_condition(&q->ctx, "FilterExpression", fe, &q->pg.filter))
-        return ddb_fail_buf(r, KN_EVALIDATION, &q->ctx.msg);
-    if (ddb_projection(r, &q->ctx, r->in, &q->pg.paths, &q->pg.np)) return r->err;
+        return kn_fail_buf(r->call, KN_EVALIDATION, &q->ctx.msg);
+    if (ddb_projection(r, &q->ctx, r->in, &q->pg.paths, &q->pg.np)) return r->call->err;
     const char *sel = ddb_str(r->in, "Select");
     q->pg.count_only = sel && strcmp(sel, "COUNT") == 0;
     if (q->pg.count_only && q->pg.np >= 0)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "Cannot specify the AttributesToGet when choosing to get only the Count");
     q->pg.limit = num(r->in, "Limit", 0);
     return 0;
@@ -298,16 +298,16 @@ static int read_prepare(ddb_req *r, read_req *q, const kn_field *fields, const c
 
 static int read_table(ddb_req *r, read_req *q)
 {
-    if (ddb_table_load(r, ddb_str(r->in, "TableName"), &q->t)) return r->err;
+    if (ddb_table_load(r, ddb_str(r->in, "TableName"), &q->t)) return r->call->err;
     if (!q->t || strcmp(q->t->status, "CREATING") == 0)
-        return ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found");
+        return kn_fail(r->call, KN_ENOT_FOUND, "Requested resource not found");
     const char *iname = ddb_str(r->in, "IndexName");
     if (iname) {
         q->ix = ddb_table_gsi(q->t, iname);
         if (!q->ix)
-            return ddb_fail(r, KN_EVALIDATION, "The table does not have the specified index: %s", iname);
+            return kn_fail(r->call, KN_EVALIDATION, "The table does not have the specified index: %s", iname);
         if (cJSON_IsTrue(ddb_member(r->in, "ConsistentRead")))
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             "Consistent reads are not supported on global secondary indexes");
     }
     q->pg.t = q->t;
@@ -356,27 +356,27 @@ int ddb_op_scan(ddb_req *r)
     if (read_prepare(r, &q, scan_fields, scan_exprs, scan_legacy, "ScanFilter")) goto out;
     cJSON *segv = ddb_member(r->in, "Segment"), *totv = ddb_member(r->in, "TotalSegments");
     if (segv && !totv) {
-        ddb_fail(r, KN_EVALIDATION,
+        kn_fail(r->call, KN_EVALIDATION,
                  "The TotalSegments parameter is required but was not present in the request when "
                  "Segment parameter is present");
         goto out;
     }
     if (totv && !segv) {
-        ddb_fail(r, KN_EVALIDATION,
+        kn_fail(r->call, KN_EVALIDATION,
                  "The Segment parameter is required but was not present in the request when "
                  "parameter TotalSegments is present");
         goto out;
     }
     int64_t seg = num(r->in, "Segment", 0), total = num(r->in, "TotalSegments", 1);
     if (seg >= total) {
-        ddb_fail(r, KN_EVALIDATION,
+        kn_fail(r->call, KN_EVALIDATION,
                  "The Segment parameter is zero-based and must be less than parameter "
                  "TotalSegments: Segment: %lld is not less than TotalSegments: %lld",
                  (long long)seg, (long long)total);
         goto out;
     }
     if (ddb_check_unused(&q.ctx)) {
-        ddb_fail_buf(r, KN_EVALIDATION, &q.ctx.msg);
+        kn_fail_buf(r->call, KN_EVALIDATION, &q.ctx.msg);
         goto out;
     }
     if (read_table(r, &q)) goto out;
@@ -395,7 +395,7 @@ int ddb_op_scan(ddb_req *r)
             s = start.seg;
         }
         if (s < lo || s > hi) {
-            ddb_fail(r, KN_EVALIDATION,
+            kn_fail(r->call, KN_EVALIDATION,
                      "The provided starting key is invalid: Invalid ExclusiveStartKey. Please use "
                      "ExclusiveStartKey with correct Segment. TotalSegments: %lld Segment: %lld",
                      (long long)total, (long long)seg);
@@ -421,7 +421,7 @@ out:
     rows_free(rows, nrows);
     ddb_pos_free(&start);
     read_free(&q);
-    return r->err;
+    return r->call->err;
 }
 
 /* ---- Query ---- */
@@ -438,7 +438,7 @@ typedef struct key_cond {
 
 static int unsupported(ddb_req *r)
 {
-    return ddb_fail(r, KN_EVALIDATION, "Query key condition not supported");
+    return kn_fail(r->call, KN_EVALIDATION, "Query key condition not supported");
 }
 
 /* Checks that value nodes match the key's type. */
@@ -448,7 +448,7 @@ static int key_values_typed(ddb_req *r, ddb_node *n, const char *type)
         if (n->a[i]->kind == N_VALUE) {
             const char *t = ddb_av_type(n->a[i]->value, NULL);
             if (!t || strcmp(t, type) != 0)
-                return ddb_fail(r, KN_EVALIDATION,
+                return kn_fail(r->call, KN_EVALIDATION,
                                 PREFIX "Condition parameter type does not match schema type");
         }
     return 0;
@@ -487,9 +487,9 @@ static int key_conjunct(ddb_req *r, const ddb_keys *k, ddb_node *n, key_cond *kc
     const char *name = path->path.el[0].name;
     if (strcmp(name, k->hash) == 0) {
         if (!eq) return unsupported(r);
-        if (key_values_typed(r, n, k->htype)) return r->err;
+        if (key_values_typed(r, n, k->htype)) return r->call->err;
         if (kc->nhash++)
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             "KeyConditionExpressions must only contain one condition per key");
         kc->hash =
             n->kind == N_LEGACY ? n->a[1]->value : (n->a[0]->kind == N_VALUE ? n->a[0] : n->a[1])->value;
@@ -497,25 +497,25 @@ static int key_conjunct(ddb_req *r, const ddb_keys *k, ddb_node *n, key_cond *kc
     }
     if (k->range && strcmp(name, k->range) == 0) {
         if (!range_ok) return unsupported(r);
-        if (key_values_typed(r, n, k->rtype)) return r->err;
+        if (key_values_typed(r, n, k->rtype)) return r->call->err;
         if (n->kind == N_FUNC && strcmp(k->rtype, "S") != 0 && strcmp(k->rtype, "B") != 0)
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             "Invalid KeyConditionExpression: Incorrect operand type for operator or "
                             "function; operator or function: begins_with, operand type: %s",
                             ddb_type_word(k->rtype));
         if (kc->nrange++)
-            return ddb_fail(r, KN_EVALIDATION,
+            return kn_fail(r->call, KN_EVALIDATION,
                             "KeyConditionExpressions must only contain one condition per key");
         return 0;
     }
-    return ddb_fail(r, KN_EVALIDATION, "Query condition missed key schema element: %s",
+    return kn_fail(r->call, KN_EVALIDATION, "Query condition missed key schema element: %s",
                     kc->nhash ? (k->range ? k->range : k->hash) : k->hash);
 }
 
 static int key_condition(ddb_req *r, const ddb_keys *k, ddb_node *n, key_cond *kc)
 {
     if (n->kind == N_AND) {
-        if (key_condition(r, k, n->a[0], kc)) return r->err;
+        if (key_condition(r, k, n->a[0], kc)) return r->call->err;
         return key_condition(r, k, n->a[1], kc);
     }
     return key_conjunct(r, k, n, kc);
@@ -534,30 +534,30 @@ int ddb_op_query(ddb_req *r)
     if (read_prepare(r, &q, query_fields, query_exprs, query_legacy, "QueryFilter")) goto out;
     const char *kce = ddb_str(r->in, "KeyConditionExpression");
     if (!kce && !ddb_member(r->in, "KeyConditions")) {
-        ddb_fail(
-            r, KN_EVALIDATION,
+        kn_fail(
+            r->call, KN_EVALIDATION,
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.");
         goto out;
     }
     if (kce && ddb_parse_condition(&q.ctx, "KeyConditionExpression", kce, &kcond)) {
-        ddb_fail_buf(r, KN_EVALIDATION, &q.ctx.msg);
+        kn_fail_buf(r->call, KN_EVALIDATION, &q.ctx.msg);
         goto out;
     }
     if (!kce && ddb_legacy_condition(r, &q.ctx, r->in, "KeyConditions", &kcond)) goto out;
     if (ddb_check_unused(&q.ctx)) {
-        ddb_fail_buf(r, KN_EVALIDATION, &q.ctx.msg);
+        kn_fail_buf(r->call, KN_EVALIDATION, &q.ctx.msg);
         goto out;
     }
     if (read_table(r, &q)) goto out;
     const ddb_keys *k = q.ix ? &q.ix->keys : &q.t->keys;
     key_cond kc = {NULL, 0, 0};
     if (!kcond) {
-        ddb_fail(r, KN_EVALIDATION, "Query condition missed key schema element: %s", k->hash);
+        kn_fail(r->call, KN_EVALIDATION, "Query condition missed key schema element: %s", k->hash);
         goto out;
     }
     if (key_condition(r, k, kcond, &kc)) goto out;
     if (!kc.nhash) {
-        ddb_fail(r, KN_EVALIDATION, "Query condition missed key schema element: %s", k->hash);
+        kn_fail(r->call, KN_EVALIDATION, "Query condition missed key schema element: %s", k->hash);
         goto out;
     }
     bool forward =
@@ -601,5 +601,5 @@ out:
     ddb_pos_free(&start);
     ddb_pos_free(&hpos);
     read_free(&q);
-    return r->err;
+    return r->call->err;
 }

@@ -27,7 +27,7 @@ static const char schema[] =
 static int db_fail(ddb_req *r, const char *what)
 {
     kn_error("ddb store: %s failed: %s", what, sqlite3_errmsg(r->db));
-    return ddb_fail(r, KN_EIO, "Internal server error");
+    return kn_fail(r->call, KN_EIO, "Internal server error");
 }
 
 int ddb_store_init(sqlite3 *db)
@@ -153,7 +153,7 @@ int ddb_table_load(ddb_req *r, const char *name, ddb_table **out)
 {
     *out = NULL;
     sqlite3_stmt *st = prepare(r, "SELECT id, meta FROM ddb_tables WHERE name = ?");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     int rc = 0;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
@@ -187,7 +187,7 @@ out:
 int ddb_table_insert(ddb_req *r, ddb_table *t)
 {
     sqlite3_stmt *st = prepare(r, "INSERT INTO ddb_tables(name, meta) VALUES(?, ?)");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     char *text = cJSON_PrintUnformatted(t->meta);
     sqlite3_bind_text(st, 1, t->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
@@ -201,7 +201,7 @@ int ddb_table_insert(ddb_req *r, ddb_table *t)
 int ddb_table_save(ddb_req *r, ddb_table *t)
 {
     sqlite3_stmt *st = prepare(r, "UPDATE ddb_tables SET meta = ? WHERE id = ?");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     char *text = cJSON_PrintUnformatted(t->meta);
     sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, t->id);
@@ -218,7 +218,7 @@ int ddb_table_drop(ddb_req *r, int64_t id)
     sqlite3_stmt *a = prepare(r, "DELETE FROM ddb_items WHERE tid = ?");
     sqlite3_stmt *b = a ? prepare(r, "DELETE FROM ddb_tables WHERE id = ?") : NULL;
     if (!a || !b) {
-        rc = r->err;
+        rc = r->call->err;
         goto fail;
     }
     sqlite3_bind_int64(a, 1, id);
@@ -240,7 +240,7 @@ fail:
 int ddb_table_stats(ddb_req *r, int64_t id, int64_t *count, int64_t *bytes)
 {
     sqlite3_stmt *st = prepare(r, "SELECT count(*), coalesce(sum(size), 0) FROM ddb_items WHERE tid = ?");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     sqlite3_bind_int64(st, 1, id);
     int rc = 0;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -256,7 +256,7 @@ int ddb_table_stats(ddb_req *r, int64_t id, int64_t *count, int64_t *bytes)
 int ddb_table_names(ddb_req *r, const char *after, int limit, cJSON *names)
 {
     sqlite3_stmt *st = prepare(r, "SELECT name FROM ddb_tables WHERE name > ? ORDER BY name LIMIT ?");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, limit + 1);
     int s;
@@ -289,7 +289,7 @@ int ddb_item_read(ddb_req *r, int64_t tid, const ddb_pos *p, cJSON **item)
 {
     *item = NULL;
     sqlite3_stmt *st = prepare(r, "SELECT item FROM ddb_items WHERE tid = ? AND hk = ? AND rk = ?");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     sqlite3_bind_int64(st, 1, tid);
     bind_blob(st, 2, &p->hk);
     bind_blob(st, 3, &p->rk);
@@ -308,7 +308,7 @@ int ddb_item_write(ddb_req *r, int64_t tid, const ddb_pos *p, const cJSON *item,
 {
     sqlite3_stmt *st = prepare(r, "INSERT OR REPLACE INTO ddb_items(tid, hk, rk, seg, size, item) "
                                   "VALUES(?, ?, ?, ?, ?, ?)");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     char *text = cJSON_PrintUnformatted(item);
     sqlite3_bind_int64(st, 1, tid);
     bind_blob(st, 2, &p->hk);
@@ -325,7 +325,7 @@ int ddb_item_write(ddb_req *r, int64_t tid, const ddb_pos *p, const cJSON *item,
 int ddb_item_remove(ddb_req *r, int64_t tid, const ddb_pos *p)
 {
     sqlite3_stmt *st = prepare(r, "DELETE FROM ddb_items WHERE tid = ? AND hk = ? AND rk = ?");
-    if (!st) return r->err;
+    if (!st) return r->call->err;
     sqlite3_bind_int64(st, 1, tid);
     bind_blob(st, 2, &p->hk);
     bind_blob(st, 3, &p->rk);
@@ -340,7 +340,7 @@ int ddb_cursor_scan(ddb_req *r, int64_t tid, uint32_t lo, uint32_t hi, const ddb
                                "(seg, hk, rk) > (?4, ?5, ?6) ORDER BY seg, hk, rk"
                              : "SELECT item FROM ddb_items WHERE tid = ?1 AND seg BETWEEN ?2 AND ?3 "
                                "ORDER BY seg, hk, rk");
-    if (!c->st) return r->err;
+    if (!c->st) return r->call->err;
     sqlite3_bind_int64(c->st, 1, tid);
     sqlite3_bind_int64(c->st, 2, (int64_t)lo);
     sqlite3_bind_int64(c->st, 3, (int64_t)hi);
@@ -363,7 +363,7 @@ int ddb_cursor_query(ddb_req *r, int64_t tid, const kn_buf *hk, bool forward, co
                               "ORDER BY rk DESC"
                             : "SELECT item FROM ddb_items WHERE tid = ?1 AND hk = ?2 ORDER BY rk DESC");
     c->st = prepare(r, sql);
-    if (!c->st) return r->err;
+    if (!c->st) return r->call->err;
     sqlite3_bind_int64(c->st, 1, tid);
     bind_blob(c->st, 2, hk);
     if (after_rk) bind_blob(c->st, 3, after_rk);

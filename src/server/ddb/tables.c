@@ -114,7 +114,7 @@ static int64_t num(const cJSON *obj, const char *name)
 
 static int not_found(ddb_req *r, const char *name)
 {
-    return ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found: Table: %s not found", name);
+    return kn_fail(r->call, KN_ENOT_FOUND, "Requested resource not found: Table: %s not found", name);
 }
 
 /* Checks a KeySchema (HASH first, optional distinct RANGE) against the attribute definitions
@@ -123,13 +123,13 @@ static int check_key_schema(ddb_req *r, cJSON *ks, cJSON *defs, bool *used, int 
 {
     cJSON *first = cJSON_GetArrayItem(ks, 0), *second = cJSON_GetArrayItem(ks, 1);
     if (!first || strcmp(ddb_str(first, "KeyType"), "HASH") != 0)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "Invalid KeySchema: The first KeySchemaElement is not a HASH key type");
     if (second && strcmp(ddb_str(second, "KeyType"), "RANGE") != 0)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type");
     if (second && strcmp(ddb_str(first, "AttributeName"), ddb_str(second, "AttributeName")) == 0)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "Both the Hash Key and the Range Key element in the KeySchema have the same name");
     for (cJSON *k = ks->child; k; k = k->next) {
         int i = 0;
@@ -149,7 +149,7 @@ static int check_key_schema(ddb_req *r, cJSON *ks, cJSON *defs, bool *used, int 
             for (cJSON *e = defs ? defs->child : NULL; e; e = e->next)
                 kn_buf_printf(&m, "%s%s", e == defs->child ? "" : ", ", ddb_str(e, "AttributeName"));
             kn_buf_putc(&m, ']');
-            ddb_fail_buf(r, KN_EVALIDATION, &m);
+            kn_fail_buf(r->call, KN_EVALIDATION, &m);
             kn_buf_free(&m);
             return KN_EVALIDATION;
         }
@@ -162,13 +162,13 @@ static int check_index_throughput(ddb_req *r, const char *billing, cJSON *g)
     bool ppr = strcmp(billing, "PAY_PER_REQUEST") == 0;
     cJSON *tp = ddb_member(g, "ProvisionedThroughput");
     if (ppr && tp)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX
                         "ProvisionedThroughput should not be specified for index: %s when BillingMode is "
                         "PAY_PER_REQUEST",
                         ddb_str(g, "IndexName"));
     if (!ppr && !tp)
-        return ddb_fail(r, KN_EVALIDATION, PREFIX "ProvisionedThroughput must be specified for index: %s",
+        return kn_fail(r->call, KN_EVALIDATION, PREFIX "ProvisionedThroughput must be specified for index: %s",
                         ddb_str(g, "IndexName"));
     return 0;
 }
@@ -193,11 +193,11 @@ static cJSON *index_meta(ddb_req *r, cJSON *g, int64_t due)
 static int check_billing(ddb_req *r, const char *billing, cJSON *tp)
 {
     if (strcmp(billing, "PAY_PER_REQUEST") == 0 && tp)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified "
                                "when BillingMode is PAY_PER_REQUEST");
     if (strcmp(billing, "PROVISIONED") == 0 && !tp)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         PREFIX "ReadCapacityUnits and WriteCapacityUnits must both be specified "
                                "when BillingMode is PROVISIONED");
     return 0;
@@ -205,7 +205,7 @@ static int check_billing(ddb_req *r, const char *billing, cJSON *tp)
 
 int ddb_op_create_table(ddb_req *r)
 {
-    if (ddb_validate(r, create_table_fields)) return r->err;
+    if (ddb_validate(r, create_table_fields)) return r->call->err;
     cJSON *in = r->in;
     const char *name = ddb_str(in, "TableName");
     const char *billing = ddb_str(in, "BillingMode") ? ddb_str(in, "BillingMode") : "PROVISIONED";
@@ -216,10 +216,21 @@ int ddb_op_create_table(ddb_req *r)
     int ndefs = cJSON_GetArraySize(defs);
     bool *used = kn_xcalloc((size_t)ndefs + 1, sizeof *used);
     if (check_billing(r, billing, tp)) goto out;
+    if (cJSON_GetArraySize(gsis) > DDB_MAX_GSIS) {
+        kn_fail(r->call, KN_EVALIDATION, PREFIX "GlobalSecondaryIndex count exceeds the per-table limit of %d",
+                DDB_MAX_GSIS);
+        goto out;
+    }
+    if (ndefs > 2 * (DDB_MAX_GSIS + 1)) { /* more than the keys can use: not all can be used */
+        kn_fail(r->call, KN_EVALIDATION,
+                PREFIX "Number of attributes in KeySchema does not exactly match number of "
+                       "attributes defined in AttributeDefinitions");
+        goto out;
+    }
     for (cJSON *d = defs->child; d; d = d->next)
         for (cJSON *e = d->next; e; e = e->next)
             if (strcmp(ddb_str(d, "AttributeName"), ddb_str(e, "AttributeName")) == 0) {
-                ddb_fail(r, KN_EVALIDATION, "Cannot have two attributes with the same name");
+                kn_fail(r->call, KN_EVALIDATION, "Cannot have two attributes with the same name");
                 goto out;
             }
     if (check_key_schema(r, ks, defs, used, ndefs)) goto out;
@@ -229,20 +240,20 @@ int ddb_op_create_table(ddb_req *r)
             goto out;
         for (cJSON *h = g->next; h; h = h->next)
             if (strcmp(ddb_str(g, "IndexName"), ddb_str(h, "IndexName")) == 0) {
-                ddb_fail(r, KN_EVALIDATION, PREFIX "Duplicate index name: %s", ddb_str(g, "IndexName"));
+                kn_fail(r->call, KN_EVALIDATION, PREFIX "Duplicate index name: %s", ddb_str(g, "IndexName"));
                 goto out;
             }
     }
     for (int i = 0; i < ndefs; i++)
         if (!used[i]) {
-            ddb_fail(r, KN_EVALIDATION,
+            kn_fail(r->call, KN_EVALIDATION,
                      PREFIX "Number of attributes in KeySchema does not exactly match number of "
                             "attributes defined in AttributeDefinitions");
             goto out;
         }
     if (ddb_table_load(r, name, &existing)) goto out;
     if (existing) {
-        ddb_fail(r, KN_EIN_USE, "Table already exists: %s", name);
+        kn_fail(r->call, KN_EIN_USE, "Table already exists: %s", name);
         goto out;
     }
     int64_t due = r->srv->cfg.create_table_ms > 0 ? r->now_ms + r->srv->cfg.create_table_ms : 0;
@@ -273,7 +284,7 @@ int ddb_op_create_table(ddb_req *r)
     t = kn_xcalloc(1, sizeof *t);
     t->meta = m;
     if (ddb_table_index(t) < 0) {
-        ddb_fail(r, KN_EINTERNAL, "Internal server error");
+        kn_fail(r->call, KN_EINTERNAL, "Internal server error");
         goto out;
     }
     if (ddb_table_insert(r, t)) goto out;
@@ -282,7 +293,7 @@ out:
     free(used);
     ddb_table_free(t);
     ddb_table_free(existing);
-    return r->err;
+    return r->call->err;
 }
 
 static void add_throughput(cJSON *obj, const cJSON *meta)
@@ -339,10 +350,10 @@ cJSON *ddb_describe(ddb_req *r, ddb_table *t)
 
 int ddb_op_describe_table(ddb_req *r)
 {
-    if (ddb_validate(r, table_name_only)) return r->err;
+    if (ddb_validate(r, table_name_only)) return r->call->err;
     ddb_table *t = NULL;
     const char *name = ddb_str(r->in, "TableName");
-    if (ddb_table_load(r, name, &t)) return r->err;
+    if (ddb_table_load(r, name, &t)) return r->call->err;
     if (!t) return not_found(r, name);
     cJSON_AddItemToObject(r->res, "Table", ddb_describe(r, t));
     ddb_table_free(t);
@@ -351,36 +362,36 @@ int ddb_op_describe_table(ddb_req *r)
 
 int ddb_op_delete_table(ddb_req *r)
 {
-    if (ddb_validate(r, table_name_only)) return r->err;
+    if (ddb_validate(r, table_name_only)) return r->call->err;
     ddb_table *t = NULL;
     const char *name = ddb_str(r->in, "TableName");
-    if (ddb_table_load(r, name, &t)) return r->err;
+    if (ddb_table_load(r, name, &t)) return r->call->err;
     if (!t) return not_found(r, name);
     if (strcmp(t->status, "CREATING") == 0 || strcmp(t->status, "UPDATING") == 0)
-        ddb_fail(r, KN_EIN_USE, "Attempt to change a resource which is still in use: Table is being %s: %s",
+        kn_fail(r->call, KN_EIN_USE, "Attempt to change a resource which is still in use: Table is being %s: %s",
                  strcmp(t->status, "CREATING") == 0 ? "created" : "updated", name);
     else if (cJSON_IsTrue(ddb_member(t->meta, "DeletionProtectionEnabled")))
-        ddb_fail(r, KN_EVALIDATION,
+        kn_fail(r->call, KN_EVALIDATION,
                  "Resource cannot be deleted as it is currently protected against manual deletion.");
-    if (!r->err) {
+    if (!r->call->err) {
         cJSON *d = ddb_describe(r, t);
         cJSON_ReplaceItemInObjectCaseSensitive(d, "TableStatus", cJSON_CreateString("DELETING"));
         cJSON_AddItemToObject(r->res, "TableDescription", d);
         ddb_table_drop(r, t->id);
     }
     ddb_table_free(t);
-    return r->err;
+    return r->call->err;
 }
 
 int ddb_op_list_tables(ddb_req *r)
 {
-    if (ddb_validate(r, list_tables_fields)) return r->err;
+    if (ddb_validate(r, list_tables_fields)) return r->call->err;
     int limit = (int)num(r->in, "Limit");
     if (limit <= 0) limit = 100;
     cJSON *names = cJSON_CreateArray();
     if (ddb_table_names(r, ddb_str(r->in, "ExclusiveStartTableName"), limit, names)) {
         cJSON_Delete(names);
-        return r->err;
+        return r->call->err;
     }
     bool more = cJSON_GetArraySize(names) > limit;
     if (more) cJSON_DeleteItemFromArray(names, limit);
@@ -399,7 +410,7 @@ static int merge_defs(ddb_req *r, cJSON *have, cJSON *upd)
         for (cJSON *e = have->child; e; e = e->next)
             if (strcmp(ddb_str(e, "AttributeName"), ddb_str(d, "AttributeName")) == 0) found = e;
         if (found && strcmp(ddb_str(found, "AttributeType"), ddb_str(d, "AttributeType")) != 0)
-            return ddb_fail(r, KN_EVALIDATION, PREFIX "Cannot change the type of key attribute %s",
+            return kn_fail(r->call, KN_EVALIDATION, PREFIX "Cannot change the type of key attribute %s",
                             ddb_str(d, "AttributeName"));
         if (!found) cJSON_AddItemToArray(have, cJSON_Duplicate(d, 1));
     }
@@ -408,7 +419,7 @@ static int merge_defs(ddb_req *r, cJSON *have, cJSON *upd)
 
 int ddb_op_update_table(ddb_req *r)
 {
-    if (ddb_validate(r, update_table_fields)) return r->err;
+    if (ddb_validate(r, update_table_fields)) return r->call->err;
     cJSON *in = r->in;
     const char *name = ddb_str(in, "TableName");
     cJSON *changes = ddb_member(in, "GlobalSecondaryIndexUpdates");
@@ -416,18 +427,18 @@ int ddb_op_update_table(ddb_req *r)
     const char *billing = ddb_str(in, "BillingMode");
     cJSON *dp = ddb_member(in, "DeletionProtectionEnabled");
     if (!tp && !billing && !changes && !dp)
-        return ddb_fail(r, KN_EVALIDATION,
+        return kn_fail(r->call, KN_EVALIDATION,
                         "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, "
                         "GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is "
                         "required");
     ddb_table *t = NULL;
-    if (ddb_table_load(r, name, &t)) return r->err;
+    if (ddb_table_load(r, name, &t)) return r->call->err;
     if (!t) return not_found(r, name);
     cJSON *m = t->meta;
     const char *mode = billing ? billing : ddb_str(m, "BillingMode");
     int64_t delay = r->srv->cfg.create_table_ms, due = delay > 0 ? r->now_ms + delay : 0;
     if (strcmp(t->status, "ACTIVE") != 0) {
-        ddb_fail(r, KN_EIN_USE, "Attempt to change a resource which is still in use: Table is being %s: %s",
+        kn_fail(r->call, KN_EIN_USE, "Attempt to change a resource which is still in use: Table is being %s: %s",
                  strcmp(t->status, "CREATING") == 0 ? "created" : "updated", name);
         goto out;
     }
@@ -449,7 +460,7 @@ int ddb_op_update_table(ddb_req *r)
         cJSON *create = ddb_member(c, "Create"), *update = ddb_member(c, "Update"),
               *del = ddb_member(c, "Delete");
         if ((create != NULL) + (update != NULL) + (del != NULL) != 1) {
-            ddb_fail(r, KN_EVALIDATION,
+            kn_fail(r->call, KN_EVALIDATION,
                      PREFIX "One of GlobalSecondaryIndexUpdate.Create, "
                             "GlobalSecondaryIndexUpdate.Update or GlobalSecondaryIndexUpdate.Delete "
                             "must be specified");
@@ -459,7 +470,12 @@ int ddb_op_update_table(ddb_req *r)
         ddb_index *existing = ddb_table_gsi(t, iname);
         if (create) {
             if (existing) {
-                ddb_fail(r, KN_EVALIDATION, PREFIX "Index with name: %s already exists", iname);
+                kn_fail(r->call, KN_EVALIDATION, PREFIX "Index with name: %s already exists", iname);
+                goto out;
+            }
+            if (cJSON_GetArraySize(gm) >= DDB_MAX_GSIS) {
+                kn_fail(r->call, KN_ELIMIT_EXCEEDED,
+                        PREFIX "GlobalSecondaryIndex count exceeds the per-table limit of %d", DDB_MAX_GSIS);
                 goto out;
             }
             cJSON *defs = cJSON_GetObjectItemCaseSensitive(m, "AttributeDefinitions");
@@ -471,7 +487,7 @@ int ddb_op_update_table(ddb_req *r)
             cJSON_AddItemToArray(gm, index_meta(r, create, due));
             building = due != 0;
         } else if (!existing) {
-            ddb_fail(r, KN_ENOT_FOUND, "Requested resource not found: Index: %s not found", iname);
+            kn_fail(r->call, KN_ENOT_FOUND, "Requested resource not found: Index: %s not found", iname);
             goto out;
         } else if (del) {
             for (cJSON *g = gm->child; g; g = g->next)
@@ -489,7 +505,7 @@ int ddb_op_update_table(ddb_req *r)
             }
         }
         if (ddb_table_index(t) < 0) {
-            ddb_fail(r, KN_EINTERNAL, "Internal server error");
+            kn_fail(r->call, KN_EINTERNAL, "Internal server error");
             goto out;
         }
     }
@@ -516,22 +532,22 @@ int ddb_op_update_table(ddb_req *r)
         cJSON_ReplaceItemInObjectCaseSensitive(m, "DueMs", cJSON_CreateNumber((double)due));
     }
     if (ddb_table_index(t) < 0) {
-        ddb_fail(r, KN_EINTERNAL, "Internal server error");
+        kn_fail(r->call, KN_EINTERNAL, "Internal server error");
         goto out;
     }
     if (ddb_table_save(r, t)) goto out;
     cJSON_AddItemToObject(r->res, "TableDescription", ddb_describe(r, t));
 out:
     ddb_table_free(t);
-    return r->err;
+    return r->call->err;
 }
 
 int ddb_op_describe_ttl(ddb_req *r)
 {
-    if (ddb_validate(r, table_name_only)) return r->err;
+    if (ddb_validate(r, table_name_only)) return r->call->err;
     ddb_table *t = NULL;
     const char *name = ddb_str(r->in, "TableName");
-    if (ddb_table_load(r, name, &t)) return r->err;
+    if (ddb_table_load(r, name, &t)) return r->call->err;
     if (!t) return not_found(r, name);
     cJSON *d = cJSON_AddObjectToObject(r->res, "TimeToLiveDescription");
     cJSON_AddStringToObject(d, "TimeToLiveStatus", "DISABLED");
@@ -551,11 +567,11 @@ static void backups(ddb_req *r, ddb_table *t)
 
 int ddb_op_describe_backups(ddb_req *r)
 {
-    if (ddb_validate(r, table_name_only)) return r->err;
+    if (ddb_validate(r, table_name_only)) return r->call->err;
     ddb_table *t = NULL;
     const char *name = ddb_str(r->in, "TableName");
-    if (ddb_table_load(r, name, &t)) return r->err;
-    if (!t) return ddb_fail(r, KN_ENOT_FOUND, "Table not found: %s", name);
+    if (ddb_table_load(r, name, &t)) return r->call->err;
+    if (!t) return kn_fail(r->call, KN_ENOT_FOUND, "Table not found: %s", name);
     backups(r, t);
     ddb_table_free(t);
     return 0;
@@ -563,16 +579,16 @@ int ddb_op_describe_backups(ddb_req *r)
 
 int ddb_op_update_backups(ddb_req *r)
 {
-    if (ddb_validate(r, update_backups_fields)) return r->err;
+    if (ddb_validate(r, update_backups_fields)) return r->call->err;
     ddb_table *t = NULL;
     const char *name = ddb_str(r->in, "TableName");
-    if (ddb_table_load(r, name, &t)) return r->err;
-    if (!t) return ddb_fail(r, KN_ENOT_FOUND, "Table not found: %s", name);
+    if (ddb_table_load(r, name, &t)) return r->call->err;
+    if (!t) return kn_fail(r->call, KN_ENOT_FOUND, "Table not found: %s", name);
     bool on = cJSON_IsTrue(
         ddb_member(ddb_member(r->in, "PointInTimeRecoverySpecification"), "PointInTimeRecoveryEnabled"));
     cJSON_DeleteItemFromObjectCaseSensitive(t->meta, "PointInTimeRecovery");
     cJSON_AddBoolToObject(t->meta, "PointInTimeRecovery", on);
     if (!ddb_table_save(r, t)) backups(r, t);
     ddb_table_free(t);
-    return r->err;
+    return r->call->err;
 }

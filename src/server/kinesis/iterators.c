@@ -47,7 +47,9 @@ int kn_resolve_position(kn_call *c, kn_stream *st, kn_shard *sh, const char *typ
     const char *name = st->name, *acct = c->srv->cfg.account;
     if (by_seq) {
         kn_seq s;
-        if (kn_seq_parse(seq, strlen(seq), &s) < 0)
+        /* kinesind writes version-2 numbers only, so any other one (a v0 "0", a v1) names no
+         * record of this shard: AWS answers such a number with the same 400 */
+        if (kn_seq_parse(seq, strlen(seq), &s) < 0 || s.version != 2)
             return kn_fail(
                 c, KN_EINVALID_ARGUMENT,
                 "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under "
@@ -62,7 +64,6 @@ int kn_resolve_position(kn_call *c, kn_stream *st, kn_shard *sh, const char *typ
                 "with %s",
                 enc, shard_id);
         }
-        if (s.version != 2) return kn_fail(c, KN_EINTERNAL, NULL);
         if (s.create_secs != sh->created_ms / 1000)
             return kn_fail(
                 c, KN_EINVALID_ARGUMENT,

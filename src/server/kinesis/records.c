@@ -42,6 +42,7 @@ typedef struct staged {
     kn_shardlog *log;
     uint64_t offset;
     int64_t arrival_ms;
+    size_t data_len;
     int err; /* 0 or the KN_E* staging failed with */
 } staged;
 
@@ -49,6 +50,7 @@ typedef struct staged {
 
 typedef struct put_state {
     kn_stream *stream;
+    int64_t stream_id;
     char stream_name[129];
     bool kms; /* the stream encrypts: answers say EncryptionType KMS */
     size_t n;
@@ -152,11 +154,8 @@ static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const
     }
     int rc = sh ? kn_shard_log(c->srv, st, sh, &out->log) : KN_EINTERNAL;
     if (rc == 0) rc = kn_shardlog_append(out->log, c->now_ms, pk, strlen(pk), dst, dlen, &out->offset);
-    if (rc == 0) {
-        kn_commit_touch(c->srv, c, out->log);
-        sh->stats.incoming.records++;
-        sh->stats.incoming.bytes += dlen;
-    }
+    if (rc == 0) kn_commit_touch(c->srv, c, out->log);
+    out->data_len = dlen;
     out->err = rc;
 }
 
@@ -168,14 +167,32 @@ static int rate_exceeded(kn_call *c, const char *stream, const kn_shard *sh)
                    id, stream, c->srv->cfg.account);
 }
 
+/* A record is acknowledged exactly when its log published it (shardlog.c, invariant 6): a log
+ * that failed after publishing it still serves it, and cuts what it never published. */
 static bool committed(const staged *s)
 {
-    return s->err == 0 && !kn_shardlog_failed(s->log);
+    return s->err == 0 && s->offset < kn_shardlog_end_offset(s->log);
+}
+
+/* IncomingRecords / IncomingBytes count the records acknowledged (metrics.h), on the stream's
+ * live shards: the stream may have been resharded, or deleted, during the commit. */
+static void count_incoming(kn_call *c, const put_state *ps)
+{
+    kn_stream *st = kn_stream_find(c->srv, ps->stream_name);
+    if (!st || st->id != ps->stream_id) return;
+    for (size_t i = 0; i < ps->n; i++) {
+        const staged *s = &ps->recs[i];
+        if (!committed(s) || s->shard.index >= st->nshards) continue;
+        kn_shard_stats *stats = &st->shards[s->shard.index].stats;
+        stats->incoming.records++;
+        stats->incoming.bytes += s->data_len;
+    }
 }
 
 static void put_record_done(kn_call *c)
 {
     put_state *ps = c->state;
+    count_incoming(c, ps);
     staged *s = &ps->recs[0];
     if (s->err == KN_ETHROUGHPUT_EXCEEDED) {
         rate_exceeded(c, ps->stream_name, &s->shard);
@@ -220,6 +237,7 @@ int kn_op_put_record(kn_call *c)
     }
     put_state *ps = kn_xcalloc(1, sizeof *ps + sizeof(staged));
     ps->stream = st;
+    ps->stream_id = st->id;
     snprintf(ps->stream_name, sizeof ps->stream_name, "%s", st->name);
     ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = 1;
@@ -238,6 +256,7 @@ int kn_op_put_record(kn_call *c)
 static void put_records_done(kn_call *c)
 {
     put_state *ps = c->state;
+    count_incoming(c, ps);
     size_t failed = 0;
     for (size_t i = 0; i < ps->n; i++)
         failed += !committed(&ps->recs[i]);
@@ -324,6 +343,7 @@ int kn_op_put_records(kn_call *c)
     }
     put_state *ps = kn_xcalloc(1, sizeof *ps + n * sizeof(staged));
     ps->stream = st;
+    ps->stream_id = st->id;
     snprintf(ps->stream_name, sizeof ps->stream_name, "%s", st->name);
     ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = n;
