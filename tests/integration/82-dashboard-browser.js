@@ -75,13 +75,35 @@ kn.main(async () => {
     await page.waitForSelector('.card');
     const cards = await page.textContent('.cards');
     assert.match(cards, /Streams\s*1/, `overview cards: ${cards}`);
-    await page.waitForTimeout(2500); // a second sample: rates and graphs
-    await page.screenshot({ path: path.join(shots, '1-overview.png'), fullPage: true });
+    // traffic on another stream while the page samples, so the rates and graphs have something
+    await kinesis.createStream({ StreamName: 'load-stream', ShardCount: 1 }).promise();
+    for (let i = 0; i < 200; i++) {
+      const d = await kinesis.describeStreamSummary({ StreamName: 'load-stream' }).promise();
+      if (d.StreamDescriptionSummary.StreamStatus === 'ACTIVE') break;
+      await kn.sleep(20);
+    }
+    let loading = true;
+    const load = (async () => {
+      while (loading) {
+        await kinesis.putRecords({ StreamName: 'load-stream', Records: Array.from({ length: 20 },
+          (_, i) => ({ PartitionKey: `load-${i}`, Data: 'x'.repeat(200) })) }).promise();
+        await kn.sleep(50);
+      }
+    })();
+    try {
+      await page.waitForFunction(() => document.querySelectorAll('svg.graph polyline').length > 0 &&
+        !/Incoming\s*0\.0 rec\/s/.test(document.querySelector('.cards').textContent), null, { timeout: 15000 });
+      await page.waitForTimeout(2500); // one more sample on the graphs
+      await page.screenshot({ path: path.join(shots, '1-overview.png'), fullPage: true });
+    } finally {
+      loading = false;
+      await load;
+    }
 
     // streams list
     await page.click('a[data-nav="streams"]');
     await page.waitForSelector('a.stream-link');
-    assert.strictEqual(await page.textContent('a.stream-link'), S);
+    assert.deepStrictEqual(await page.$$eval('a.stream-link', (a) => a.map((x) => x.textContent)), [S, 'load-stream']);
     await page.screenshot({ path: path.join(shots, '2-streams.png'), fullPage: true });
 
     // stream detail: shard table and the lineage after the split
