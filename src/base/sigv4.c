@@ -144,8 +144,7 @@ static int hexval(char c)
     return -1;
 }
 
-/* Appends the percent-decoding of p (a malformed escape stays literal). */
-static void uri_decode(kn_buf *out, const char *p, size_t n)
+void kn_sigv4_uri_decode(kn_buf *out, const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
@@ -212,7 +211,7 @@ static int cmp_qparam(const void *a, const void *b)
 }
 
 /* Each name and value decoded, re-encoded with the unreserved set, sorted by name then value. */
-static int canonical_query(kn_buf *out, const char *q, size_t len)
+static int canonical_query(kn_buf *out, const char *q, size_t len, bool presigned)
 {
     if (!q || len == 0) return 0;
     size_t n = 1;
@@ -231,8 +230,8 @@ static int canonical_query(kn_buf *out, const char *q, size_t len)
             for (int part = 0; part < 2; part++) {
                 kn_buf_reset(&tmp);
                 kn_buf_reset(&enc);
-                if (part == 0) uri_decode(&tmp, q + s, kl);
-                else if (eq) uri_decode(&tmp, eq + 1, (size_t)(q + i - eq - 1));
+                if (part == 0) kn_sigv4_uri_decode(&tmp, q + s, kl);
+                else if (eq) kn_sigv4_uri_decode(&tmp, eq + 1, (size_t)(q + i - eq - 1));
                 uri_encode(&enc, tmp.data ? tmp.data : "", tmp.len, false);
                 if (tmp.failed || enc.failed) goto fail;
                 char *v = strndup(enc.data ? enc.data : "", enc.len);
@@ -240,7 +239,14 @@ static int canonical_query(kn_buf *out, const char *q, size_t len)
                 if (part == 0) ps[np].key = v;
                 else ps[np].value = v;
             }
-            np++;
+            /* a presigned request's own signature is not part of what it signs */
+            if (presigned && strcmp(ps[np].key, "X-Amz-Signature") == 0) {
+                free(ps[np].key);
+                free(ps[np].value);
+                ps[np].key = ps[np].value = NULL;
+            } else {
+                np++;
+            }
         }
         i++;
     }
@@ -367,7 +373,7 @@ int kn_sigv4_canonical_request(const kn_sigv4_request *r, const char *signed_hea
     kn_buf_putc(creq, '\n');
     if ((rc = canonical_uri(creq, r->path ? r->path : "", r->path ? r->path_len : 0)) < 0) goto fail;
     kn_buf_putc(creq, '\n');
-    if ((rc = canonical_query(creq, r->query, r->query ? r->query_len : 0)) < 0) goto fail;
+    if ((rc = canonical_query(creq, r->query, r->query ? r->query_len : 0, r->presigned)) < 0) goto fail;
     kn_buf_putc(creq, '\n');
     for (const char *p = signed_headers; *p;) {
         const char *e = strchr(p, ';');

@@ -12,6 +12,7 @@
 #ifndef KN_BASE_SIGV4_H
 #define KN_BASE_SIGV4_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/buf.h"
@@ -41,7 +42,12 @@ typedef struct kn_sigv4_request {
      * from `headers` if present (a signer's shortcut), else hash the body. A verifier always
      * passes the hash of the body it received. */
     const char *payload_hash;
+    /* A presigned (query-string) request: X-Amz-Signature is left out of the canonical query. */
+    bool presigned;
 } kn_sigv4_request;
+
+/* Appends the percent-decoding of p[0..n) to out (a malformed escape stays literal). */
+void kn_sigv4_uri_decode(kn_buf *out, const char *p, size_t n);
 
 /* Appends the canonical request to creq. signed_headers is the SignedHeaders list to use
  * ("content-type;host;x-amz-date", as a verifier reads it from the Authorization header), or

@@ -13,7 +13,17 @@
 #include "base/log.h"
 #include "base/sigv4.h"
 
-static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz);
+/* What a signature is made of, from the Authorization header or a presigned query string
+ * (values decoded). */
+typedef struct sig_params {
+    h2o_iovec_t algorithm, credential, signed_headers, signature;
+    h2o_iovec_t amz_date; /* X-Amz-Date, or base NULL: the Date header */
+    long long expires;    /* presigned: X-Amz-Expires seconds; -1 for the header form */
+} sig_params;
+
+static int verify(kn_call *c, h2o_req_t *req, const sig_params *p);
+static int verify_header(kn_call *c, h2o_req_t *req, h2o_iovec_t authz);
+static int verify_query(kn_call *c, h2o_req_t *req);
 
 static bool has_header(h2o_req_t *req, const char *lname)
 {
@@ -51,10 +61,6 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
             c, KN_EINVALID_SIGNATURE,
             "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.");
     if (ai < 0 && !auth_query) return kn_fail(c, KN_EMISSING_AUTH, "Missing Authentication Token");
-    if (auth_query && c->srv->auth)
-        return kn_fail(c, KN_EINCOMPLETE_SIGNATURE,
-                       "This kinesind verifies the Authorization header only; presigned query-string "
-                       "authentication is not supported.");
     kn_buf msg = KN_BUF_INIT;
     int rc = 0;
     if (ai >= 0) {
@@ -92,7 +98,7 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
             kn_buf_append(&msg, v.base, v.len);
             rc = kn_fail(c, KN_EINCOMPLETE_SIGNATURE, "%.*s", (int)msg.len, msg.data);
         } else if (c->srv->auth) {
-            rc = verify(c, req, v);
+            rc = verify_header(c, req, v);
         }
     } else {
         static const char *const params[] = {"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature",
@@ -105,6 +111,8 @@ int kn_auth_check(kn_call *c, h2o_req_t *req)
         if (msg.len) {
             kn_buf_puts(&msg, "Re-examine the query-string parameters.");
             rc = kn_fail(c, KN_EINCOMPLETE_SIGNATURE, "%.*s", (int)msg.len, msg.data);
+        } else if (c->srv->auth) {
+            rc = verify_query(c, req);
         }
     }
     kn_buf_free(&msg);
@@ -226,7 +234,53 @@ static void fmt_basic(int64_t secs, char out[17])
     kn_sigv4_amz_date((long long)secs * 1000, out);
 }
 
-static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
+static int verify_header(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
+{
+    size_t al = 0;
+    while (al < authz.len && authz.base[al] != ' ') al++;
+    ssize_t di = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-date"), -1);
+    sig_params p = {.algorithm = h2o_iovec_init(authz.base, al),
+                    .credential = auth_param(authz, "Credential"),
+                    .signed_headers = auth_param(authz, "SignedHeaders"),
+                    .signature = auth_param(authz, "Signature"),
+                    .amz_date = di >= 0 ? req->headers.entries[di].value : h2o_iovec_init(NULL, 0),
+                    .expires = -1};
+    return verify(c, req, &p);
+}
+
+/* A query parameter, percent-decoded into the request's pool. */
+static h2o_iovec_t query_value(h2o_req_t *req, const char *key)
+{
+    size_t n;
+    const char *v = query_param(req, key, &n);
+    if (!v) return h2o_iovec_init(NULL, 0);
+    kn_buf b = KN_BUF_INIT;
+    kn_sigv4_uri_decode(&b, v, n);
+    h2o_iovec_t out = h2o_strdup(&req->pool, b.data ? b.data : "", b.len);
+    kn_buf_free(&b);
+    return out;
+}
+
+static int verify_query(kn_call *c, h2o_req_t *req)
+{
+    sig_params p = {.algorithm = query_value(req, "X-Amz-Algorithm"),
+                    .credential = query_value(req, "X-Amz-Credential"),
+                    .signed_headers = query_value(req, "X-Amz-SignedHeaders"),
+                    .signature = query_value(req, "X-Amz-Signature"),
+                    .amz_date = query_value(req, "X-Amz-Date"),
+                    .expires = 0};
+    h2o_iovec_t e = query_value(req, "X-Amz-Expires");
+    char tmp[24];
+    snprintf(tmp, sizeof tmp, "%.*s", (int)(e.len < 20 ? e.len : 20), e.base ? e.base : "");
+    char *end;
+    p.expires = e.base ? strtoll(tmp, &end, 10) : 0;
+    if (!e.base || !e.len || *end || p.expires < 1 || p.expires > 604800)
+        return kn_fail(c, KN_EINCOMPLETE_SIGNATURE,
+                       "X-Amz-Expires must be a number of seconds from 1 to 604800 (7 days). Got '%s'.", tmp);
+    return verify(c, req, &p);
+}
+
+static int verify(kn_call *c, h2o_req_t *req, const sig_params *p)
 {
     kn_auth *a = c->srv->auth;
     h2o_iovec_t target = {NULL, 0};
@@ -236,19 +290,16 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
     const char *service = ddb ? "dynamodb" : "kinesis";
     int skew_min = ddb ? 15 : 5;
 
-    size_t al = 0;
-    while (al < authz.len && authz.base[al] != ' ') al++;
-    if (al != strlen(KN_SIGV4_ALGORITHM) || memcmp(authz.base, KN_SIGV4_ALGORITHM, al) != 0)
+    if (p->algorithm.len != strlen(KN_SIGV4_ALGORITHM) ||
+        memcmp(p->algorithm.base, KN_SIGV4_ALGORITHM, p->algorithm.len) != 0)
         return kn_fail(c, KN_EINCOMPLETE_SIGNATURE, "Unsupported AWS 'algorithm': '%.*s' (only AWS4-HMAC-SHA256 for now). ",
-                       (int)al, authz.base);
-    h2o_iovec_t cred = auth_param(authz, "Credential"), signed_h = auth_param(authz, "SignedHeaders"),
-                sig = auth_param(authz, "Signature");
+                       (int)p->algorithm.len, p->algorithm.base ? p->algorithm.base : "");
+    h2o_iovec_t cred = p->credential, signed_h = p->signed_headers, sig = p->signature;
 
-    ssize_t di = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-date"), -1);
     char date[17];
     struct tm tm;
-    if (di >= 0) {
-        h2o_iovec_t d = req->headers.entries[di].value;
+    if (p->amz_date.base) {
+        h2o_iovec_t d = p->amz_date;
         if (!iso_basic(d.base, d.len, &tm))
             return kn_fail(c, KN_EINCOMPLETE_SIGNATURE,
                            "Date must be in ISO-8601 'basic format'. Got '%.*s'. See http://en.wikipedia.org/wiki/ISO_8601",
@@ -269,7 +320,13 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
     int64_t t = (int64_t)timegm(&tm), now = c->now_ms / 1000;
     char now_s[17], edge[17];
     fmt_basic(now, now_s);
-    if (t < now - skew_min * 60) {
+    if (p->expires > 0) { /* presigned: valid from its date (with the skew) for X-Amz-Expires */
+        if (t + p->expires < now) {
+            fmt_basic(t + p->expires, edge);
+            return kn_fail(c, KN_EINVALID_SIGNATURE, "Signature expired: %s is now later than %s (%s + %lld sec.)",
+                           now_s, edge, date, p->expires);
+        }
+    } else if (t < now - skew_min * 60) {
         fmt_basic(now - skew_min * 60, edge);
         return kn_fail(c, KN_EINVALID_SIGNATURE, "Signature expired: %s is now earlier than %s (%s - %d min.)", date, edge,
                        now_s, skew_min);
@@ -331,8 +388,8 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
     /* temporary credentials: the session token must be the one issued with the key; a long-term
      * key carries none */
     ssize_t toki = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-amz-security-token"), -1);
-    h2o_iovec_t tok = toki >= 0 ? req->headers.entries[toki].value : h2o_iovec_init(NULL, 0);
-    if ((token == NULL) != (toki < 0) || (token && !kn_sigv4_equal(token, strlen(token), tok.base, tok.len)))
+    h2o_iovec_t tok = toki >= 0 ? req->headers.entries[toki].value : query_value(req, "X-Amz-Security-Token");
+    if ((token == NULL) != (tok.base == NULL) || (token && !kn_sigv4_equal(token, strlen(token), tok.base, tok.len)))
         return kn_fail(c, KN_EUNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
     /* the signature covers the hash of the body that arrived, never a hash the client claims */
     char body_hash[65];
@@ -376,7 +433,8 @@ static int verify(kn_call *c, h2o_req_t *req, h2o_iovec_t authz)
                            .nheaders = nh,
                            .body = req->entity.base,
                            .body_len = req->entity.len,
-                           .payload_hash = body_hash};
+                           .payload_hash = body_hash,
+                           .presigned = p->expires > 0};
     char list[1024], scope[256], want[65];
     snprintf(list, sizeof list, "%.*s", (int)signed_h.len, signed_h.base);
     snprintf(scope, sizeof scope, "%.*s", (int)(cred.len - plen[0] - 1), part[1]);

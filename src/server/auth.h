@@ -5,7 +5,8 @@
  * algorithm, the date (5 minutes of skew for Kinesis, 15 for DynamoDB), the credential scope
  * (this server's region, the service the target names, aws4_request), the key id, the
  * session token of temporary keys, the hash of the body received (X-Amz-Content-SHA256 must
- * match it when given) and the signature (exact length, constant time), answering with AWS's
+ * match it when given) and the signature (exact length, constant time), from the Authorization
+ * header or a presigned query string (valid for its X-Amz-Expires), answering with AWS's
  * errors and texts (spec/dynamodb-sigv4-eventstream.md B.4). Both services' requests come
  * through the same call (server.h) and this one check; under --auth sigv4 it runs before the
  * body is parsed. */

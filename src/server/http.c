@@ -541,6 +541,11 @@ int kn_http_listen(kn_server *srv)
     g.srv = srv;
     h2o_config_init(&g.config);
     g.config.max_request_entity_size = MAX_BODY;
+    /* slow and idle clients: HTTP/1.1 must send each request within the timeout and may wait
+     * that long between requests; an HTTP/2 connection may be idle that long (SubscribeToShard
+     * streams are never idle: heartbeats every second) */
+    g.config.http1.req_timeout = (uint64_t)srv->cfg.request_timeout_ms;
+    g.config.http2.idle_timeout = (uint64_t)srv->cfg.request_timeout_ms;
     g.config.server_name = h2o_iovec_init(H2O_STRLIT("kinesind"));
     h2o_hostconf_t *host = h2o_config_register_host(&g.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);

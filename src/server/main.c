@@ -61,6 +61,8 @@ static void usage(FILE *f)
                "                           for any); by default web pages get no CORS access\n"
                "  --max-connections N      connections served at once (default 1024); more wait\n"
                "                           in the kernel's accept queue\n"
+               "  --request-timeout-ms MS  time a client has to send a request's headers and body,\n"
+               "                           and that a connection may sit idle (default 10000)\n"
                "  --dashboard on|off       serve the web dashboard (GET /), its JSON API (/api/...) and\n"
                "                           Prometheus metrics (/metrics), read-only, on the same port\n"
                "                           (default: on, but off with --auth sigv4)\n"
@@ -111,6 +113,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_TLS_KEY,
         OPT_CORS,
         OPT_MAX_CONN,
+        OPT_REQ_TIMEOUT,
         OPT_DASHBOARD
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
@@ -134,6 +137,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"credentials", required_argument, 0, OPT_CREDENTIALS},
                                          {"cors-origin", required_argument, 0, OPT_CORS},
                                          {"max-connections", required_argument, 0, OPT_MAX_CONN},
+                                         {"request-timeout-ms", required_argument, 0, OPT_REQ_TIMEOUT},
                                          {"dashboard", required_argument, 0, OPT_DASHBOARD},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
@@ -245,6 +249,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
             if (parse_int("--max-connections", optarg, 1, 1000000, &v)) return -1;
             cfg->max_connections = (int)v;
             break;
+        case OPT_REQ_TIMEOUT:
+            if (parse_int("--request-timeout-ms", optarg, 100, 3600000, &v)) return -1;
+            cfg->request_timeout_ms = v;
+            break;
         case OPT_DASHBOARD:
             if (strcmp(optarg, "on") == 0) {
                 dashboard = 1;
@@ -346,6 +354,7 @@ int main(int argc, char **argv)
     cfg->fsync_interval_ms = 1000;
     cfg->retention_check_ms = 60000;
     cfg->max_connections = 1024;
+    cfg->request_timeout_ms = 10000;
     if (parse_args(argc, argv, cfg) < 0) return 2;
     kn_json_hooks_install();
     env_config(cfg);

@@ -42,6 +42,7 @@ typedef struct kn_config {
     const char *cors_origins[16]; /* --cors-origin: origins whose pages may call ("*": any) */
     size_t ncors_origins;
     int max_connections;          /* accepted connections served at once */
+    int64_t request_timeout_ms;   /* to send a request (headers and body), or to sit idle */
     bool dashboard;               /* --dashboard: GET /, /api/..., /metrics (default: on unless sigv4) */
 } kn_config;
 

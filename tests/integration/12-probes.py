@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from kn import (AUTH, AMZ_DATE, JSON_CT, Kinesind, boto3_client, call, check, create_active, eq, kinesis_headers,
-                main, raw, read_shard, soft)
+                main, raw, read_shard, soft, vm_hwm_mb)
 from kn_ddb import DDB_ARGS, ddb_client, lease_table
 
 CBOR_CT = "application/x-amz-cbor-1.1"
@@ -198,14 +198,6 @@ def positions(kd, c):
 
 
 # ---- the parse budget: memory is bounded by the body ---------------------------------------
-
-def vm_hwm_mb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return 0
-
 
 def budget(kd):
     with soft("a 7 MiB body of tiny values is refused without costing 77 times its size"):

@@ -72,6 +72,15 @@ def kn_bin():
     return os.path.join(d, "kinesind")
 
 
+def vm_hwm_mb(pid):
+    """Peak resident memory of process pid, in MB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0
+
+
 def free_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
