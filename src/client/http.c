@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "base/clock.h"
+#include "base/rand.h"
 #include "base/sigv4.h"
 #include "client/internal.h"
 
@@ -103,19 +104,11 @@ int kn_transport_new(kn_transport **out)
     }
     curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 32L);
     t->done_tail = &t->done;
-    t->rng = (uint64_t)kn_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)t;
+    kn_rand_seed(&t->rng, (uint64_t)kn_mono_ms() ^ (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)t);
     *out = t;
     return 0;
 }
 
-static double random01(kn_transport *t)
-{
-    /* xorshift64*: jitter only, not security */
-    t->rng ^= t->rng >> 12;
-    t->rng ^= t->rng << 25;
-    t->rng ^= t->rng >> 27;
-    return (double)((t->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
-}
 
 static void req_free(kn_req *r)
 {
@@ -396,7 +389,7 @@ static int64_t backoff_ms(kn_req *r, bool throttled)
     double cap = (double)c->base_delay_ms * (throttled ? 5 : 1);
     for (int i = 1; i < r->attempt && cap < c->max_delay_ms; i++) cap *= 2;
     if (cap > c->max_delay_ms) cap = c->max_delay_ms;
-    return (int64_t)(cap * random01(r->t));
+    return (int64_t)(cap * kn_rand01(&r->t->rng));
 }
 
 static void on_attempt_done(kn_transport *t, CURL *easy, CURLcode res)

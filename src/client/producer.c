@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/rand.h"
 #include "client/internal.h"
 #include "kinesin/producer.h"
 
@@ -112,7 +113,7 @@ int kn_producer_new(kn_client *c, const kn_producer_options *o, kn_producer **ou
     if (p->o.retry_delay_ms <= 0) p->o.retry_delay_ms = 100;
     p->stream = strdup(o->stream);
     p->results = calloc(p->o.max_batch_records, sizeof *p->results);
-    p->rng = (uint64_t)kn_mono_ms() | 1;
+    kn_rand_seed(&p->rng, (uint64_t)kn_mono_ms());
     if (!p->stream || !p->results) {
         free(p->stream);
         free(p->results);
@@ -196,10 +197,7 @@ static int64_t retry_delay(kn_producer *p, int attempts)
     int64_t cap = p->o.retry_delay_ms;
     for (int i = 1; i < attempts && cap < 5000; i++) cap *= 2;
     if (cap > 5000) cap = 5000;
-    p->rng ^= p->rng << 13;
-    p->rng ^= p->rng >> 7;
-    p->rng ^= p->rng << 17;
-    return cap / 2 + (int64_t)(p->rng % (uint64_t)(cap / 2 + 1));
+    return cap / 2 + (int64_t)(kn_rand64(&p->rng) % (uint64_t)(cap / 2 + 1));
 }
 
 /* A record's attempt failed with res: back to pending, or its final callback. */

@@ -29,6 +29,7 @@
 #include "server/auth.h"
 #include "server/dashboard.h"
 #include "server/ddb/ddb_api.h"
+#include "server/fault.h"
 #include "server/metrics.h"
 
 #define MAX_BODY 7340032 /* 7 MiB: AWS (and the peers) answer 413 beyond it */
@@ -437,7 +438,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     kn_buf_free(&msg);
     kn_registry_tick(srv, c->now_ms);
-    rc = op->handler(c);
+    rc = kn_fault_check(c, op); /* --fault: may fail, delay or drop the call instead */
+    if (rc == 0) rc = op->handler(c);
     if (rc == KN_PENDING) return 0; /* kn_call_done answers later */
     respond(c);
     return 0;

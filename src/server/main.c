@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "server/auth.h"
 #include "server/dashboard.h"
+#include "server/fault.h"
 #include "server/http.h"
 #include "server/server.h"
 
@@ -26,6 +27,11 @@ static void on_signal(int sig)
 {
     stop_flag = 1;
     stop_int = 1;
+}
+
+static void on_sighup(int sig)
+{
+    kn_faults_request_reload();
 }
 
 static void usage(FILE *f)
@@ -63,6 +69,9 @@ static void usage(FILE *f)
                "                           in the kernel's accept queue\n"
                "  --request-timeout-ms MS  time a client has to send a request's headers and body,\n"
                "                           and that a connection may sit idle (default 10000)\n"
+               "  --fault RULE             inject faults into matching Kinesis calls (repeatable), e.g.\n"
+               "                           'error=throttle,op=PutRecords,rate=0.1,seed=7'; docs/faults.md\n"
+               "  --fault-file FILE        fault rules as JSON, reread when the file changes or on SIGHUP\n"
                "  --dashboard on|off       serve the web dashboard (GET /), its JSON API (/api/...) and\n"
                "                           Prometheus metrics (/metrics), read-only, on the same port\n"
                "                           (default: on, but off with --auth sigv4)\n"
@@ -87,7 +96,17 @@ static int parse_int(const char *flag, const char *v, long long min, long long m
     return 0;
 }
 
-static int parse_args(int argc, char **argv, kn_config *cfg)
+static int add_fault(kn_faults **f, const char *flag, const char *v)
+{
+    char err[400];
+    if (!*f) *f = kn_faults_new();
+    int rc = strcmp(flag, "--fault") == 0 ? kn_faults_add(*f, v, err, sizeof err)
+                                          : kn_faults_watch_file(*f, v, err, sizeof err);
+    if (rc < 0) fprintf(stderr, "kinesind: %s %s: %s\n", flag, v, err);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
 {
     enum {
         OPT_HOST = 256,
@@ -114,6 +133,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
         OPT_CORS,
         OPT_MAX_CONN,
         OPT_REQ_TIMEOUT,
+        OPT_FAULT,
+        OPT_FAULT_FILE,
         OPT_DASHBOARD
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
@@ -138,6 +159,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
                                          {"cors-origin", required_argument, 0, OPT_CORS},
                                          {"max-connections", required_argument, 0, OPT_MAX_CONN},
                                          {"request-timeout-ms", required_argument, 0, OPT_REQ_TIMEOUT},
+                                         {"fault", required_argument, 0, OPT_FAULT},
+                                         {"fault-file", required_argument, 0, OPT_FAULT_FILE},
                                          {"dashboard", required_argument, 0, OPT_DASHBOARD},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
@@ -253,6 +276,12 @@ static int parse_args(int argc, char **argv, kn_config *cfg)
             if (parse_int("--request-timeout-ms", optarg, 100, 3600000, &v)) return -1;
             cfg->request_timeout_ms = v;
             break;
+        case OPT_FAULT:
+            if (add_fault(faults, "--fault", optarg) < 0) return -1;
+            break;
+        case OPT_FAULT_FILE:
+            if (add_fault(faults, "--fault-file", optarg) < 0) return -1;
+            break;
         case OPT_DASHBOARD:
             if (strcmp(optarg, "on") == 0) {
                 dashboard = 1;
@@ -355,7 +384,10 @@ int main(int argc, char **argv)
     cfg->retention_check_ms = 60000;
     cfg->max_connections = 1024;
     cfg->request_timeout_ms = 10000;
-    if (parse_args(argc, argv, cfg) < 0) return 2;
+    if (parse_args(argc, argv, cfg, &srv.faults) < 0) {
+        kn_faults_free(srv.faults);
+        return 2;
+    }
     kn_json_hooks_install();
     env_config(cfg);
 
@@ -389,6 +421,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (srv.faults) {
+        sa.sa_handler = on_sighup; /* --fault-file: reread now */
+        sigaction(SIGHUP, &sa, NULL);
+    }
 
     kn_info("kinesind %s listening on %s:%d (%s, account %s, region %s, %zu streams recovered in %lld ms)",
             KN_VERSION, cfg->host, cfg->port, cfg->in_memory ? "in memory" : cfg->data_dir, cfg->account,
@@ -402,6 +438,7 @@ int main(int argc, char **argv)
             "listening on %s without authentication (--auth none): anyone who can reach this port can read "
             "and write every stream; use --auth sigv4 --credentials FILE",
             cfg->host);
+    if (srv.faults) kn_faults_log(srv.faults);
     rc = kn_http_run(&srv, &stop_int) < 0 ? 1 : 0;
     kn_info("kinesind stopping");
     kn_commit_free(&srv);
@@ -413,5 +450,6 @@ out:
     if (cfg->in_memory && srv.vfs) kn_vfs_mem_free(srv.vfs);
     if (lock_fd >= 0) close(lock_fd);
     kn_auth_free(srv.auth);
+    kn_faults_free(srv.faults);
     return rc;
 }

@@ -119,6 +119,7 @@ typedef struct kn_server {
     int pending_transitions; /* streams with a status change due */
     kn_commit *commit;
     struct kn_auth *auth; /* --auth sigv4 keys, NULL with --auth none */
+    struct kn_faults *faults; /* --fault rules (fault.h), NULL when none */
 } kn_server;
 
 /* One request in flight. Allocated per request, freed when both the response is done and

@@ -39,6 +39,8 @@ int kn_write_records(kn_writer *w, const kn_stream *st, const kn_shard *sh, kn_s
  * shard to an offset, failing the call with AWS's errors. */
 int kn_resolve_position(kn_call *c, kn_stream *st, kn_shard *sh, const char *type, const char *seq, cJSON *ts,
                         uint64_t *offset);
+/* Fails the call with AWS's ExpiredIteratorException for an iterator issued at issued_ms. */
+int kn_iter_expired(kn_call *c, int64_t issued_ms);
 /* Writes {"StreamMode": mode}. */
 void kn_write_stream_mode(kn_writer *w, const kn_stream *st);
 /* Writes [{"ShardLevelMetrics": [...]}] (settings.c). */

@@ -150,6 +150,17 @@ static void java_date(int64_t ms, char out[40])
     strftime(out, 40, "%a %b %d %H:%M:%S UTC %Y", &tm);
 }
 
+int kn_iter_expired(kn_call *c, int64_t issued_ms)
+{
+    char t1[40], t2[40];
+    java_date(issued_ms, t1);
+    java_date(c->now_ms, t2);
+    return kn_fail(c, KN_EEXPIRED_ITERATOR,
+                   "Iterator expired. The iterator was created at time %s while right now it is %s which is "
+                   "further in the future than the tolerated delay of %d milliseconds.",
+                   t1, t2, KN_ITER_TTL_MS);
+}
+
 typedef struct emit_ctx {
     kn_writer *w;
     const kn_shard *sh;
@@ -217,16 +228,7 @@ int kn_op_get_records(kn_call *c)
     kn_iter it;
     if (kn_iter_decode(srv->iter_key, tok, strlen(tok), &it) < 0 || it.issued_ms > c->now_ms + 1000)
         return kn_fail(c, KN_EINVALID_ARGUMENT, "Invalid ShardIterator.");
-    if (c->now_ms - it.issued_ms > KN_ITER_TTL_MS) {
-        char t1[40], t2[40];
-        java_date(it.issued_ms, t1);
-        java_date(c->now_ms, t2);
-        return kn_fail(
-            c, KN_EEXPIRED_ITERATOR,
-            "Iterator expired. The iterator was created at time %s while right now it is %s which is "
-            "further in the future than the tolerated delay of %d milliseconds.",
-            t1, t2, KN_ITER_TTL_MS);
-    }
+    if (c->now_ms - it.issued_ms > KN_ITER_TTL_MS) return kn_iter_expired(c, it.issued_ms);
     char shard_id[32];
     kn_shard_id((int32_t)it.shard_index, shard_id);
     kn_stream *st = kn_stream_find(srv, it.stream_name);

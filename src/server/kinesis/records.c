@@ -6,6 +6,7 @@
 
 #include "base/b64.h"
 #include "base/seqnum.h"
+#include "server/fault.h"
 #include "server/kinesis/common.h"
 
 #define MAX_DATA 10485760 /* the model's bound; each stream's MaxRecordSizeInKiB applies on top */
@@ -350,7 +351,15 @@ int kn_op_put_records(kn_call *c)
     c->state = ps;
     c->state_free = free;
     kn_buf scratch = KN_BUF_INIT;
-    for (i = 0; i < n; i++) stage(c, st, en[i].dest, en[i].pk, en[i].data, &scratch, &ps->recs[i]);
+    for (i = 0; i < n; i++) {
+        int injected = kn_fault_entry(c->srv, st->name); /* --fault partial=...: this entry fails */
+        if (injected) {
+            if (en[i].dest) ps->recs[i].shard = *en[i].dest;
+            ps->recs[i].err = injected;
+            continue;
+        }
+        stage(c, st, en[i].dest, en[i].pk, en[i].data, &scratch, &ps->recs[i]);
+    }
     kn_buf_free(&scratch);
     c->resume = put_records_done;
     kn_commit_wait(c->srv, c);
