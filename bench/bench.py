@@ -51,12 +51,13 @@ def free_port():
 
 
 class Server:
-    def __init__(self, kind, tmp, fsync="always"):
+    def __init__(self, kind, tmp, fsync="always", binary=None):
         self.kind = kind
         self.port = free_port()
         self.log = open(os.path.join(tmp, "%s-%s.log" % (kind, fsync)), "wb")
         if kind == "kinesind":
-            binary = os.environ.get("KN_BENCH_KINESIND") or os.path.join(ROOT, "build-bench", "bin", "kinesind")
+            binary = (binary or os.environ.get("KN_BENCH_KINESIND") or
+                      os.path.join(ROOT, "build-bench", "bin", "kinesind"))
             argv = [binary, "--port", str(self.port),
                     "--data-dir", os.path.join(tmp, "kinesind-data-" + fsync), "--create-stream-ms", "0",
                     "--shard-limit", "10000", "--fsync", fsync]

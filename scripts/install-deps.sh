@@ -23,6 +23,8 @@ if [ "$what" = test ]; then
     command -v curl >/dev/null 2>&1 || missing+=(curl)         # ... and checks ALPN with curl
     if ! scripts/find-python.sh >/dev/null 2>&1; then missing+=(python3-boto3); fi
     if ! command -v aws >/dev/null 2>&1; then missing+=(awscli); fi
+    command -v promtool >/dev/null 2>&1 || missing+=(prometheus)   # checks the /metrics text
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)     # the dashboard test's browser
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

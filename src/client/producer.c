@@ -27,7 +27,7 @@
 #include "base/rand.h"
 #include "base/u128.h"
 #include "client/internal.h"
-#include "client/kpl.h"
+#include "base/kpl.h"
 #include "kinesin/producer.h"
 
 typedef struct prec {

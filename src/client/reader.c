@@ -5,7 +5,7 @@
 
 #include "base/u128.h"
 #include "client/internal.h"
-#include "client/kpl.h"
+#include "base/kpl.h"
 #include "kinesin/kinesis.h"
 
 static int range(const char *lo_s, const char *hi_s, kn_u128 *lo, kn_u128 *hi)

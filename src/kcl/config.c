@@ -33,7 +33,8 @@ static const char *const known_keys[] = {
     "initialPositionInStreamExtended", "failoverTimeMillis", "maxRecords", "idleTimeBetweenReadsInMillis",
     "callProcessRecordsEvenForEmptyRecordList", "parentShardPollIntervalMillis", "shardSyncIntervalMillis",
     "cleanupLeasesUponShardCompletion", "maxLeasesForWorker", "maxLeasesToStealAtOneTime",
-    "taskBackoffTimeMillis", "timeoutInSeconds", "shutdownGraceMillis", "metricsLevel", NULL};
+    "taskBackoffTimeMillis", "timeoutInSeconds", "shutdownGraceMillis", "metricsLevel", "kinesinMetricsPort",
+    "kinesinMetricsHost", NULL};
 
 static bool in_list(const char *const *list, const char *k)
 {
@@ -323,6 +324,7 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
         {"taskBackoffTimeMillis", 0, INT32_MAX, &cfg->task_backoff_ms},
         {"timeoutInSeconds", 0, INT32_MAX, &cfg->timeout_seconds},
         {"shutdownGraceMillis", 0, INT32_MAX, &cfg->shutdown_grace_ms},
+        {"kinesinMetricsPort", 0, 65535, &cfg->metrics_port},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (get_int(props, ints[i].key, ints[i].min, ints[i].max, ints[i].out, err, errlen) < 0) goto fail;
@@ -332,6 +334,12 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
                  errlen) < 0)
         goto fail;
 
+    v = get(props, "kinesinMetricsHost");
+    if (v) {
+        char t[64];
+        trimmed(v, t, sizeof t);
+        cfg->metrics_host = kn_xstrdup(t);
+    }
     v = get(props, "metricsLevel");
     if (v) {
         char t[32];
@@ -374,6 +382,7 @@ void kcl_config_free(kcl_config *cfg)
     free(cfg->kinesis_endpoint);
     free(cfg->dynamodb_endpoint);
     free(cfg->metrics_level);
+    free(cfg->metrics_host);
     memset(cfg, 0, sizeof *cfg);
 }
 

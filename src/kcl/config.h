@@ -41,7 +41,9 @@ typedef struct kcl_config {
     int64_t task_backoff_ms;
     int64_t timeout_seconds; /* 0: wait for a child forever */
     int64_t shutdown_grace_ms;
-    char *metrics_level; /* accepted; kinesin-kcl publishes no metrics */
+    char *metrics_level; /* accepted; CloudWatch metrics are not published */
+    int64_t metrics_port;   /* kinesinMetricsPort: Prometheus /metrics (kcl/metrics.h); 0 off */
+    char *metrics_host;     /* kinesinMetricsHost, default 127.0.0.1 */
 } kcl_config;
 
 /* Fills cfg from props. Returns 0, or KN_EINVALID_ARGUMENT with a message naming the key in err

@@ -29,7 +29,7 @@
 
 #include "base/b64.h"
 #include "base/log.h"
-#include "client/kpl.h"
+#include "base/kpl.h"
 #include "kcl/leasetable.h"
 #include "kcl/protocol.h"
 #include "kcl/worker.h"
@@ -43,6 +43,7 @@ kcl_consumer *consumer_new(kcl_worker *w, const kcl_lease *l, int64_t counter, i
     cs->shard = kn_xstrdup(l->key);
     cs->counter = counter;
     cs->stamp_ms = now;
+    cs->millis_behind = -1;
     cs->lease = kcl_lease_dup(l);
     cs->hash_lo = 0;
     cs->hash_hi = KN_U128_MAX;
@@ -272,6 +273,7 @@ static void on_iterator(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_er
         consumer_step(cs, kcl_now());
         return;
     }
+    w->metrics.child_starts++;
     sent(cs, KCL_ACT_INITIALIZE, cs->proc->ops->initialize(cs->proc, cs->shard, &cs->cp.last));
     cs->phase = CS_INITIALIZE;
 }
@@ -408,6 +410,7 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
         }
         free(subs);
     }
+    cs->millis_behind = millis_behind;
     bool deliver = count > 0 || w->cfg->call_process_records_even_for_empty;
     if (deliver && cs->proc && kcl_proc_get_state(cs->proc) == KCL_PROC_READY && !cs->lost && !cs->failed) {
         kcl_cp_delivered(&cs->cp, &max);
@@ -417,6 +420,7 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
                     (long long)(now - w->start_ms), cs->shard, count);
         }
         sent(cs, KCL_ACT_PROCESS_RECORDS, cs->proc->ops->process_records(cs->proc, batch, count, millis_behind));
+        w->metrics.records_processed += count;
         cs->phase = CS_PROCESSING;
     } else {
         if (cs->pending_end)
@@ -585,6 +589,7 @@ static void on_proc(kcl_proc *c, kcl_proc_event ev, const kcl_checkpoint_req *re
     case KCL_PROC_EV_STATUS: on_status(cs, kcl_proc_action(c)); break;
     case KCL_PROC_EV_CHECKPOINT: on_checkpoint_request(cs, req); return;
     case KCL_PROC_EV_FAILED:
+        cs->w->metrics.child_failures++;
         if (cs->phase != CS_FINISHED) fail_shard(cs, "its record processor failed");
         break;
     case KCL_PROC_EV_CLOSED:

@@ -253,6 +253,7 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
     w.ops = ops;
     w.env = env;
     w.start_ms = kcl_now();
+    w.metrics.fd = -1;
     kn_random_bytes(&w.rng, sizeof w.rng);
     w.rng |= 1;
     reg.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -261,6 +262,9 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
         goto fail;
     }
     if (make_clients(&w) < 0) goto fail;
+    if (cfg->metrics_port &&
+        kcl_metrics_listen(&w.metrics, cfg->metrics_host ? cfg->metrics_host : "127.0.0.1", (int)cfg->metrics_port) < 0)
+        goto fail;
 
     for (;;) {
         int64_t now = kcl_now();
@@ -295,16 +299,17 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
             }
         }
         reg_update(&reg, &w);
-        struct pollfd extra[2] = {{stop->fd[0], POLLIN, 0}, {reg.epfd, POLLIN, 0}};
+        struct pollfd extra[3] = {{stop->fd[0], POLLIN, 0}, {reg.epfd, POLLIN, 0}, {w.metrics.fd, POLLIN, 0}};
         int64_t wait = next - now;
         if (wait < 0) wait = 0;
         if (wait > 1000) wait = 1000;
-        int rc = kn_transport_poll(w.tp, (int)wait, extra, 2);
+        int rc = kn_transport_poll(w.tp, (int)wait, extra, w.metrics.fd >= 0 ? 3 : 2);
         if (rc < 0) kn_warn("kn_transport_poll: %s", kn_strerror(rc));
         char drain[64];
         while (read(stop->fd[0], drain, sizeof drain) > 0) {
         }
         dispatch_io(&reg);
+        if (w.metrics.fd >= 0 && (extra[2].revents & POLLIN)) kcl_metrics_serve(&w.metrics, &w);
         if (ops->reap) ops->reap();
         now = kcl_now();
         for (kcl_consumer *cs = w.consumers; cs; cs = cs->next)
@@ -332,6 +337,7 @@ fail:
     kn_client_free(w.ddb);
     if (w.tp) kn_transport_free(w.tp);
     if (reg.epfd >= 0) close(reg.epfd);
+    kcl_metrics_close(&w.metrics);
     free(reg.owner);
     free(reg.events);
     return status;

@@ -10,7 +10,8 @@
  *   coordinator.c  the lease table (create, wait ACTIVE), shard sync, the taker and the renewer
  *   consumer.c     one shard consumer per held lease, driving its record processor
  *   leasetable.c   items and request bodies; lease.c the taking algorithm; checkpoint.c the
- *                  checkpointer rules; de-aggregation is libkinesin's client/kpl.c
+ *                  checkpointer rules; metrics.c the optional Prometheus port (kinesinMetricsPort);
+ *                  de-aggregation is base/kpl.c (kinesind shows KPL records too)
  *   multilang.c    the MultiLangDaemon processor (child.c the child supervisor, protocol.c
  *                  its lines), used by kinesin-kcl (main.c)
  *   inproc.c       in-process processors and libkinesin's kn_consumer API
@@ -30,6 +31,7 @@
 #include "kcl/checkpoint.h"
 #include "kcl/config.h"
 #include "kcl/lease.h"
+#include "kcl/metrics.h"
 #include "kcl/processor.h"
 #include "kinesin/kinesin.h"
 
@@ -97,6 +99,7 @@ struct kcl_consumer {
     int ending_left;        /* child-lease writes in flight */
     bool busy;              /* a phase request (parents, iterator, records) is in flight */
     int64_t last_fetch_ms;
+    int64_t millis_behind; /* of the last GetRecords; -1 before the first */
     /* a checkpoint request waiting for the write slot */
     bool cp_waiting;
     kcl_esn cp_value;
@@ -141,6 +144,7 @@ struct kcl_worker {
     int64_t shutdown_deadline;
     int64_t start_ms;
     bool first_records_logged;
+    kcl_metrics metrics; /* kinesinMetricsPort (metrics.h) */
     int fatal; /* nonzero: stop with this exit status */
 };
 

@@ -25,9 +25,12 @@
 #include "base/clock.h"
 #include "base/doc.h"
 #include "base/log.h"
+#include "base/net.h"
 #include "server/auth.h"
+#include "server/dashboard.h"
 #include "server/ddb/ddb_api.h"
 #include "server/fault.h"
+#include "server/metrics.h"
 
 #define MAX_BODY 7340032 /* 7 MiB: AWS (and the peers) answer 413 beyond it */
 /* The most a request's parsed tree may take: a real request costs one to six times its body
@@ -133,6 +136,7 @@ void kn_http_send(h2o_req_t *req, int status, const char *content_type, const ch
                                       : "Internal Server Error";
     req->res.content_length = len;
     if (content_type) kn_http_add_header(req, "content-type", content_type, strlen(content_type));
+    kn_metrics_response(req, status, body, len);
     h2o_start_response(req, &generator);
     h2o_iovec_t buf = h2o_iovec_init(body, len);
     h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
@@ -333,6 +337,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date";
         kn_http_add_header(req, "access-control-expose-headers", expose, sizeof expose - 1);
     }
+    bool is_get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+                  h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (is_get && kn_dashboard_on_req(srv, req)) return 0; /* /metrics, /api/..., the dashboard */
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         send_xml(req, 403, "AccessDeniedException",
                  "Unable to determine service/operation name to be authorized");
@@ -496,38 +503,6 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_accept(listener == g.tls_listener ? &g.tls_accept_ctx : &g.accept_ctx, sock);
 }
 
-/* A listening socket on host:port, or -1 with the reason logged. */
-static int listen_on(const char *host, int port)
-{
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        kn_error("--host %s: not an IPv4 address", host);
-        return -1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        kn_error("socket() failed: %s", strerror(errno));
-        return -1;
-    }
-    int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        kn_error("cannot listen on %s:%d: %s", host, port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (listen(fd, SOMAXCONN) != 0) {
-        kn_error("listen() failed on %s:%d: %s", host, port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* The TLS context of --tls-cert / --tls-key, offering HTTP/2 and HTTP/1.1 by ALPN. */
 static SSL_CTX *tls_context(const kn_config *cfg)
 {
@@ -554,12 +529,12 @@ fail:
 
 int kn_http_listen(kn_server *srv)
 {
-    int fd = listen_on(srv->cfg.host, srv->cfg.port);
+    int fd = kn_tcp_listen("--host", srv->cfg.host, srv->cfg.port);
     if (fd < 0) return -1;
     int tls_fd = -1;
     if (srv->cfg.tls_port) {
         if (!(g.ssl_ctx = tls_context(&srv->cfg)) ||
-            (tls_fd = listen_on(srv->cfg.host, srv->cfg.tls_port)) < 0) {
+            (tls_fd = kn_tcp_listen("--host", srv->cfg.host, srv->cfg.tls_port)) < 0) {
             close(fd);
             return -1;
         }

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "server/auth.h"
+#include "server/dashboard.h"
 #include "server/fault.h"
 #include "server/http.h"
 #include "server/server.h"
@@ -75,6 +76,9 @@ static void usage(FILE *f)
                "  --fault RULE             inject faults into matching Kinesis calls (repeatable), e.g.\n"
                "                           'error=throttle,op=PutRecords,rate=0.1,seed=7'; docs/faults.md\n"
                "  --fault-file FILE        fault rules as JSON, reread when the file changes or on SIGHUP\n"
+               "  --dashboard on|off       serve the web dashboard (GET /), its JSON API (/api/...) and\n"
+               "                           Prometheus metrics (/metrics), read-only, on the same port\n"
+               "                           (default: on, but off with --auth sigv4)\n"
                "  --log-level LEVEL        debug, info, warn or error (default info)\n"
                "  --help                   this text\n"
                "  --version                print the version\n"
@@ -136,7 +140,8 @@ static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
         OPT_MAX_CONN,
         OPT_REQ_TIMEOUT,
         OPT_FAULT,
-        OPT_FAULT_FILE
+        OPT_FAULT_FILE,
+        OPT_DASHBOARD
     };
     static const struct option opts[] = {{"host", required_argument, 0, OPT_HOST},
                                          {"port", required_argument, 0, OPT_PORT},
@@ -164,11 +169,12 @@ static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
                                          {"request-timeout-ms", required_argument, 0, OPT_REQ_TIMEOUT},
                                          {"fault", required_argument, 0, OPT_FAULT},
                                          {"fault-file", required_argument, 0, OPT_FAULT_FILE},
+                                         {"dashboard", required_argument, 0, OPT_DASHBOARD},
                                          {"help", no_argument, 0, OPT_HELP},
                                          {"version", no_argument, 0, OPT_VER},
                                          {0, 0, 0, 0}};
     opterr = 0;
-    int o;
+    int o, dashboard = -1; /* -1: by --auth */
     long long v;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
@@ -292,6 +298,16 @@ static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
         case OPT_FAULT_FILE:
             if (add_fault(faults, "--fault-file", optarg) < 0) return -1;
             break;
+        case OPT_DASHBOARD:
+            if (strcmp(optarg, "on") == 0) {
+                dashboard = 1;
+            } else if (strcmp(optarg, "off") == 0) {
+                dashboard = 0;
+            } else {
+                fprintf(stderr, "kinesind: --dashboard: '%s' is not on or off\n", optarg);
+                return -1;
+            }
+            break;
         case OPT_HELP:
             usage(stdout);
             exit(0);
@@ -319,6 +335,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
         fprintf(stderr, "kinesind: --auth sigv4 and --credentials FILE go together (see --help)\n");
         return -1;
     }
+    cfg->dashboard = dashboard < 0 ? !cfg->auth_sigv4 : dashboard == 1;
     return 0;
 }
 
@@ -435,6 +452,10 @@ int main(int argc, char **argv)
     kn_info("kinesind %s listening on %s:%d (%s, account %s, region %s, %zu streams recovered in %lld ms)",
             KN_VERSION, cfg->host, cfg->port, cfg->in_memory ? "in memory" : cfg->data_dir, cfg->account,
             cfg->region, srv.nstreams, (long long)(kn_mono_ms() - t0));
+    kn_dashboard_start();
+    if (cfg->dashboard)
+        kn_info("dashboard: http://%s:%d/ (metrics: http://%s:%d/metrics)", cfg->host, cfg->port, cfg->host,
+                cfg->port);
     if (!srv.auth && strncmp(cfg->host, "127.", 4) != 0)
         kn_warn(
             "listening on %s without authentication (--auth none): anyone who can reach this port can read "

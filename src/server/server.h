@@ -45,6 +45,7 @@ typedef struct kn_config {
     size_t ncors_origins;
     int max_connections;          /* accepted connections served at once */
     int64_t request_timeout_ms;   /* to send a request (headers and body), or to sit idle */
+    bool dashboard;               /* --dashboard: GET /, /api/..., /metrics (default: on unless sigv4) */
 } kn_config;
 
 typedef enum { KN_CREATING, KN_ACTIVE, KN_UPDATING, KN_DELETING } kn_stream_status;
@@ -59,6 +60,23 @@ typedef struct kn_bucket {
  * returns false, taking nothing, otherwise. */
 bool kn_bucket_take(kn_bucket *b, double n, double rate, int64_t now_ms, bool allow_debt);
 
+/* Records and data bytes (partition keys not counted, as CloudWatch's *.Bytes). */
+typedef struct kn_flow {
+    uint64_t records, bytes;
+} kn_flow;
+
+/* What a shard has carried since kinesind started, for /metrics and the dashboard (metrics.c).
+ * Plain counters: only the event-loop thread touches them. */
+typedef struct kn_shard_stats {
+    kn_flow incoming;         /* acknowledged by PutRecord(s) */
+    kn_flow get;              /* returned by GetRecords */
+    kn_flow fanout;           /* pushed by SubscribeToShard */
+    uint64_t get_calls;       /* GetRecords answered */
+    uint64_t write_throttled; /* records refused with ProvisionedThroughputExceeded */
+    uint64_t read_throttled;  /* GetRecords calls refused so */
+    int64_t iterator_age_ms;  /* MillisBehindLatest of the last GetRecords answer */
+} kn_shard_stats;
+
 typedef struct kn_shard {
     int32_t index;
     kn_u128 start_hash, end_hash;
@@ -67,6 +85,7 @@ typedef struct kn_shard {
     int64_t closed_ms;               /* 0 while open */
     kn_shardlog *log;
     kn_bucket put_records, put_bytes, get_calls, get_bytes; /* AWS's per-shard limits */
+    kn_shard_stats stats;
 } kn_shard;
 
 typedef struct kn_stream {

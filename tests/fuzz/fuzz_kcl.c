@@ -10,7 +10,7 @@
 
 #include "base/props.h"
 #include "kcl/checkpoint.h"
-#include "client/kpl.h"
+#include "base/kpl.h"
 #include "kcl/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -93,7 +93,8 @@ def cors_defaults():
 
 def test():
     cors_defaults()
-    with Kinesind(args=["--cors-origin", "*"]) as kd:
+    # --dashboard off: GET / is then what AWS answers (with the dashboard on it is the page)
+    with Kinesind(args=["--cors-origin", "*", "--dashboard", "off"]) as kd:
         port = kd.port
 
         # ---- §1.6 rows 3-4: method and CORS ------------------------------------------------

@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 
 #include "base/buf.h"
-#include "client/kpl.h"
+#include "base/kpl.h"
 #include "kcl/checkpoint.h"
 #include "kcl/lease.h"
 #include "kcl/leasetable.h"

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "base/buf.h"
-#include "client/kpl.h"
+#include "base/kpl.h"
 
 static void round_trip(void **state)
 {

@@ -44,6 +44,16 @@ static const struct {
     {"UpdateTable", ddb_op_update_table},
 };
 
+typedef int (*ddb_handler)(ddb_req *r);
+
+/* The handler of operation op[0..op_len), or NULL. */
+static ddb_handler find_handler(const char *op, size_t op_len)
+{
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strlen(ops[i].name) == op_len && memcmp(ops[i].name, op, op_len) == 0) return ops[i].handler;
+    return NULL;
+}
+
 /* DynamoDB's __type for a code: the shared name with this protocol's namespace. */
 static void error_type(int code, char *out, size_t cap)
 {
@@ -149,9 +159,7 @@ static void serve(ddb_req *r, const char *op, size_t op_len)
     if (c->srv->auth && authenticate(c) < 0) return;
     if (kn_call_parse(c, false) < 0) return;
     r->in = c->in;
-    int (*handler)(ddb_req *) = NULL;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strlen(ops[i].name) == op_len && memcmp(ops[i].name, op, op_len) == 0) handler = ops[i].handler;
+    ddb_handler handler = find_handler(op, op_len);
     if (!handler) {
         kn_fail(c, KN_EUNKNOWN_OPERATION, NULL);
         return;
@@ -208,4 +216,9 @@ int ddb_validate(ddb_req *r, const kn_field *fields)
     if (rc) kn_fail_buf(r->call, rc, &msg);
     kn_buf_free(&msg);
     return rc;
+}
+
+bool kn_ddb_known_op(const char *op, size_t op_len)
+{
+    return find_handler(op, op_len) != NULL;
 }

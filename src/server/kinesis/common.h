@@ -31,9 +31,10 @@ void kn_write_child_shard(kn_writer *w, const kn_shard *child);
 void kn_write_child_shards(kn_writer *w, const kn_stream *st, const kn_shard *sh);
 /* Writes "Records": [...] with the records of sh from offset `from` on (at most max_records and
  * 10 MiB); *next is the offset after the last one written, *last_arrival its arrival time (0
- * when none). Returns 0 or a KN_E* (nothing written then). */
+ * when none); the records written are counted into *flow. Returns 0 or a KN_E* (nothing
+ * written then). */
 int kn_write_records(kn_writer *w, const kn_stream *st, const kn_shard *sh, kn_shardlog *log, uint64_t from,
-                     size_t max_records, uint64_t *next, int64_t *last_arrival);
+                     size_t max_records, uint64_t *next, int64_t *last_arrival, kn_flow *flow);
 /* Resolves a starting position (an iterator type with its sequence number or timestamp) on a
  * shard to an offset, failing the call with AWS's errors. */
 int kn_resolve_position(kn_call *c, kn_stream *st, kn_shard *sh, const char *type, const char *seq, cJSON *ts,
@@ -62,5 +63,15 @@ int kn_consumer_find(kn_call *c, kn_stream **st, kn_cat_consumer *out);
 size_t kn_next_token_make(kn_server *srv, int64_t now_ms, const void *payload, size_t len, kn_buf *out);
 /* Returns the payload length, or fails the call (InvalidArgument / ExpiredNextToken). */
 int kn_next_token_read(kn_call *c, const char *tok, unsigned char *payload, size_t cap, size_t *len);
+
+/* Live SubscribeToShard subscriptions (subscribe.c), for metrics and the dashboard: cb runs
+ * once per subscription; the strings are valid during the call only. */
+typedef struct kn_subscription_view {
+    const char *stream_name, *consumer_arn;
+    int32_t shard_index;
+    int64_t started_ms;
+    int64_t behind_ms; /* MillisBehindLatest of its last event */
+} kn_subscription_view;
+void kn_subscriptions_visit(void (*cb)(void *ctx, const kn_subscription_view *v), void *ctx);
 
 #endif

@@ -166,6 +166,7 @@ typedef struct emit_ctx {
     const kn_shard *sh;
     bool kms;
     int64_t last_arrival;
+    kn_flow flow;
 } emit_ctx;
 
 static int emit(void *p, const kn_record *r)
@@ -185,6 +186,8 @@ static int emit(void *p, const kn_record *r)
     if (e->kms) kn_w_kstr(w, "EncryptionType", "KMS");
     kn_w_obj_end(w);
     e->last_arrival = r->arrival_ms;
+    e->flow.records++;
+    e->flow.bytes += r->data_len;
     return 0;
 }
 
@@ -200,12 +203,12 @@ void kn_write_child_shards(kn_writer *w, const kn_stream *st, const kn_shard *sh
 }
 
 int kn_write_records(kn_writer *w, const kn_stream *st, const kn_shard *sh, kn_shardlog *log, uint64_t from,
-                     size_t max_records, uint64_t *next, int64_t *last_arrival)
+                     size_t max_records, uint64_t *next, int64_t *last_arrival, kn_flow *flow)
 {
     size_t mark = w->out->len;
     kn_w_key(w, "Records");
     kn_w_arr_begin(w);
-    emit_ctx e = {w, sh, strcmp(st->encryption_type, "KMS") == 0, 0};
+    emit_ctx e = {w, sh, strcmp(st->encryption_type, "KMS") == 0, 0, {0, 0}};
     int rc = kn_shardlog_read(log, from, max_records, GET_RECORDS_MAX_BYTES, emit, &e, next);
     if (rc < 0) {
         w->out->len = mark;
@@ -213,6 +216,8 @@ int kn_write_records(kn_writer *w, const kn_stream *st, const kn_shard *sh, kn_s
     }
     kn_w_arr_end(w);
     *last_arrival = e.last_arrival;
+    flow->records += e.flow.records;
+    flow->bytes += e.flow.bytes;
     return 0;
 }
 
@@ -240,18 +245,22 @@ int kn_op_get_records(kn_call *c)
          * the bytes, and then the calls after it wait until they are paid back */
         kn_bucket calls = sh->get_calls;
         if (!kn_bucket_take(&calls, 1, 5, c->now_ms, false) ||
-            !kn_bucket_take(&sh->get_bytes, 0, 2097152, c->now_ms, true))
+            !kn_bucket_take(&sh->get_bytes, 0, 2097152, c->now_ms, true)) {
+            sh->stats.read_throttled++;
             return kn_fail(c, KN_ETHROUGHPUT_EXCEEDED,
                            "Rate exceeded for shard %s in stream %s under account %s.", shard_id, st->name,
                            srv->cfg.account);
+        }
         sh->get_calls = calls;
     }
     kn_writer *w = &c->w;
     kn_w_obj_begin(w);
     uint64_t next;
     int64_t last_arrival;
-    if ((rc = kn_write_records(w, st, sh, log, it.offset, (size_t)limit, &next, &last_arrival)) < 0)
+    if ((rc = kn_write_records(w, st, sh, log, it.offset, (size_t)limit, &next, &last_arrival, &sh->stats.get)) <
+        0)
         return kn_fail(c, rc, "Internal Service Failure");
+    sh->stats.get_calls++;
     if (next < it.offset) next = it.offset;                                      /* never move backwards */
     if (srv->cfg.enforce_throughput) sh->get_bytes.tokens -= (double)c->out.len; /* what was read */
     bool at_end = next >= kn_shardlog_end_offset(log);
@@ -259,6 +268,7 @@ int kn_op_get_records(kn_call *c)
         /* the end of a closed shard: no NextShardIterator, and the children to go on with (the
          * KCL >= 2.3 needs both) */
         kn_w_kint(w, "MillisBehindLatest", 0);
+        sh->stats.iterator_age_ms = 0;
         kn_write_child_shards(w, st, sh);
         kn_w_obj_end(w);
         return 0;
@@ -270,7 +280,8 @@ int kn_op_get_records(kn_call *c)
     kn_w_kstr(w, "NextShardIterator", ntok);
     int64_t behind = 0;
     if (!at_end && last_arrival) behind = kn_shardlog_last_arrival(log) - last_arrival;
-    kn_w_kint(w, "MillisBehindLatest", behind > 0 ? behind : 0);
+    sh->stats.iterator_age_ms = behind > 0 ? behind : 0;
+    kn_w_kint(w, "MillisBehindLatest", sh->stats.iterator_age_ms);
     kn_w_obj_end(w);
     return 0;
 }

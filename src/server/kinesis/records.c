@@ -43,6 +43,7 @@ typedef struct staged {
     kn_shardlog *log;
     uint64_t offset;
     int64_t arrival_ms;
+    size_t data_len;
     int err; /* 0 or the KN_E* staging failed with */
 } staged;
 
@@ -50,6 +51,7 @@ typedef struct staged {
 
 typedef struct put_state {
     kn_stream *stream;
+    int64_t stream_id;
     char stream_name[129];
     bool kms; /* the stream encrypts: answers say EncryptionType KMS */
     size_t n;
@@ -145,6 +147,7 @@ static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const
         if (!kn_bucket_take(&r, 1, 1000, c->now_ms, false) ||
             !kn_bucket_take(&b, bytes, 1048576, c->now_ms, false)) {
             out->err = KN_ETHROUGHPUT_EXCEEDED;
+            sh->stats.write_throttled++;
             return;
         }
         sh->put_records = r;
@@ -153,6 +156,7 @@ static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const
     int rc = sh ? kn_shard_log(c->srv, st, sh, &out->log) : KN_EINTERNAL;
     if (rc == 0) rc = kn_shardlog_append(out->log, c->now_ms, pk, strlen(pk), dst, dlen, &out->offset);
     if (rc == 0) kn_commit_touch(c->srv, c, out->log);
+    out->data_len = dlen;
     out->err = rc;
 }
 
@@ -171,9 +175,25 @@ static bool committed(const staged *s)
     return s->err == 0 && s->offset < kn_shardlog_end_offset(s->log);
 }
 
+/* IncomingRecords / IncomingBytes count the records acknowledged (metrics.h), on the stream's
+ * live shards: the stream may have been resharded, or deleted, during the commit. */
+static void count_incoming(kn_call *c, const put_state *ps)
+{
+    kn_stream *st = kn_stream_find(c->srv, ps->stream_name);
+    if (!st || st->id != ps->stream_id) return;
+    for (size_t i = 0; i < ps->n; i++) {
+        const staged *s = &ps->recs[i];
+        if (!committed(s) || s->shard.index >= st->nshards) continue;
+        kn_shard_stats *stats = &st->shards[s->shard.index].stats;
+        stats->incoming.records++;
+        stats->incoming.bytes += s->data_len;
+    }
+}
+
 static void put_record_done(kn_call *c)
 {
     put_state *ps = c->state;
+    count_incoming(c, ps);
     staged *s = &ps->recs[0];
     if (s->err == KN_ETHROUGHPUT_EXCEEDED) {
         rate_exceeded(c, ps->stream_name, &s->shard);
@@ -218,6 +238,7 @@ int kn_op_put_record(kn_call *c)
     }
     put_state *ps = kn_xcalloc(1, sizeof *ps + sizeof(staged));
     ps->stream = st;
+    ps->stream_id = st->id;
     snprintf(ps->stream_name, sizeof ps->stream_name, "%s", st->name);
     ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = 1;
@@ -236,6 +257,7 @@ int kn_op_put_record(kn_call *c)
 static void put_records_done(kn_call *c)
 {
     put_state *ps = c->state;
+    count_incoming(c, ps);
     size_t failed = 0;
     for (size_t i = 0; i < ps->n; i++)
         failed += !committed(&ps->recs[i]);
@@ -322,6 +344,7 @@ int kn_op_put_records(kn_call *c)
     }
     put_state *ps = kn_xcalloc(1, sizeof *ps + n * sizeof(staged));
     ps->stream = st;
+    ps->stream_id = st->id;
     snprintf(ps->stream_name, sizeof ps->stream_name, "%s", st->name);
     ps->kms = strcmp(st->encryption_type, "KMS") == 0;
     ps->n = n;

@@ -66,6 +66,7 @@ typedef struct subscription {
     uint64_t offset;        /* the next record to send */
     char continuation[64];
     int64_t started_ms, last_event_ms;
+    int64_t behind_ms;      /* MillisBehindLatest of the last event */
     bool sending, done;
     kn_buf frame;           /* the frame being sent: lives until proceed */
     struct subscription *next;
@@ -188,7 +189,8 @@ static bool next_event(subscription *s, int64_t now, bool *final)
     kn_w_obj_begin(&w);
     uint64_t next = s->offset;
     int64_t last_arrival = 0;
-    if (kn_write_records(&w, st, sh, log, s->offset, MAX_EVENT_RECORDS, &next, &last_arrival) < 0) {
+    if (kn_write_records(&w, st, sh, log, s->offset, MAX_EVENT_RECORDS, &next, &last_arrival, &sh->stats.fanout) <
+        0) {
         kn_buf_free(&payload);
         exception_message(&s->frame, "InternalFailureException", "Internal Service Failure");
         *final = true;
@@ -205,7 +207,8 @@ static bool next_event(subscription *s, int64_t now, bool *final)
     } else {
         kn_w_kstr(&w, "ContinuationSequenceNumber", s->continuation);
         int64_t behind = s->offset < end && last_arrival ? kn_shardlog_last_arrival(log) - last_arrival : 0;
-        kn_w_kint(&w, "MillisBehindLatest", behind > 0 ? behind : 0);
+        s->behind_ms = behind > 0 ? behind : 0;
+        kn_w_kint(&w, "MillisBehindLatest", s->behind_ms);
     }
     kn_w_obj_end(&w);
     const char *h[] = {":message-type", "event", ":event-type", "SubscribeToShardEvent", ":content-type",
@@ -336,4 +339,13 @@ int kn_op_subscribe_to_shard(kn_call *c)
     message(&s->frame, h, "{}", 2);
     send_frame(s, false);
     return KN_PENDING;
+}
+
+void kn_subscriptions_visit(void (*cb)(void *ctx, const kn_subscription_view *v), void *ctx)
+{
+    for (subscription *s = active; s; s = s->next) {
+        if (s->done) continue;
+        kn_subscription_view v = {s->stream_name, s->consumer_arn, s->shard_index, s->started_ms, s->behind_ms};
+        cb(ctx, &v);
+    }
 }

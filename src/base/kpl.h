@@ -13,8 +13,8 @@
  * fields are skipped on reading; anything else makes the record "not aggregated". The encoder
  * writes the tables before the records, as the KPL does, and each distinct key once.
  * Nothing here aborts: allocation failures are reported (libkinesin's rule). */
-#ifndef KN_CLIENT_KPL_H
-#define KN_CLIENT_KPL_H
+#ifndef KN_BASE_KPL_H
+#define KN_BASE_KPL_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-#include "client/kpl.h"
+#include "base/kpl.h"
 
 #include <stdint.h>
 #include <stdlib.h>
