@@ -55,7 +55,7 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
 /* ---- internal to src/kcl ---------------------------------------------------------------- */
 
 typedef enum {
-    CS_WAIT_PARENTS, /* polling the parent leases until each is at SHARD_END (or gone) */
+    CS_WAIT_PARENTS, /* polling the parent leases until kcl_lease_parents_state is READY */
     CS_ITERATOR,     /* GetShardIterator from the checkpoint */
     CS_INITIALIZE,   /* initialize outstanding with the child */
     CS_FETCH_WAIT,   /* idle until next_at */
@@ -100,8 +100,9 @@ struct kcl_consumer {
     /* a checkpoint request waiting for the write slot */
     bool cp_waiting;
     kcl_esn cp_value;
-    int parents_left;  /* parent GetItems in flight */
-    bool parent_blocked;
+    int parents_left;       /* parent GetItems in flight */
+    bool parent_blocked;    /* a parent GetItem failed this round */
+    kcl_lease **parent_got; /* nparents: the parent leases read this round (NULL: none) */
 };
 
 typedef struct kcl_backoff {
