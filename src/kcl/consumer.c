@@ -210,7 +210,12 @@ static void on_parent(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_erro
     if (--cs->parents_left > 0) return;
     cs->busy = false;
     kcl_parents_state st = KCL_PARENTS_WAIT;
-    if (!cs->parent_blocked) st = kcl_lease_parents_state(cs->lease, (const kcl_lease *const *)cs->parent_got);
+    if (!cs->parent_blocked) {
+        bool *gone = kn_xcalloc(cs->lease->nparents, sizeof *gone);
+        for (size_t i = 0; i < cs->lease->nparents; i++) gone[i] = !coord_shard_listed(w, cs->lease->parents[i]);
+        st = kcl_lease_parents_state(cs->lease, (const kcl_lease *const *)cs->parent_got, gone);
+        free(gone);
+    }
     for (size_t i = 0; i < cs->lease->nparents; i++) {
         kcl_lease_free(cs->parent_got[i]);
         cs->parent_got[i] = NULL;

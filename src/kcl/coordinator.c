@@ -446,6 +446,11 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+bool coord_shard_listed(const kcl_worker *w, const char *shard)
+{
+    return !w->listed || shard_by_id(w->listed, shard) != NULL;
+}
+
 static size_t parents_of(const cJSON *shard, const char *out[2])
 {
     size_t n = 0;
@@ -617,7 +622,8 @@ static void on_list_shards(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn
         return;
     }
     sync_decide(w);
-    cJSON_Delete(w->sync_shards);
+    cJSON_Delete(w->listed);
+    w->listed = w->sync_shards;
     w->sync_shards = NULL;
 }
 

@@ -135,6 +135,7 @@ struct kcl_worker {
     int64_t next_take_ms, next_renew_ms, next_sync_ms;
     bool syncing;
     cJSON *sync_shards; /* accumulating ListShards pages */
+    cJSON *listed;      /* the last complete shard listing; NULL before the first sync */
     int sync_creates_left;
     bool sync_then_take;
     /* shutdown */
@@ -168,6 +169,9 @@ int64_t kcl_now(void);
 void coord_tick(kcl_worker *w, int64_t now);
 int64_t coord_next_deadline(const kcl_worker *w);
 bool coord_in_backoff(kcl_worker *w, const char *shard, int64_t now);
+/* False only when a shard sync has completed and its listing lacks the shard (gone from the
+ * stream: past its retention period). */
+bool coord_shard_listed(const kcl_worker *w, const char *shard);
 void coord_add_backoff(kcl_worker *w, const char *shard, int64_t until);
 /* Conditional writes on a held lease; each takes the write slot. */
 void coord_renew(kcl_worker *w, kcl_consumer *cs);

@@ -409,24 +409,27 @@ static void parents_before_child(void **state)
     const kcl_lease *other_missing[2] = {NULL, &ended};
     const kcl_lease *missing_running[2] = {NULL, &running};
     const kcl_lease *none[2] = {NULL, NULL};
-    assert_int_equal(kcl_lease_parents_state(&child, both_ended), KCL_PARENTS_READY);
-    assert_int_equal(kcl_lease_parents_state(&child, one_running), KCL_PARENTS_WAIT);
-    assert_int_equal(kcl_lease_parents_state(&child, one_missing), KCL_PARENTS_MISSING);
-    assert_int_equal(kcl_lease_parents_state(&child, other_missing), KCL_PARENTS_MISSING);
-    assert_int_equal(kcl_lease_parents_state(&child, missing_running), KCL_PARENTS_WAIT);
+    assert_int_equal(kcl_lease_parents_state(&child, both_ended, NULL), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, one_running, NULL), KCL_PARENTS_WAIT);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, NULL), KCL_PARENTS_MISSING);
+    assert_int_equal(kcl_lease_parents_state(&child, other_missing, NULL), KCL_PARENTS_MISSING);
+    assert_int_equal(kcl_lease_parents_state(&child, missing_running, NULL), KCL_PARENTS_WAIT);
+    /* A missing parent gone from the stream (past retention) has nothing left to process. */
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, (const bool[]){false, true}), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, (const bool[]){true, false}), KCL_PARENTS_MISSING);
     /* No parent leased: the child is the first leased level (or its parents were cleaned up). */
-    assert_int_equal(kcl_lease_parents_state(&child, none), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, none, NULL), KCL_PARENTS_READY);
     child.checkpoint = kcl_esn_sentinel(KCL_ESN_LATEST);
-    assert_int_equal(kcl_lease_parents_state(&child, one_missing), KCL_PARENTS_MISSING);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, NULL), KCL_PARENTS_MISSING);
     /* A split child (one parent). */
     child.nparents = 1;
-    assert_int_equal(kcl_lease_parents_state(&child, one_running), KCL_PARENTS_READY);
-    assert_int_equal(kcl_lease_parents_state(&child, (const kcl_lease *const[]){&running}), KCL_PARENTS_WAIT);
-    assert_int_equal(kcl_lease_parents_state(&child, none), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, one_running, NULL), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, (const kcl_lease *const[]){&running}, NULL), KCL_PARENTS_WAIT);
+    assert_int_equal(kcl_lease_parents_state(&child, none, NULL), KCL_PARENTS_READY);
     /* Started: its parents were ready once and may since have been cleaned up. */
     child.nparents = 2;
     child.checkpoint = esn("5000", 0);
-    assert_int_equal(kcl_lease_parents_state(&child, one_missing), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, NULL), KCL_PARENTS_READY);
 }
 
 int main(void)
