@@ -2,7 +2,7 @@
  *
  * Phases (worker.h kcl_cs_phase):
  *
- *   WAIT_PARENTS --every parent lease at SHARD_END or gone--> ITERATOR
+ *   WAIT_PARENTS --kcl_lease_parents_state READY (lease.h)--> ITERATOR
  *   ITERATOR --GetShardIterator at the checkpoint; spawn, initialize--> INITIALIZE
  *   INITIALIZE --status--> FETCH_WAIT <--status-- PROCESSING
  *   FETCH_WAIT --idleTimeBetweenReadsInMillis--> FETCHING --records--> PROCESSING
@@ -67,6 +67,8 @@ void consumer_free(kcl_consumer *cs)
 {
     if (!cs) return;
     if (cs->proc) kcl_proc_free(cs->proc);
+    for (size_t i = 0; cs->parent_got && i < cs->lease->nparents; i++) kcl_lease_free(cs->parent_got[i]);
+    free(cs->parent_got);
     kcl_lease_free(cs->lease);
     cJSON_Delete(cs->child_shards);
     free(cs->iterator);
@@ -203,19 +205,35 @@ static void on_parent(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_erro
         cs->parent_blocked = true;
     } else {
         const cJSON *item = cJSON_GetObjectItemCaseSensitive(resp, "Item");
-        kcl_lease *p = item ? kcl_lease_from_item(item) : NULL;
-        if (p && p->checkpoint.kind != KCL_ESN_SHARD_END) cs->parent_blocked = true;
-        kcl_lease_free(p);
+        kcl_lease_free(cs->parent_got[r->purpose]);
+        cs->parent_got[r->purpose] = item ? kcl_lease_from_item(item) : NULL;
     }
     if (--cs->parents_left > 0) return;
     cs->busy = false;
-    if (cs->parent_blocked) {
-        cs->next_at = kcl_now() + w->cfg->parent_shard_poll_interval_ms;
-        kn_debug("shard %s: waiting for its parents to finish", cs->shard);
-    } else {
+    kcl_parents_state st = KCL_PARENTS_WAIT;
+    if (!cs->parent_blocked) {
+        bool *gone = kn_xcalloc(cs->lease->nparents, sizeof *gone);
+        for (size_t i = 0; i < cs->lease->nparents; i++) gone[i] = !coord_shard_listed(w, cs->lease->parents[i]);
+        st = kcl_lease_parents_state(cs->lease, (const kcl_lease *const *)cs->parent_got, gone);
+        free(gone);
+    }
+    for (size_t i = 0; i < cs->lease->nparents; i++) {
+        kcl_lease_free(cs->parent_got[i]);
+        cs->parent_got[i] = NULL;
+    }
+    if (st == KCL_PARENTS_READY) {
         kn_info("shard %s: parents finished; starting", cs->shard);
         cs->phase = CS_ITERATOR;
         cs->next_at = 0;
+    } else {
+        cs->next_at = kcl_now() + w->cfg->parent_shard_poll_interval_ms;
+        if (st == KCL_PARENTS_MISSING) {
+            /* A parent was never leased: the shard sync creates its lease. */
+            kn_info("shard %s: a parent has no lease; shard sync will create it", cs->shard);
+            if (!w->syncing) w->next_sync_ms = 0;
+        } else {
+            kn_debug("shard %s: waiting for its parents to finish", cs->shard);
+        }
     }
     consumer_step(cs, kcl_now());
 }
@@ -225,13 +243,17 @@ static void check_parents(kcl_consumer *cs)
     cs->parent_blocked = false;
     cs->parents_left = 0;
     cs->busy = true;
+    if (!cs->parent_got) cs->parent_got = kn_xcalloc(cs->lease->nparents, sizeof *cs->parent_got);
     for (size_t i = 0; i < cs->lease->nparents; i++) {
         kn_buf b = KN_BUF_INIT;
+        kcl_req *r;
         kcl_body_get(&b, cs->w->cfg->table_name, cs->lease->parents[i]);
-        if (kcl_call(cs->w, cs->w->ddb, "GetItem", &b, cs, on_parent, NULL) == 0)
+        if (kcl_call(cs->w, cs->w->ddb, "GetItem", &b, cs, on_parent, &r) == 0) {
+            r->purpose = (int)i;
             cs->parents_left++;
-        else
+        } else {
             cs->parent_blocked = true;
+        }
         kn_buf_free(&b);
     }
     if (cs->parents_left == 0) {

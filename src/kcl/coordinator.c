@@ -13,7 +13,9 @@
  *             (conditional on our counter); a lease whose counter has not moved for failover ms
  *             by our clock is lost; a failed condition is lost unless a re-read shows our own
  *             write already landed (a retried request).
- *   sync:     every shardSyncIntervalMillis: leases for shards that have none.
+ *   sync:     every shardSyncIntervalMillis (and at once when a consumer finds a parent without a
+ *             lease): leases for open shards that have none, and for every unleased parent of a
+ *             lease below the leases, so both parents of a merge get processed (sync_decide).
  *
  * Invariants:
  *  1. One conditional write per held lease at a time (cs->write_inflight): a renew and a
@@ -444,6 +446,11 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+bool coord_shard_listed(const kcl_worker *w, const char *shard)
+{
+    return !w->listed || shard_by_id(w->listed, shard) != NULL;
+}
+
 static size_t parents_of(const cJSON *shard, const char *out[2])
 {
     size_t n = 0;
@@ -507,64 +514,87 @@ static void plan_create(kcl_worker *w, const cJSON *shard, kcl_esn_kind kind, ch
     kn_buf_free(&b);
 }
 
+typedef struct sync_plan {
+    kcl_worker *w;
+    const cJSON *shards;
+    kcl_esn_kind initial, descendant;
+    char **planned;
+    size_t nplanned;
+} sync_plan;
+
+static void plan_first_missing(sync_plan *sp, const cJSON *y, int depth);
+
+/* Plans the parent leases shard x needs before it may be processed (kcl_lease_parents_state):
+ * when x is below a lease, each unleased parent that is itself below a lease gets its first
+ * missing level, and each other unleased parent a lease at the initial position (Java's
+ * HierarchicalShardSyncer creates both). True when every parent of x is leased or is so
+ * planned, i.e. x itself may be leased now. */
+static bool plan_parents(sync_plan *sp, const cJSON *x, int depth)
+{
+    const char *par[2];
+    size_t n = parents_of(x, par);
+    bool below = false, ready = true;
+    for (size_t i = 0; i < n; i++) below |= descends_from_lease(sp->w, sp->shards, par[i], 0);
+    if (!below) return true;
+    for (size_t i = 0; i < n; i++) {
+        const cJSON *p = shard_by_id(sp->shards, par[i]);
+        if (kcl_taker_find(&sp->w->taker, par[i]) || !p) continue;
+        if (descends_from_lease(sp->w, sp->shards, par[i], 0)) {
+            plan_first_missing(sp, p, depth + 1);
+            ready = false;
+        } else {
+            plan_create(sp->w, p, sp->initial, &sp->planned, &sp->nplanned);
+        }
+    }
+    return ready;
+}
+
+/* y has no lease and descends from one: lease the first missing level at or above it, from
+ * TRIM_HORIZON (AT_TIMESTAMP), on every branch. Deeper levels are leased at shard end. */
+static void plan_first_missing(sync_plan *sp, const cJSON *y, int depth)
+{
+    if (depth > 64) return;
+    if (plan_parents(sp, y, depth)) plan_create(sp->w, y, sp->descendant, &sp->planned, &sp->nplanned);
+}
+
 static void sync_decide(kcl_worker *w)
 {
-    const cJSON *shards = w->sync_shards;
-    kcl_esn_kind initial = w->cfg->initial_position == KCL_POS_LATEST         ? KCL_ESN_LATEST
-                           : w->cfg->initial_position == KCL_POS_AT_TIMESTAMP ? KCL_ESN_AT_TIMESTAMP
-                                                                              : KCL_ESN_TRIM_HORIZON;
-    kcl_esn_kind descendant = initial == KCL_ESN_AT_TIMESTAMP ? KCL_ESN_AT_TIMESTAMP : KCL_ESN_TRIM_HORIZON;
-    char **planned = NULL;
-    size_t nplanned = 0;
+    sync_plan sp = {.w = w, .shards = w->sync_shards};
+    sp.initial = w->cfg->initial_position == KCL_POS_LATEST         ? KCL_ESN_LATEST
+                 : w->cfg->initial_position == KCL_POS_AT_TIMESTAMP ? KCL_ESN_AT_TIMESTAMP
+                                                                    : KCL_ESN_TRIM_HORIZON;
+    sp.descendant = sp.initial == KCL_ESN_AT_TIMESTAMP ? KCL_ESN_AT_TIMESTAMP : KCL_ESN_TRIM_HORIZON;
     w->sync_creates_left = 1; /* held until every create is sent */
     const cJSON *s;
     if (w->taker.n == 0) {
         /* Empty table: every shard (LATEST: every open shard) at the initial position. */
-        cJSON_ArrayForEach(s, shards)
+        cJSON_ArrayForEach(s, sp.shards)
         {
             const cJSON *range = cJSON_GetObjectItemCaseSensitive(s, "SequenceNumberRange");
             bool open = !jstr(range, "EndingSequenceNumber");
-            if (initial == KCL_ESN_LATEST && !open) continue;
-            plan_create(w, s, initial, &planned, &nplanned);
+            if (sp.initial == KCL_ESN_LATEST && !open) continue;
+            plan_create(w, s, sp.initial, &sp.planned, &sp.nplanned);
         }
     } else {
-        /* Open shards without a lease: below a leased ancestor, lease the first missing level
-         * from TRIM_HORIZON; otherwise start at the initial position. */
-        cJSON_ArrayForEach(s, shards)
+        /* A leased shard not yet started gets the parent leases it waits for; an open shard
+         * without a lease is leased at its first missing level below a lease, or else at the
+         * initial position. */
+        cJSON_ArrayForEach(s, sp.shards)
         {
             const char *id = jstr(s, "ShardId");
+            if (!id) continue;
+            const kcl_lease *l = kcl_taker_find(&w->taker, id);
             const cJSON *range = cJSON_GetObjectItemCaseSensitive(s, "SequenceNumberRange");
-            if (!id || jstr(range, "EndingSequenceNumber") || kcl_taker_find(&w->taker, id)) continue;
-            const cJSON *cur = s;
-            bool below = false;
-            for (int depth = 0; depth < 64; depth++) {
-                const char *par[2];
-                size_t n = parents_of(cur, par);
-                const cJSON *up = NULL;
-                bool parent_leased = false;
-                for (size_t i = 0; i < n; i++) {
-                    if (kcl_taker_find(&w->taker, par[i])) parent_leased = true;
-                    else if (!up && descends_from_lease(w, shards, par[i], 0)) up = shard_by_id(shards, par[i]);
-                }
-                if (parent_leased) {
-                    below = true;
-                    break;
-                }
-                if (!up) break;
-                cur = up;
-                below = true;
+            if (l) {
+                if (l->checkpoint.kind != KCL_ESN_NUMBER && l->checkpoint.kind != KCL_ESN_SHARD_END)
+                    plan_parents(&sp, s, 0);
+            } else if (!jstr(range, "EndingSequenceNumber")) {
+                if (descends_from_lease(w, sp.shards, id, 0)) plan_first_missing(&sp, s, 0);
+                else plan_create(w, s, sp.initial, &sp.planned, &sp.nplanned);
             }
-            if (below && cur != s && !kcl_taker_find(&w->taker, jstr(cur, "ShardId"))) {
-                const char *par[2];
-                size_t n = parents_of(cur, par);
-                bool parent_leased = false;
-                for (size_t i = 0; i < n; i++) parent_leased |= kcl_taker_find(&w->taker, par[i]) != NULL;
-                if (!parent_leased) below = false;
-            }
-            plan_create(w, below ? cur : s, below ? descendant : initial, &planned, &nplanned);
         }
     }
-    free(planned);
+    free(sp.planned);
     if (--w->sync_creates_left == 0) {
         w->syncing = false;
         if (w->sync_then_take) w->next_take_ms = 0;
@@ -592,7 +622,8 @@ static void on_list_shards(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn
         return;
     }
     sync_decide(w);
-    cJSON_Delete(w->sync_shards);
+    cJSON_Delete(w->listed);
+    w->listed = w->sync_shards;
     w->sync_shards = NULL;
 }
 

@@ -49,6 +49,22 @@ bool kcl_lease_expired(const kcl_lease *l, int64_t now_ms, int64_t failover_ms)
     return now_ms - l->stamp_ms > failover_ms;
 }
 
+kcl_parents_state kcl_lease_parents_state(const kcl_lease *child, const kcl_lease *const *parents,
+                                          const bool *gone)
+{
+    if (child->checkpoint.kind == KCL_ESN_NUMBER) return KCL_PARENTS_READY;
+    size_t missing = 0, leased = 0;
+    for (size_t i = 0; i < child->nparents; i++) {
+        if (parents[i]) {
+            if (parents[i]->checkpoint.kind != KCL_ESN_SHARD_END) return KCL_PARENTS_WAIT;
+            leased++;
+        } else if (!gone || !gone[i]) {
+            missing++;
+        }
+    }
+    return missing == 0 || leased == 0 ? KCL_PARENTS_READY : KCL_PARENTS_MISSING;
+}
+
 uint64_t kcl_rand(uint64_t *s)
 {
     uint64_t x = *s;

@@ -53,6 +53,21 @@ void kcl_lease_free(kcl_lease *l);
 kcl_lease *kcl_lease_dup(const kcl_lease *l);
 bool kcl_lease_expired(const kcl_lease *l, int64_t now_ms, int64_t failover_ms);
 
+/* Parent before child (Java's BlockOnParentShardTask, made strict for merges). parents[i] is the
+ * lease of child->parents[i] as read from the table, NULL when there is none; gone (NULL: none
+ * gone) marks parents no longer in the stream (past retention), which count as finished.
+ *   READY    the child has started (its checkpoint is a sequence number: its parents were ready
+ *            once), or every parent lease is at SHARD_END, or no parent has a lease at all (the
+ *            child is the first leased level: its parents are before the initial position, or
+ *            their finished leases were cleaned up after the child started).
+ *   WAIT     some parent lease exists and is not at SHARD_END.
+ *   MISSING  every existing parent lease is at SHARD_END but another parent has no lease: that
+ *            parent's records were never processed. The child waits and a shard sync creates
+ *            the missing lease (kcl_sync_parents). */
+typedef enum { KCL_PARENTS_READY, KCL_PARENTS_WAIT, KCL_PARENTS_MISSING } kcl_parents_state;
+kcl_parents_state kcl_lease_parents_state(const kcl_lease *child, const kcl_lease *const *parents,
+                                          const bool *gone);
+
 typedef struct kcl_taker {
     kcl_lease **v; /* owned leases of the last scan, bookkept */
     size_t n, cap;

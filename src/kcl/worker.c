@@ -333,6 +333,7 @@ fail:
     free(w.backoff);
     cJSON_Delete(w.scan_items);
     cJSON_Delete(w.sync_shards);
+    cJSON_Delete(w.listed);
     kn_client_free(w.kinesis);
     kn_client_free(w.ddb);
     if (w.tp) kn_transport_free(w.tp);

@@ -57,7 +57,7 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
 /* ---- internal to src/kcl ---------------------------------------------------------------- */
 
 typedef enum {
-    CS_WAIT_PARENTS, /* polling the parent leases until each is at SHARD_END (or gone) */
+    CS_WAIT_PARENTS, /* polling the parent leases until kcl_lease_parents_state is READY */
     CS_ITERATOR,     /* GetShardIterator from the checkpoint */
     CS_INITIALIZE,   /* initialize outstanding with the child */
     CS_FETCH_WAIT,   /* idle until next_at */
@@ -103,8 +103,9 @@ struct kcl_consumer {
     /* a checkpoint request waiting for the write slot */
     bool cp_waiting;
     kcl_esn cp_value;
-    int parents_left;  /* parent GetItems in flight */
-    bool parent_blocked;
+    int parents_left;       /* parent GetItems in flight */
+    bool parent_blocked;    /* a parent GetItem failed this round */
+    kcl_lease **parent_got; /* nparents: the parent leases read this round (NULL: none) */
 };
 
 typedef struct kcl_backoff {
@@ -137,6 +138,7 @@ struct kcl_worker {
     int64_t next_take_ms, next_renew_ms, next_sync_ms;
     bool syncing;
     cJSON *sync_shards; /* accumulating ListShards pages */
+    cJSON *listed;      /* the last complete shard listing; NULL before the first sync */
     int sync_creates_left;
     bool sync_then_take;
     /* shutdown */
@@ -171,6 +173,9 @@ int64_t kcl_now(void);
 void coord_tick(kcl_worker *w, int64_t now);
 int64_t coord_next_deadline(const kcl_worker *w);
 bool coord_in_backoff(kcl_worker *w, const char *shard, int64_t now);
+/* False only when a shard sync has completed and its listing lacks the shard (gone from the
+ * stream: past its retention period). */
+bool coord_shard_listed(const kcl_worker *w, const char *shard);
 void coord_add_backoff(kcl_worker *w, const char *shard, int64_t until);
 /* Conditional writes on a held lease; each takes the write slot. */
 void coord_renew(kcl_worker *w, kcl_consumer *cs);

@@ -1,5 +1,5 @@
 /* Unit tests for the pure parts of src/kcl: extended sequence numbers and checkpoint rules,
- * KPL de-aggregation, the lease taker, and the protocol messages. */
+ * KPL de-aggregation, the lease taker, parent before child, and the protocol messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -393,6 +393,45 @@ static void leasetable_items_and_bodies(void **state)
     kcl_lease_free(l);
 }
 
+/* A merge child waits for both parents: a parent without a lease blocks while the other has
+ * one (the sync creates it), and a started child never waits again. */
+static void parents_before_child(void **state)
+{
+    char *par[2] = {"shardId-000000000000", "shardId-000000000001"};
+    kcl_lease child = {.key = "shardId-000000000002", .parents = par, .nparents = 2};
+    child.checkpoint = kcl_esn_sentinel(KCL_ESN_TRIM_HORIZON);
+    kcl_lease ended = {.key = par[0]}, running = {.key = par[1]};
+    ended.checkpoint = kcl_esn_sentinel(KCL_ESN_SHARD_END);
+    running.checkpoint = esn("4959", 0);
+    const kcl_lease *both_ended[2] = {&ended, &ended};
+    const kcl_lease *one_running[2] = {&ended, &running};
+    const kcl_lease *one_missing[2] = {&ended, NULL};
+    const kcl_lease *other_missing[2] = {NULL, &ended};
+    const kcl_lease *missing_running[2] = {NULL, &running};
+    const kcl_lease *none[2] = {NULL, NULL};
+    assert_int_equal(kcl_lease_parents_state(&child, both_ended, NULL), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, one_running, NULL), KCL_PARENTS_WAIT);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, NULL), KCL_PARENTS_MISSING);
+    assert_int_equal(kcl_lease_parents_state(&child, other_missing, NULL), KCL_PARENTS_MISSING);
+    assert_int_equal(kcl_lease_parents_state(&child, missing_running, NULL), KCL_PARENTS_WAIT);
+    /* A missing parent gone from the stream (past retention) has nothing left to process. */
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, (const bool[]){false, true}), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, (const bool[]){true, false}), KCL_PARENTS_MISSING);
+    /* No parent leased: the child is the first leased level (or its parents were cleaned up). */
+    assert_int_equal(kcl_lease_parents_state(&child, none, NULL), KCL_PARENTS_READY);
+    child.checkpoint = kcl_esn_sentinel(KCL_ESN_LATEST);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, NULL), KCL_PARENTS_MISSING);
+    /* A split child (one parent). */
+    child.nparents = 1;
+    assert_int_equal(kcl_lease_parents_state(&child, one_running, NULL), KCL_PARENTS_READY);
+    assert_int_equal(kcl_lease_parents_state(&child, (const kcl_lease *const[]){&running}, NULL), KCL_PARENTS_WAIT);
+    assert_int_equal(kcl_lease_parents_state(&child, none, NULL), KCL_PARENTS_READY);
+    /* Started: its parents were ready once and may since have been cleaned up. */
+    child.nparents = 2;
+    child.checkpoint = esn("5000", 0);
+    assert_int_equal(kcl_lease_parents_state(&child, one_missing, NULL), KCL_PARENTS_READY);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -402,6 +441,7 @@ int main(void)
         cmocka_unit_test(taker_fresh_table_priority),
         cmocka_unit_test(taker_target_and_steal),
         cmocka_unit_test(taker_two_workers_two_shards),
+        cmocka_unit_test(parents_before_child),
         cmocka_unit_test(protocol_messages),
         cmocka_unit_test(protocol_parse),
         cmocka_unit_test(leasetable_items_and_bodies),
