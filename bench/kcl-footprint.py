@@ -1,7 +1,7 @@
 """kinesin-kcl footprint: the daemon's RSS holding 2 and 100 leases, and the time from start to
 its first processRecords. Measured, not asserted (see DESIGN.md "Tests and numbers").
 
-    KN_SRC=. tests/integration/run bench/kcl-footprint.py
+    KN_SRC=$PWD tests/integration/run bench/kcl-footprint.py
 
 The 100-lease run uses a small C record processor (test_child --fake-child good) so the
 machine is not asked for 100 node processes; the 2-lease run uses node and aws-kcl."""
