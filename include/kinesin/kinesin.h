@@ -39,6 +39,10 @@ typedef struct kn_error {
     int attempts;       /* attempts made */
     char type[128];     /* "ResourceNotFoundException", or "kinesin.Transport" etc. */
     char message[1024]; /* AWS's message, or what went wrong */
+    bool retryable;     /* the failure is transient (throttling, a 5xx, a dropped connection, a
+                         * timeout): the transport retried it and trying later may succeed; false
+                         * for an answer that will not change (bad credentials, no such stream,
+                         * a validation error) */
 } kn_error;
 
 /* A short English description of a KN_E* code. */

@@ -399,6 +399,7 @@ static void on_attempt_done(kn_transport *t, CURL *easy, CURLcode res)
     curl_multi_remove_handle(t->multi, easy);
     bool throttled;
     bool retry = classify(r, res, &throttled);
+    r->err.retryable = retry;
     if (retry && r->attempt < r->c->max_attempts) {
         r->due_ms = kn_mono_ms() + backoff_ms(r, throttled);
         r->next = t->waiting;

@@ -344,11 +344,12 @@ static bool expired(const kn_producer *p, const prec *r, int64_t now)
     return p->o.record_ttl_ms > 0 && now - r->put_ms >= p->o.record_ttl_ms;
 }
 
-/* A record's attempt failed with res: back to pending, or its final callback. */
-static void failed(kn_producer *p, prec *r, const kn_put_result *res)
+/* A record's attempt failed with res: back to pending, or its final callback (at once when
+ * the failure is not transient: retrying an answer that will not change only delays it). */
+static void failed(kn_producer *p, prec *r, const kn_put_result *res, bool transient)
 {
     int64_t now = kn_mono_ms();
-    if (r->attempts >= p->o.max_record_attempts || expired(p, r, now)) {
+    if (!transient || r->attempts >= p->o.max_record_attempts || expired(p, r, now)) {
         kn_put_result final = *res;
         final.attempts = r->attempts;
         deliver(p, r, &final);
@@ -533,16 +534,17 @@ static void on_put_records(void *ud, const kn_error *err, cJSON *response)
             kn__copy(res.error_code, sizeof res.error_code, err->code ? err->type : kn_err_type(rc));
             kn__copy(res.error_message, sizeof res.error_message,
                      err->code ? err->message : "PutRecords answer has the wrong number of results");
-            failed(p, r, &res);
+            /* a stream not found may be one still being created: retried, like transient errors */
+            failed(p, r, &res, rc == KN_EBAD_RESPONSE || rc == KN_ENOT_FOUND || err->retryable);
         } else if (p->results[r->entry].code < 0) {
-            failed(p, r, &p->results[r->entry]);
+            failed(p, r, &p->results[r->entry], true); /* per-record: throttled or InternalFailure */
         } else if (e->n > 1 && strcmp(e->predicted, p->results[r->entry].shard_id) != 0) {
             kn_put_result res = {.code = KN_EAWS};
             kn__copy(res.error_code, sizeof res.error_code, "WrongShard");
             snprintf(res.error_message, sizeof res.error_message,
                      "the aggregate predicted for %s landed on %s (the stream was resharded)", e->predicted,
                      p->results[r->entry].shard_id);
-            failed(p, r, &res);
+            failed(p, r, &res, true); /* the map is refreshed; the retry goes to the right shard */
         } else {
             kn_put_result res = p->results[r->entry];
             res.subsequence_number = e->n > 1 ? r->subseq : 0;

@@ -142,6 +142,11 @@ def test():
             eq(p.returncode, 1, "kinesin with a wrong secret")
             check(p.stderr.startswith("kinesin: InvalidSignatureException: The request signature we calculated"),
                   "kinesin's message: %r" % p.stderr)
+            # the producer gives up on an answer that will not change instead of retrying it
+            p = subprocess.run([binp, "--endpoint", kd.endpoint, "put", "s", "--key", "k"], input="x\n",
+                               capture_output=True, text=True, env=env, timeout=20)
+            check(p.returncode != 0 and "InvalidSignatureException" in p.stderr,
+                  "kinesin put with a wrong secret: rc %d, %r" % (p.returncode, p.stderr))
         with soft("DynamoDB: boto3 signed requests pass, a wrong secret does not"):
             d = ddb(kd.endpoint)
             d.create_table(TableName="app", BillingMode="PAY_PER_REQUEST",
