@@ -14,7 +14,7 @@
  * Shutdown (a stop request: SIGTERM/SIGINT in kinesin-kcl, kn_consumer_shutdown in the
  * library): no more taking or shard syncs; every consumer sends shutdownRequested (its
  * processor may checkpoint), then leaseLost, closes the processor, and releases the lease in
- * the table so another worker can take it at once. The loop ends when no consumer is left, or
+ * the table so another worker can take it at once; a KCL 3.x leader releases the leader lock. The loop ends when no consumer is left, or
  * at shutdownGraceMillis, when remaining processors are killed. Exit status 0 either way. */
 #include "kcl/worker.h"
 
@@ -199,6 +199,7 @@ static void begin_shutdown(kcl_worker *w, int64_t now)
     kn_info("shutdown requested: %zu lease(s) to hand back, grace %lld ms", w->nconsumers,
             (long long)w->cfg->shutdown_grace_ms);
     for (kcl_consumer *cs = w->consumers; cs; cs = cs->next) consumer_shutdown(cs);
+    c3_shutdown(w);
 }
 
 static void reap_consumers(kcl_worker *w)
@@ -277,7 +278,7 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
         else if (w.nconsumers) coord_tick(&w, now); /* renewals go on while leases are handed back */
         for (kcl_consumer *cs = w.consumers; cs; cs = cs->next) consumer_step(cs, now);
         reap_consumers(&w);
-        if (w.shutting_down && w.nconsumers == 0) {
+        if (w.shutting_down && w.nconsumers == 0 && !c3_busy(&w)) {
             kn_info("shutdown complete");
             if (!w.fatal) status = 0;
             break;
@@ -329,6 +330,7 @@ fail:
         consumer_free(cs);
     }
     kcl_taker_free(&w.taker);
+    c3_free(&w);
     for (size_t i = 0; i < w.nbackoff; i++) free(w.backoff[i].shard);
     free(w.backoff);
     cJSON_Delete(w.scan_items);
