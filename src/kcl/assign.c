@@ -112,7 +112,9 @@ static wstate *poll_best(lam *a)
     for (size_t i = 0; i < a->nw; i++) {
         if (!a->w[i].queued) continue;
         double h = headroom(a, &a->w[i]);
-        if (!best || h > bh) {
+        /* Java's priority queue leaves ties unordered; kinesin prefers the worker with fewer leases,
+         * so an idle fleet (every metric 0) still gets an even first assignment. */
+        if (!best || h > bh || (h == bh && a->w[i].nleases < best->nleases)) {
             best = &a->w[i];
             bh = h;
         }

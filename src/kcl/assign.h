@@ -20,7 +20,7 @@
  *  3. Each metric of a worker is the EMA (workerMetricsEMAAlpha) of its values, -1s skipped.
  *     Fleet average per metric name. The assignable workers (under maxThroughputPerHostKBps and
  *     maxLeasesForWorker) are served most-headroom first: the smallest (avg - v) / v over their
- *     metrics (v = 0 counts as 1).
+ *     metrics (v = 0 counts as 1); among equals, the one with fewer leases.
  *  4. Expired or unowned leases (checkpointOwner ?: leaseOwner), oldest stamp first, go to the
  *     worker with the most headroom, whose metrics are extrapolated for the added throughput.
  *  5. When balance is set (every varianceBalancingFrequency-th run): per metric, workers outside
