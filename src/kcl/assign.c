@@ -22,7 +22,7 @@ typedef struct lam {
     const kcl_lam_params *p;
     kcl_lease *const *leases;
     size_t nleases;
-    double *tp; /* per lease */
+    double *tp;         /* per lease */
     const char **owner; /* per lease: current owner in the plan (actual owner, then new) */
     bool *expired;      /* per lease: expired or unassigned this run */
     wstate *w;
@@ -126,7 +126,8 @@ static wstate *poll_best(lam *a)
 static double extrapolated(const lam *a, const wstate *w, size_t m, double added_tp)
 {
     double avg = fleet_avg(a, w->name[m]);
-    return a->target_tp > 0 ? w->v[m] + added_tp * avg / a->target_tp : w->v[m] + avg / (double)a->target_leases;
+    return a->target_tp > 0 ? w->v[m] + added_tp * avg / a->target_tp
+                            : w->v[m] + avg / (double)a->target_leases;
 }
 
 static void record(lam *a, size_t li, const char *to)
@@ -148,7 +149,8 @@ static void assign(lam *a, size_t li, wstate *to, bool expired_lease)
         to->queued = true;
         return;
     }
-    for (size_t m = 0; m < to->nm; m++) to->v[m] = extrapolated(a, to, m, a->tp[li]);
+    for (size_t m = 0; m < to->nm; m++)
+        to->v[m] = extrapolated(a, to, m, a->tp[li]);
     wstate *from = worker(a, a->owner[li]);
     if (from) {
         from->tp -= a->tp[li];
@@ -241,7 +243,8 @@ done:
 static void balance(lam *a)
 {
     double *take = kn_xcalloc(a->nw + 1, sizeof *take), *best_take = kn_xcalloc(a->nw + 1, sizeof *best_take);
-    bool *giver = kn_xcalloc(a->nw + 1, sizeof *giver), *best_giver = kn_xcalloc(a->nw + 1, sizeof *best_giver);
+    bool *giver = kn_xcalloc(a->nw + 1, sizeof *giver),
+         *best_giver = kn_xcalloc(a->nw + 1, sizeof *best_giver);
     double best_total = -1;
     for (size_t f = 0; f < a->nf; f++) {
         double avg = a->favg[f], th = (double)a->p->rebalance_threshold_percentage / 100;
@@ -310,8 +313,8 @@ static void add_metric(char (**names)[4], double **v, double **max, size_t *n, c
     (*n)++;
 }
 
-size_t kcl_lam_decide(kcl_lease *const *leases, size_t nleases, kcl_worker_stats *const *workers, size_t nworkers,
-                      const kcl_lam_params *p, kcl_assignment *out)
+size_t kcl_lam_decide(kcl_lease *const *leases, size_t nleases, kcl_worker_stats *const *workers,
+                      size_t nworkers, const kcl_lam_params *p, kcl_assignment *out)
 {
     lam a = {.p = p, .leases = leases, .nleases = nleases, .out = out};
     a.tp = kn_xcalloc(nleases + 1, sizeof *a.tp);
@@ -366,7 +369,8 @@ size_t kcl_lam_decide(kcl_lease *const *leases, size_t nleases, kcl_worker_stats
     for (size_t i = 0; i < a.nw; i++)
         for (size_t m = 0; m < a.w[i].nm; m++) {
             size_t f = 0;
-            while (f < a.nf && strcmp(a.fname[f], a.w[i].name[m]) != 0) f++;
+            while (f < a.nf && strcmp(a.fname[f], a.w[i].name[m]) != 0)
+                f++;
             if (f == a.nf) {
                 double *dummy = NULL;
                 add_metric(&a.fname, &a.favg, &dummy, &a.nf, a.w[i].name[m], 0, 0);
@@ -379,10 +383,12 @@ size_t kcl_lam_decide(kcl_lease *const *leases, size_t nleases, kcl_worker_stats
             fsum[f] += a.w[i].v[m];
             fcount[f]++;
         }
-    for (size_t f = 0; f < a.nf; f++) a.favg[f] = fsum[f] / (double)fcount[f];
+    for (size_t f = 0; f < a.nf; f++)
+        a.favg[f] = fsum[f] / (double)fcount[f];
     free(fsum);
     free(fcount);
-    for (size_t i = 0; i < a.nw; i++) a.w[i].queued = assignable(&a, &a.w[i]);
+    for (size_t i = 0; i < a.nw; i++)
+        a.w[i].queued = assignable(&a, &a.w[i]);
 
     for (size_t i = 0; i < nleases; i++) {
         a.expired[i] = !a.owner[i] || kcl_lease_expired(leases[i], p->now_ms, p->failover_ms);
@@ -401,7 +407,8 @@ size_t kcl_lam_decide(kcl_lease *const *leases, size_t nleases, kcl_worker_stats
     for (size_t i = 0; i < a.nout; i++) {
         kcl_lease *l = a.out[i].lease;
         size_t li = 0;
-        while (leases[li] != l) li++;
+        while (leases[li] != l)
+            li++;
         bool shard_end = l->checkpoint.kind == KCL_ESN_SHARD_END;
         if (!a.expired[li] && !shard_end && l->checkpoint_owner &&
             p->now_ms < l->handoff_since_ms + p->graceful_handoff_timeout_ms + p->failover_ms)

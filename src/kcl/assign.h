@@ -46,8 +46,8 @@
 #include "kcl/lease.h"
 
 typedef struct kcl_lam_params {
-    int64_t now_ms;   /* the leader's monotonic clock (lease stamps) */
-    int64_t now_s;    /* epoch seconds (WorkerMetricStats lut) */
+    int64_t now_ms; /* the leader's monotonic clock (lease stamps) */
+    int64_t now_s;  /* epoch seconds (WorkerMetricStats lut) */
     int64_t failover_ms;
     int64_t report_ms; /* workerMetricsReporterFreqInMillis */
     int64_t max_leases_for_worker;
@@ -69,8 +69,8 @@ typedef struct kcl_assignment {
 } kcl_assignment;
 
 /* Decides one run. out has room for nleases; returns how many assignments it holds. */
-size_t kcl_lam_decide(kcl_lease *const *leases, size_t nleases, kcl_worker_stats *const *workers, size_t nworkers,
-                      const kcl_lam_params *p, kcl_assignment *out);
+size_t kcl_lam_decide(kcl_lease *const *leases, size_t nleases, kcl_worker_stats *const *workers,
+                      size_t nworkers, const kcl_lam_params *p, kcl_assignment *out);
 
 /* True when w is an active worker by step 1. */
 bool kcl_lam_worker_active(const kcl_worker_stats *w, int64_t now_s, int64_t report_ms);

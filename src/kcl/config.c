@@ -116,6 +116,21 @@ static int get_int(const kn_props *p, const char *key, int64_t min, int64_t max,
     return 0;
 }
 
+/* A table of integer keys, each read with get_int. */
+typedef struct int_key {
+    const char *key;
+    int64_t min, max;
+    int64_t *out;
+} int_key;
+
+static int get_ints(const kn_props *p, const int_key *keys, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (get_int(p, keys[i].key, keys[i].min, keys[i].max, keys[i].out, err, errlen) < 0)
+            return KN_EINVALID_ARGUMENT;
+    return 0;
+}
+
 static int get_bool(const kn_props *p, const char *key, bool *out, char *err, size_t errlen)
 {
     const char *v = get(p, key);
@@ -245,11 +260,7 @@ static int config_3x(const kn_props *props, kcl_config *cfg, char *err, size_t e
             return KN_EINVALID_ARGUMENT;
         }
     }
-    struct {
-        const char *key;
-        int64_t min, max;
-        int64_t *out;
-    } ints[] = {
+    const int_key ints[] = {
         {"leaseAssignmentIntervalMillis", 1, INT32_MAX, &v3->lease_assignment_interval_ms},
         {"gracefulLeaseHandoffTimeoutMillis", 0, INT32_MAX, &v3->graceful_handoff_timeout_ms},
         {"inMemoryWorkerMetricsCaptureFrequencyMillis", 1, INT32_MAX, &v3->metrics_capture_ms},
@@ -261,9 +272,7 @@ static int config_3x(const kn_props *props, kcl_config *cfg, char *err, size_t e
         {"dynamoDbLockBasedLeaderLeaseDurationInMillis", 1, INT32_MAX, &v3->leader_lease_ms},
         {"dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", 1, INT32_MAX, &v3->leader_heartbeat_ms},
     };
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (get_int(props, ints[i].key, ints[i].min, ints[i].max, ints[i].out, err, errlen) < 0)
-            return KN_EINVALID_ARGUMENT;
+    if (get_ints(props, ints, sizeof ints / sizeof ints[0], err, errlen) < 0) return KN_EINVALID_ARGUMENT;
     if (get_bool(props, "isGracefulLeaseHandoffEnabled", &v3->graceful_handoff, err, errlen) < 0 ||
         get_bool(props, "disableWorkerMetrics", &v3->disable_worker_metrics, err, errlen) < 0 ||
         get_bool(props, "allowThroughputOvershoot", &v3->allow_throughput_overshoot, err, errlen) < 0 ||
@@ -433,11 +442,7 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
         cfg->initial_timestamp_ms = ts * 1000;
     }
 
-    struct {
-        const char *key;
-        int64_t min, max;
-        int64_t *out;
-    } ints[] = {
+    const int_key ints[] = {
         {"failoverTimeMillis", 1, INT64_MAX / 4, &cfg->failover_time_ms},
         {"maxRecords", 1, 10000, &cfg->max_records},
         {"idleTimeBetweenReadsInMillis", 0, INT32_MAX, &cfg->idle_time_between_reads_ms},
@@ -450,8 +455,7 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
         {"shutdownGraceMillis", 0, INT32_MAX, &cfg->shutdown_grace_ms},
         {"kinesinMetricsPort", 0, 65535, &cfg->metrics_port},
     };
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (get_int(props, ints[i].key, ints[i].min, ints[i].max, ints[i].out, err, errlen) < 0) goto fail;
+    if (get_ints(props, ints, sizeof ints / sizeof ints[0], err, errlen) < 0) goto fail;
     if (get_bool(props, "callProcessRecordsEvenForEmptyRecordList", &cfg->call_process_records_even_for_empty,
                  err, errlen) < 0 ||
         get_bool(props, "cleanupLeasesUponShardCompletion", &cfg->cleanup_leases_upon_shard_completion, err,

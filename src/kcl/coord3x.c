@@ -88,9 +88,10 @@ static void setup_done(kcl_worker *w)
     v->next_capture_ms = now;
     v->next_report_ms = now + w->cfg->v3.metrics_capture_ms;
     kn_info("KCL client version %s (clientVersionConfig %s, table state %s): %s", kcl_cv_name(v->cv),
-            w->cfg->v3.client_version_config == KCL_CVC_3X                   ? "CLIENT_VERSION_CONFIG_3X"
-            : w->cfg->v3.client_version_config == KCL_CVC_COMPATIBLE_WITH_2X ? "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X"
-                                                                             : "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X_PHASE1",
+            w->cfg->v3.client_version_config == KCL_CVC_3X ? "CLIENT_VERSION_CONFIG_3X"
+            : w->cfg->v3.client_version_config == KCL_CVC_COMPATIBLE_WITH_2X
+                ? "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X"
+                : "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X_PHASE1",
             v->seen_present ? kcl_cv_name(v->seen.cv) : "none",
             v->active    ? "3.x leader election, lease assignment and graceful hand-off"
             : v->metrics ? "2.x lease taking, publishing WorkerMetricStats"
@@ -110,8 +111,8 @@ static void on_migration_read(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const
     v->seen.h = NULL;
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(resp, "Item");
     v->seen_present = item && kcl_migration_from_item(item, &v->seen) == 0;
-    if (item && !v->seen_present) kn_warn("lease table %s: %s is unreadable; treated as absent", w->cfg->table_name,
-                                          KCL_MIGRATION_KEY);
+    if (item && !v->seen_present)
+        kn_warn("lease table %s: %s is unreadable; treated as absent", w->cfg->table_name, KCL_MIGRATION_KEY);
     kcl_client_version in_table = v->seen_present ? v->seen.cv : KCL_CV_INIT;
     v->cv = kcl_cv_initial(w->cfg->v3.client_version_config, in_table);
     v->phase = v->cv != KCL_CV_INIT && v->cv != in_table ? 1 : 2;
@@ -123,7 +124,8 @@ static void on_migration_write(kcl_worker *w, kcl_consumer *cs, kcl_req *r, cons
     kcl_v3 *v = &w->v3;
     v->request = false;
     if (err->code == KN_ECONDITIONAL_CHECK_FAILED) {
-        kn_info("lease table %s: %s changed meanwhile; reading it again", w->cfg->table_name, KCL_MIGRATION_KEY);
+        kn_info("lease table %s: %s changed meanwhile; reading it again", w->cfg->table_name,
+                KCL_MIGRATION_KEY);
         v->phase = 0;
         return;
     }
@@ -192,7 +194,8 @@ bool c3_setup_tick(kcl_worker *w, int64_t now)
         break;
     case 1:
         if (v->seen_present) {
-            kcl_body_migration_update(&b, w->cfg->table_name, &v->seen, v->cv, w->cfg->worker_id, kn_now_ms());
+            kcl_body_migration_update(&b, w->cfg->table_name, &v->seen, v->cv, w->cfg->worker_id,
+                                      kn_now_ms());
             rc = kcl_call(w, w->ddb, "UpdateItem", &b, NULL, on_migration_write, NULL);
         } else {
             kcl_body_migration_create(&b, w->cfg->table_name, v->cv, w->cfg->worker_id, kn_now_ms());
@@ -231,7 +234,8 @@ static void capture_cpu(kcl_worker *w)
     FILE *f = fopen("/proc/stat", "re");
     char line[256];
     double pct;
-    if (f && fgets(line, sizeof line, f) && kcl_cpu_percent(v->cpu_prev[0] ? v->cpu_prev : NULL, line, &pct) == 0) {
+    if (f && fgets(line, sizeof line, f) &&
+        kcl_cpu_percent(v->cpu_prev[0] ? v->cpu_prev : NULL, line, &pct) == 0) {
         snprintf(v->cpu_prev, sizeof v->cpu_prev, "%s", line);
         v->cpu_sum += pct;
         v->cpu_n++;
@@ -318,9 +322,11 @@ static void leader_write(kcl_worker *w, const kcl_leader_lock *seen, bool heartb
     new_rvn(rvn);
     kn_buf b = KN_BUF_INIT;
     if (heartbeat)
-        kcl_body_leader_heartbeat(&b, w->cfg->table_name, w->cfg->worker_id, v->rvn, w->cfg->v3.leader_lease_ms, rvn);
+        kcl_body_leader_heartbeat(&b, w->cfg->table_name, w->cfg->worker_id, v->rvn,
+                                  w->cfg->v3.leader_lease_ms, rvn);
     else
-        kcl_body_leader_acquire(&b, w->cfg->table_name, seen, w->cfg->worker_id, w->cfg->v3.leader_lease_ms, rvn);
+        kcl_body_leader_acquire(&b, w->cfg->table_name, seen, w->cfg->worker_id, w->cfg->v3.leader_lease_ms,
+                                rvn);
     if (kcl_call(w, w->ddb, heartbeat ? "UpdateItem" : "PutItem", &b, NULL, on_leader_write, &r) == 0) {
         v->leader_request = true;
         r->sent_ms = kcl_now();
@@ -345,8 +351,8 @@ static void on_leader_read(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn
         return;
     }
     if (kcl_leader_observe(&v->view, present ? &lock : NULL, kcl_now(), w->cfg->v3.leader_lease_ms)) {
-        if (present && !lock.released) kn_info("leader: %s's lock has not been renewed for its leaseDuration; taking it",
-                                               lock.owner);
+        if (present && !lock.released)
+            kn_info("leader: %s's lock has not been renewed for its leaseDuration; taking it", lock.owner);
         leader_write(w, present ? &lock : NULL, false);
     }
 }
@@ -456,7 +462,9 @@ void c3_on_lam_scan(kcl_worker *w, const cJSON *items)
             kcl_body_handoff(&b, w->cfg->table_name, l, out[i].to);
         } else {
             kn_info("lease %s: assigning to %s (was %s)", l->key, out[i].to,
-                    l->checkpoint_owner ? l->checkpoint_owner : l->owner ? l->owner : "unowned");
+                    l->checkpoint_owner ? l->checkpoint_owner
+                    : l->owner          ? l->owner
+                                        : "unowned");
             kcl_body_assign(&b, w->cfg->table_name, l, out[i].to);
         }
         kcl_req *r;
@@ -469,7 +477,8 @@ void c3_on_lam_scan(kcl_worker *w, const cJSON *items)
         kn_buf_free(&b);
     }
     free(out);
-    for (size_t i = 0; i < nw; i++) kcl_worker_stats_free(ws[i]);
+    for (size_t i = 0; i < nw; i++)
+        kcl_worker_stats_free(ws[i]);
     free(ws);
     if (--v->lam_writes_left == 0) {
         v->lam_running = false;
@@ -527,7 +536,8 @@ static void on_owner_query(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn
     {
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "leaseKey");
         const cJSON *s = k ? cJSON_GetObjectItemCaseSensitive(k, "S") : NULL;
-        if (!cJSON_IsString(s) || coord_held(w, s->valuestring) || coord_in_backoff(w, s->valuestring, now)) continue;
+        if (!cJSON_IsString(s) || coord_held(w, s->valuestring) || coord_in_backoff(w, s->valuestring, now))
+            continue;
         kn_buf b = KN_BUF_INIT;
         get_key(&b, w->cfg->table_name, s->valuestring);
         if (kcl_call(w, w->ddb, "GetItem", &b, NULL, on_discovered, NULL) == 0) w->v3.discover_left++;
@@ -567,8 +577,9 @@ void c3_begin_handoff(kcl_worker *w, kcl_consumer *cs, const char *new_owner)
     cs->handoff_to = kn_xstrdup(new_owner);
     cs->handoff_deadline_ms = kcl_now() + w->cfg->v3.graceful_handoff_timeout_ms;
     cs->release = true;
-    kn_info("lease %s: the leader moves it to %s; shutting its record processor down gracefully (up to %lld ms)",
-            cs->shard, new_owner, (long long)w->cfg->v3.graceful_handoff_timeout_ms);
+    kn_info(
+        "lease %s: the leader moves it to %s; shutting its record processor down gracefully (up to %lld ms)",
+        cs->shard, new_owner, (long long)w->cfg->v3.graceful_handoff_timeout_ms);
 }
 
 static void on_handed_off(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp)
@@ -577,8 +588,8 @@ static void on_handed_off(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_
     cs->write_inflight = false;
     cs->release_done = true;
     if (err->code)
-        kn_warn("lease %s: hand-off to %s not written (%s); the leader reassigns it after the timeout", cs->shard,
-                cs->handoff_to, err->type);
+        kn_warn("lease %s: hand-off to %s not written (%s); the leader reassigns it after the timeout",
+                cs->shard, cs->handoff_to, err->type);
     else
         kn_info("lease %s: handed off to %s", cs->shard, cs->handoff_to);
     consumer_lost(cs, "handed off");
@@ -604,7 +615,8 @@ void c3_finish_handoff(kcl_worker *w, kcl_consumer *cs)
 static void handoff_timeouts(kcl_worker *w, int64_t now)
 {
     for (kcl_consumer *cs = w->consumers; cs; cs = cs->next) {
-        if (!cs->handoff_to || cs->release_done || cs->lost || cs->write_inflight || now < cs->handoff_deadline_ms)
+        if (!cs->handoff_to || cs->release_done || cs->lost || cs->write_inflight ||
+            now < cs->handoff_deadline_ms)
             continue;
         kn_warn("lease %s: the record processor did not shut down within gracefulLeaseHandoffTimeoutMillis; "
                 "handing the lease to %s now",

@@ -23,9 +23,9 @@ typedef struct kcl_v3 {
     /* leader lock */
     bool leader;
     bool leader_request;
-    char rvn[64]; /* ours, while leader */
+    char rvn[64];         /* ours, while leader */
     char pending_rvn[64]; /* of the acquire or heartbeat in flight */
-    int64_t leader_ok_ms;  /* last successful acquire or heartbeat */
+    int64_t leader_ok_ms; /* last successful acquire or heartbeat */
     int64_t next_leader_ms;
     kcl_leader_view view;
     bool releasing;

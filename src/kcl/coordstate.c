@@ -7,10 +7,8 @@
 #include "kcl/protocol.h"
 
 static const char *const cv_names[] = {
-    [KCL_CV_INIT] = "CLIENT_VERSION_INIT",
-    [KCL_CV_UPGRADE_FROM_2X] = "CLIENT_VERSION_UPGRADE_FROM_2X",
-    [KCL_CV_2X] = "CLIENT_VERSION_2X",
-    [KCL_CV_3X_WITH_ROLLBACK] = "CLIENT_VERSION_3X_WITH_ROLLBACK",
+    [KCL_CV_INIT] = "CLIENT_VERSION_INIT", [KCL_CV_UPGRADE_FROM_2X] = "CLIENT_VERSION_UPGRADE_FROM_2X",
+    [KCL_CV_2X] = "CLIENT_VERSION_2X",     [KCL_CV_3X_WITH_ROLLBACK] = "CLIENT_VERSION_3X_WITH_ROLLBACK",
     [KCL_CV_3X] = "CLIENT_VERSION_3X",
 };
 
@@ -36,8 +34,10 @@ kcl_client_version kcl_cv_initial(kcl_client_version_config cfg, kcl_client_vers
         return cfg == KCL_CVC_3X                   ? KCL_CV_3X
                : cfg == KCL_CVC_COMPATIBLE_WITH_2X ? KCL_CV_UPGRADE_FROM_2X
                                                    : KCL_CV_INIT;
-    case KCL_CV_3X_WITH_ROLLBACK: return cfg == KCL_CVC_3X ? KCL_CV_3X : KCL_CV_3X_WITH_ROLLBACK;
-    default: return in_table;
+    case KCL_CV_3X_WITH_ROLLBACK:
+        return cfg == KCL_CVC_3X ? KCL_CV_3X : KCL_CV_3X_WITH_ROLLBACK;
+    default:
+        return in_table;
     }
 }
 
@@ -116,8 +116,9 @@ void kcl_body_migration_create(kn_buf *out, const char *table, kcl_client_versio
 {
     kn_buf_puts(out, "{\"TableName\":");
     str(out, table);
-    kn_buf_printf(out, ",\"Item\":{\"leaseKey\":{\"S\":\"" KCL_MIGRATION_KEY "\"},"
-                       "\"entityType\":{\"S\":\"CLIENT_VERSION_MIGRATION\"},\"cv\":{\"S\":\"%s\"},\"mb\":{\"S\":",
+    kn_buf_printf(out,
+                  ",\"Item\":{\"leaseKey\":{\"S\":\"" KCL_MIGRATION_KEY "\"},"
+                  "\"entityType\":{\"S\":\"CLIENT_VERSION_MIGRATION\"},\"cv\":{\"S\":\"%s\"},\"mb\":{\"S\":",
                   kcl_cv_name(cv));
     str(out, me);
     kn_buf_printf(out, "},\"mts\":{\"N\":\"%lld\"},\"h\":{\"L\":[", (long long)now_ms);
@@ -125,19 +126,21 @@ void kcl_body_migration_create(kn_buf *out, const char *table, kcl_client_versio
     kn_buf_puts(out, "]}},\"Expected\":{\"leaseKey\":{\"Exists\":false}}}");
 }
 
-void kcl_body_migration_update(kn_buf *out, const char *table, const kcl_migration *prev, kcl_client_version cv,
-                               const char *me, int64_t now_ms)
+void kcl_body_migration_update(kn_buf *out, const char *table, const kcl_migration *prev,
+                               kcl_client_version cv, const char *me, int64_t now_ms)
 {
     kn_buf_puts(out, "{\"TableName\":");
     str(out, table);
-    kn_buf_printf(out, ",\"Key\":{\"leaseKey\":{\"S\":\"" KCL_MIGRATION_KEY "\"}},"
-                       "\"Expected\":{\"cv\":{\"Value\":{\"S\":\"%s\"}}},"
-                       "\"AttributeUpdates\":{\"cv\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"%s\"}},"
-                       "\"mb\":{\"Action\":\"PUT\",\"Value\":{\"S\":",
+    kn_buf_printf(out,
+                  ",\"Key\":{\"leaseKey\":{\"S\":\"" KCL_MIGRATION_KEY "\"}},"
+                  "\"Expected\":{\"cv\":{\"Value\":{\"S\":\"%s\"}}},"
+                  "\"AttributeUpdates\":{\"cv\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"%s\"}},"
+                  "\"mb\":{\"Action\":\"PUT\",\"Value\":{\"S\":",
                   kcl_cv_name(prev->cv), kcl_cv_name(cv));
     str(out, me);
-    kn_buf_printf(out, "}},\"mts\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"%lld\"}},"
-                       "\"h\":{\"Action\":\"PUT\",\"Value\":{\"L\":[",
+    kn_buf_printf(out,
+                  "}},\"mts\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"%lld\"}},"
+                  "\"h\":{\"Action\":\"PUT\",\"Value\":{\"L\":[",
                   (long long)now_ms);
     history_entry(out, prev->cv, prev->mb, prev->mts);
     int kept = 1;
@@ -170,7 +173,8 @@ int kcl_leader_from_item(const cJSON *item, kcl_leader_lock *l)
     return 0;
 }
 
-bool kcl_leader_observe(kcl_leader_view *v, const kcl_leader_lock *seen, int64_t now_ms, int64_t default_lease_ms)
+bool kcl_leader_observe(kcl_leader_view *v, const kcl_leader_lock *seen, int64_t now_ms,
+                        int64_t default_lease_ms)
 {
     if (!seen || seen->released) {
         v->rvn[0] = '\0';
@@ -199,7 +203,8 @@ void kcl_body_leader_acquire(kn_buf *out, const char *table, const kcl_leader_lo
     str(out, table);
     kn_buf_puts(out, ",\"Item\":{\"leaseKey\":{\"S\":\"" KCL_LEADER_KEY "\"},\"ownerName\":{\"S\":");
     str(out, me);
-    kn_buf_printf(out, "},\"leaseDuration\":{\"S\":\"%lld\"},\"recordVersionNumber\":{\"S\":", (long long)lease_ms);
+    kn_buf_printf(
+        out, "},\"leaseDuration\":{\"S\":\"%lld\"},\"recordVersionNumber\":{\"S\":", (long long)lease_ms);
     str(out, rvn);
     kn_buf_puts(out, "},\"entityType\":{\"S\":\"LEADER\"}}");
     if (!seen) {
@@ -210,9 +215,10 @@ void kcl_body_leader_acquire(kn_buf *out, const char *table, const kcl_leader_lo
                          "\"ExpressionAttributeNames\":{\"#pk\":\"leaseKey\",\"#ir\":\"isReleased\"},"
                          "\"ExpressionAttributeValues\":{\":ir\":{\"S\":\"1\"}}}");
     } else {
-        kn_buf_puts(out, ",\"ConditionExpression\":\"attribute_exists(#pk) AND #rvn = :rvn\","
-                         "\"ExpressionAttributeNames\":{\"#pk\":\"leaseKey\",\"#rvn\":\"recordVersionNumber\"},"
-                         "\"ExpressionAttributeValues\":{\":rvn\":{\"S\":");
+        kn_buf_puts(out,
+                    ",\"ConditionExpression\":\"attribute_exists(#pk) AND #rvn = :rvn\","
+                    "\"ExpressionAttributeNames\":{\"#pk\":\"leaseKey\",\"#rvn\":\"recordVersionNumber\"},"
+                    "\"ExpressionAttributeValues\":{\":rvn\":{\"S\":");
         str(out, seen->rvn);
         kn_buf_puts(out, "}}}");
     }
@@ -229,8 +235,8 @@ static void owner_rvn_condition(kn_buf *out, const char *me, const char *rvn)
     kn_buf_putc(out, '}');
 }
 
-void kcl_body_leader_heartbeat(kn_buf *out, const char *table, const char *me, const char *rvn, int64_t lease_ms,
-                               const char *new_rvn)
+void kcl_body_leader_heartbeat(kn_buf *out, const char *table, const char *me, const char *rvn,
+                               int64_t lease_ms, const char *new_rvn)
 {
     key_leader(out, table);
     kn_buf_puts(out, ",\"UpdateExpression\":\"SET #ld = :ld, #rvn = :newRvn\"");
@@ -254,7 +260,8 @@ void kcl_body_leader_release(kn_buf *out, const char *table, const char *me, con
 void kcl_worker_stats_free(kcl_worker_stats *s)
 {
     if (!s) return;
-    for (size_t i = 0; i < s->nm; i++) free(s->m[i].values);
+    for (size_t i = 0; i < s->nm; i++)
+        free(s->m[i].values);
     free(s->m);
     free(s->worker_id);
     free(s);
@@ -329,13 +336,15 @@ void kcl_body_worker_stats(kn_buf *out, const char *table, const char *me, const
     str(out, table);
     kn_buf_puts(out, ",\"Key\":{\"leaseKey\":{\"S\":");
     str(out, me);
-    kn_buf_puts(out, "}},\"UpdateExpression\":\"SET #entityType = :entityType, #lut = :lut, #sts = :sts, "
-                     "#opr = :opr, #sup = :sup, #slu = :slu\","
-                     "\"ExpressionAttributeNames\":{\"#entityType\":\"entityType\",\"#lut\":\"lut\",\"#sts\":\"sts\","
-                     "\"#opr\":\"opr\",\"#sup\":\"sup\",\"#slu\":\"slu\"},"
-                     "\"ExpressionAttributeValues\":{\":entityType\":{\"S\":\"WORKER_METRIC_STATS\"},");
-    kn_buf_printf(out, "\":lut\":{\"N\":\"%lld\"},\":sup\":{\"N\":\"1\"},\":slu\":{\"N\":\"%lld\"},\":sts\":{\"M\":{",
-                  (long long)now_s, (long long)now_s);
+    kn_buf_puts(
+        out, "}},\"UpdateExpression\":\"SET #entityType = :entityType, #lut = :lut, #sts = :sts, "
+             "#opr = :opr, #sup = :sup, #slu = :slu\","
+             "\"ExpressionAttributeNames\":{\"#entityType\":\"entityType\",\"#lut\":\"lut\",\"#sts\":\"sts\","
+             "\"#opr\":\"opr\",\"#sup\":\"sup\",\"#slu\":\"slu\"},"
+             "\"ExpressionAttributeValues\":{\":entityType\":{\"S\":\"WORKER_METRIC_STATS\"},");
+    kn_buf_printf(
+        out, "\":lut\":{\"N\":\"%lld\"},\":sup\":{\"N\":\"1\"},\":slu\":{\"N\":\"%lld\"},\":sts\":{\"M\":{",
+        (long long)now_s, (long long)now_s);
     for (size_t i = 0; i < nm; i++) {
         if (i) kn_buf_putc(out, ',');
         str(out, m[i].name);

@@ -65,8 +65,8 @@ void kcl_body_migration_create(kn_buf *out, const char *table, kcl_client_versio
                                int64_t now_ms);
 /* updateCoordinatorStateWithExpectation: cv, mb, mts PUT and h PUT with prev's values in front of
  * prev's history (at most 10 entries), Expected cv = prev's. */
-void kcl_body_migration_update(kn_buf *out, const char *table, const kcl_migration *prev, kcl_client_version cv,
-                               const char *me, int64_t now_ms);
+void kcl_body_migration_update(kn_buf *out, const char *table, const kcl_migration *prev,
+                               kcl_client_version cv, const char *me, int64_t now_ms);
 
 /* ---- leader lock (leader/DynamoDBLockBasedLeaderDecider.java; amazon-dynamodb-lock-client
  * AmazonDynamoDBLockClient.java: ownerName, leaseDuration, recordVersionNumber, isReleased) ---- */
@@ -89,7 +89,8 @@ typedef struct kcl_leader_view {
     char rvn[64];
     int64_t since_ms;
 } kcl_leader_view;
-bool kcl_leader_observe(kcl_leader_view *v, const kcl_leader_lock *seen, int64_t now_ms, int64_t default_lease_ms);
+bool kcl_leader_observe(kcl_leader_view *v, const kcl_leader_lock *seen, int64_t now_ms,
+                        int64_t default_lease_ms);
 
 /* PutItem of the lock: leaseKey Leader, ownerName me, leaseDuration, recordVersionNumber rvn,
  * entityType LEADER. seen NULL: ConditionExpression attribute_not_exists(#pk); seen released:
@@ -97,8 +98,8 @@ bool kcl_leader_observe(kcl_leader_view *v, const kcl_leader_lock *seen, int64_t
 void kcl_body_leader_acquire(kn_buf *out, const char *table, const kcl_leader_lock *seen, const char *me,
                              int64_t lease_ms, const char *rvn);
 /* The heartbeat: SET #ld = :ld, #rvn = :newRvn if attribute_exists(#pk) AND #rvn = :rvn AND #on = :on. */
-void kcl_body_leader_heartbeat(kn_buf *out, const char *table, const char *me, const char *rvn, int64_t lease_ms,
-                               const char *new_rvn);
+void kcl_body_leader_heartbeat(kn_buf *out, const char *table, const char *me, const char *rvn,
+                               int64_t lease_ms, const char *new_rvn);
 /* Release (deleteLockOnRelease, the lock client's default): DeleteItem on the same condition. */
 void kcl_body_leader_release(kn_buf *out, const char *table, const char *me, const char *rvn);
 
@@ -117,9 +118,9 @@ typedef struct kcl_metric {
 typedef struct kcl_worker_stats {
     char *worker_id; /* owned */
     bool has_lut;
-    int64_t lut_s;      /* last update, epoch seconds */
+    int64_t lut_s; /* last update, epoch seconds */
     bool has_sts, has_opr;
-    kcl_metric *m;      /* owned: the sts names (with opr), then opr-only names */
+    kcl_metric *m; /* owned: the sts names (with opr), then opr-only names */
     size_t nm;
 } kcl_worker_stats;
 

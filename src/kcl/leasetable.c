@@ -241,45 +241,47 @@ static void expect_s(kn_buf *b, const char *name, const char *v)
     }
 }
 
-static void expect_exists(kn_buf *b, const char *key)
-{
-    kn_buf_puts(b, ",\"leaseKey\":{\"Exists\":true,\"Value\":{\"S\":");
-    str(b, key);
-    kn_buf_puts(b, "}}");
-}
-
-void kcl_body_assign(kn_buf *out, const char *table, const kcl_lease *l, const char *new_owner)
+/* The common start of assignLease and initiateGracefulLeaseHandoff: Expected leaseOwner = l's
+ * owner, checkpointOwner = cpo (Exists:false for NULL), the lease existing; leaseOwner := new_owner.
+ * The caller appends the other updates and closes with close_owner_update. */
+static void owner_update(kn_buf *out, const char *table, const kcl_lease *l, const char *cpo, const char *new_owner)
 {
     head(out, table);
     key_of(out, l->key);
     kn_buf_puts(out, ",\"Expected\":{");
     expect_s(out, "leaseOwner", l->owner);
     kn_buf_putc(out, ',');
-    expect_s(out, "checkpointOwner", l->checkpoint_owner);
-    expect_exists(out, l->key);
-    kn_buf_puts(out, "},\"AttributeUpdates\":{\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":");
+    expect_s(out, "checkpointOwner", cpo);
+    kn_buf_puts(out, ",\"leaseKey\":{\"Exists\":true,\"Value\":{\"S\":");
+    str(out, l->key);
+    kn_buf_puts(out, "}}},\"AttributeUpdates\":{\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":");
     str(out, new_owner);
-    kn_buf_puts(out, "}},\"checkpointOwner\":{\"Action\":\"DELETE\"},"
+    kn_buf_puts(out, "}}");
+}
+
+static void close_owner_update(kn_buf *out)
+{
+    kn_buf_puts(out, "},\"ReturnValues\":\"ALL_NEW\"}");
+}
+
+void kcl_body_assign(kn_buf *out, const char *table, const kcl_lease *l, const char *new_owner)
+{
+    owner_update(out, table, l, l->checkpoint_owner, new_owner);
+    kn_buf_puts(out, ",\"checkpointOwner\":{\"Action\":\"DELETE\"},"
                      "\"leaseCounter\":{\"Action\":\"ADD\",\"Value\":{\"N\":\"1\"}}");
     if ((l->owner && strcmp(l->owner, new_owner) != 0) ||
         (l->checkpoint_owner && strcmp(l->checkpoint_owner, new_owner) == 0))
         kn_buf_puts(out, ",\"ownerSwitchesSinceCheckpoint\":{\"Action\":\"ADD\",\"Value\":{\"N\":\"1\"}}");
-    kn_buf_puts(out, "},\"ReturnValues\":\"ALL_NEW\"}");
+    close_owner_update(out);
 }
 
 void kcl_body_handoff(kn_buf *out, const char *table, const kcl_lease *l, const char *new_owner)
 {
-    head(out, table);
-    key_of(out, l->key);
-    kn_buf_puts(out, ",\"Expected\":{");
-    expect_s(out, "leaseOwner", l->owner);
-    kn_buf_puts(out, ",\"checkpointOwner\":{\"Exists\":false}");
-    expect_exists(out, l->key);
-    kn_buf_puts(out, "},\"AttributeUpdates\":{\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":");
-    str(out, new_owner);
-    kn_buf_puts(out, "}},\"checkpointOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":");
+    owner_update(out, table, l, NULL, new_owner);
+    kn_buf_puts(out, ",\"checkpointOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":");
     str(out, l->owner ? l->owner : "");
-    kn_buf_puts(out, "}}},\"ReturnValues\":\"ALL_NEW\"}");
+    kn_buf_puts(out, "}}");
+    close_owner_update(out);
 }
 
 void kcl_body_create_owner_index(kn_buf *out, const char *table)

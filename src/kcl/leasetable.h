@@ -1,7 +1,9 @@
-/* The lease table as the Java KCL 2.x reads and writes it (spec/kcl-multilang.md §4): item
- * <-> kcl_lease, and the JSON bodies of every DynamoDB call the worker makes, with the same
- * legacy Expected / AttributeUpdates conditions, so Java and C workers of one application agree
- * on every item. Pure functions; the coordinator sends the bodies with libkinesin.
+/* The lease table as the Java KCL reads and writes it (spec/kcl-multilang.md §4 for 2.x; the
+ * KCL 3.x attributes and calls of leases/dynamodb/DynamoDBLeaseSerializer.java and
+ * DynamoDBLeaseRefresher.java, spec/kcl3-fanout.md §1): item <-> kcl_lease, and the JSON bodies of
+ * every DynamoDB call the worker makes on leases, with the same legacy Expected / AttributeUpdates
+ * conditions, so Java and C workers of one application agree on every item. Pure functions; the
+ * coordinator sends the bodies with libkinesin. The other 3.x rows are in coordstate.h.
  *
  * Every builder appends a complete request body to out. `c` is the leaseCounter this worker
  * last observed or holds; every conditional write requires it and writes c + 1. */

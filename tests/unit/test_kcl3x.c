@@ -26,11 +26,13 @@ static void client_version_table(void **state)
     assert_int_equal(kcl_cv_initial(KCL_CVC_3X, KCL_CV_INIT), KCL_CV_3X);
     assert_int_equal(kcl_cv_initial(KCL_CVC_COMPATIBLE_WITH_2X_PHASE1, KCL_CV_3X_WITH_ROLLBACK),
                      KCL_CV_3X_WITH_ROLLBACK);
-    assert_int_equal(kcl_cv_initial(KCL_CVC_COMPATIBLE_WITH_2X, KCL_CV_3X_WITH_ROLLBACK), KCL_CV_3X_WITH_ROLLBACK);
+    assert_int_equal(kcl_cv_initial(KCL_CVC_COMPATIBLE_WITH_2X, KCL_CV_3X_WITH_ROLLBACK),
+                     KCL_CV_3X_WITH_ROLLBACK);
     assert_int_equal(kcl_cv_initial(KCL_CVC_3X, KCL_CV_3X_WITH_ROLLBACK), KCL_CV_3X);
     for (int c = KCL_CVC_COMPATIBLE_WITH_2X_PHASE1; c <= KCL_CVC_3X; c++) {
         assert_int_equal(kcl_cv_initial((kcl_client_version_config)c, KCL_CV_2X), KCL_CV_2X);
-        assert_int_equal(kcl_cv_initial((kcl_client_version_config)c, KCL_CV_UPGRADE_FROM_2X), KCL_CV_UPGRADE_FROM_2X);
+        assert_int_equal(kcl_cv_initial((kcl_client_version_config)c, KCL_CV_UPGRADE_FROM_2X),
+                         KCL_CV_UPGRADE_FROM_2X);
         assert_int_equal(kcl_cv_initial((kcl_client_version_config)c, KCL_CV_3X), KCL_CV_3X);
     }
     assert_true(kcl_cv_runs_3x(KCL_CV_3X_WITH_ROLLBACK));
@@ -49,12 +51,13 @@ static void migration_item(void **state)
 {
     kn_buf b = KN_BUF_INIT;
     kcl_body_migration_create(&b, "app", KCL_CV_3X, "w1", 1700000000123);
-    assert_string_equal(kn_buf_cstr(&b),
-                        "{\"TableName\":\"app\",\"Item\":{\"leaseKey\":{\"S\":\"Migration3.0\"},"
-                        "\"entityType\":{\"S\":\"CLIENT_VERSION_MIGRATION\"},\"cv\":{\"S\":\"CLIENT_VERSION_3X\"},"
-                        "\"mb\":{\"S\":\"w1\"},\"mts\":{\"N\":\"1700000000123\"},\"h\":{\"L\":[{\"M\":{\"cv\":{\"S\":"
-                        "\"CLIENT_VERSION_INIT\"},\"mb\":{\"S\":\"w1\"},\"mts\":{\"N\":\"1700000000123\"}}}]}},"
-                        "\"Expected\":{\"leaseKey\":{\"Exists\":false}}}");
+    assert_string_equal(
+        kn_buf_cstr(&b),
+        "{\"TableName\":\"app\",\"Item\":{\"leaseKey\":{\"S\":\"Migration3.0\"},"
+        "\"entityType\":{\"S\":\"CLIENT_VERSION_MIGRATION\"},\"cv\":{\"S\":\"CLIENT_VERSION_3X\"},"
+        "\"mb\":{\"S\":\"w1\"},\"mts\":{\"N\":\"1700000000123\"},\"h\":{\"L\":[{\"M\":{\"cv\":{\"S\":"
+        "\"CLIENT_VERSION_INIT\"},\"mb\":{\"S\":\"w1\"},\"mts\":{\"N\":\"1700000000123\"}}}]}},"
+        "\"Expected\":{\"leaseKey\":{\"Exists\":false}}}");
     cJSON *req = cJSON_Parse(kn_buf_cstr(&b));
     kcl_migration m;
     assert_int_equal(kcl_migration_from_item(cJSON_GetObjectItem(req, "Item"), &m), 0);
@@ -69,15 +72,17 @@ static void migration_item(void **state)
         cJSON *u = cJSON_Parse(kn_buf_cstr(&b));
         assert_non_null(u);
         const cJSON *au = cJSON_GetObjectItem(u, "AttributeUpdates");
-        assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(u, "Expected"), "cv"), "Value")
-                                ->child->valuestring,
-                            kcl_cv_name(m.cv));
+        assert_string_equal(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(u, "Expected"), "cv"), "Value")
+                ->child->valuestring,
+            kcl_cv_name(m.cv));
         /* what the table holds after the update */
         cJSON *item = cJSON_CreateObject();
         const char *names[] = {"cv", "mb", "mts", "h"};
         for (int n = 0; n < 4; n++)
-            cJSON_AddItemToObject(item, names[n],
-                                  cJSON_Duplicate(cJSON_GetObjectItem(cJSON_GetObjectItem(au, names[n]), "Value"), 1));
+            cJSON_AddItemToObject(
+                item, names[n],
+                cJSON_Duplicate(cJSON_GetObjectItem(cJSON_GetObjectItem(au, names[n]), "Value"), 1));
         cJSON_Delete(m.h);
         assert_int_equal(kcl_migration_from_item(item, &m), 0);
         cJSON_Delete(item);
@@ -91,7 +96,8 @@ static void migration_item(void **state)
     cJSON_Delete(m.h);
     cJSON_Delete(req);
     /* deserialize fails without cv / mb / mts, or with an unknown version */
-    cJSON *bad = cJSON_Parse("{\"cv\":{\"S\":\"CLIENT_VERSION_5X\"},\"mb\":{\"S\":\"w\"},\"mts\":{\"N\":\"1\"}}");
+    cJSON *bad =
+        cJSON_Parse("{\"cv\":{\"S\":\"CLIENT_VERSION_5X\"},\"mb\":{\"S\":\"w\"},\"mts\":{\"N\":\"1\"}}");
     assert_int_equal(kcl_migration_from_item(bad, &m), -1);
     cJSON_Delete(bad);
     kn_buf_free(&b);
@@ -102,11 +108,12 @@ static void leader_lock(void **state)
 {
     kn_buf b = KN_BUF_INIT;
     kcl_body_leader_acquire(&b, "app", NULL, "w1", 120000, "rvn-1");
-    assert_string_equal(kn_buf_cstr(&b),
-                        "{\"TableName\":\"app\",\"Item\":{\"leaseKey\":{\"S\":\"Leader\"},\"ownerName\":{\"S\":\"w1\"},"
-                        "\"leaseDuration\":{\"S\":\"120000\"},\"recordVersionNumber\":{\"S\":\"rvn-1\"},"
-                        "\"entityType\":{\"S\":\"LEADER\"}},\"ConditionExpression\":\"attribute_not_exists(#pk)\","
-                        "\"ExpressionAttributeNames\":{\"#pk\":\"leaseKey\"}}");
+    assert_string_equal(
+        kn_buf_cstr(&b),
+        "{\"TableName\":\"app\",\"Item\":{\"leaseKey\":{\"S\":\"Leader\"},\"ownerName\":{\"S\":\"w1\"},"
+        "\"leaseDuration\":{\"S\":\"120000\"},\"recordVersionNumber\":{\"S\":\"rvn-1\"},"
+        "\"entityType\":{\"S\":\"LEADER\"}},\"ConditionExpression\":\"attribute_not_exists(#pk)\","
+        "\"ExpressionAttributeNames\":{\"#pk\":\"leaseKey\"}}");
     cJSON *req = cJSON_Parse(kn_buf_cstr(&b));
     kcl_leader_lock l;
     assert_int_equal(kcl_leader_from_item(cJSON_GetObjectItem(req, "Item"), &l), 0);
@@ -117,13 +124,14 @@ static void leader_lock(void **state)
     cJSON_Delete(req);
     kn_buf_reset(&b);
     kcl_body_leader_acquire(&b, "app", &l, "w2", 120000, "rvn-2");
-    assert_non_null(strstr(kn_buf_cstr(&b), "\"ConditionExpression\":\"attribute_exists(#pk) AND #rvn = :rvn\""));
+    assert_non_null(
+        strstr(kn_buf_cstr(&b), "\"ConditionExpression\":\"attribute_exists(#pk) AND #rvn = :rvn\""));
     assert_non_null(strstr(kn_buf_cstr(&b), "\":rvn\":{\"S\":\"rvn-1\"}"));
     kn_buf_reset(&b);
     kcl_body_leader_heartbeat(&b, "app", "w1", "rvn-1", 120000, "rvn-3");
     assert_non_null(strstr(kn_buf_cstr(&b), "\"UpdateExpression\":\"SET #ld = :ld, #rvn = :newRvn\""));
-    assert_non_null(
-        strstr(kn_buf_cstr(&b), "\"ConditionExpression\":\"attribute_exists(#pk) AND #rvn = :rvn AND #on = :on\""));
+    assert_non_null(strstr(
+        kn_buf_cstr(&b), "\"ConditionExpression\":\"attribute_exists(#pk) AND #rvn = :rvn AND #on = :on\""));
     assert_non_null(strstr(kn_buf_cstr(&b), "\":newRvn\":{\"S\":\"rvn-3\"}"));
     cJSON *hb = cJSON_Parse(kn_buf_cstr(&b));
     assert_non_null(hb);
@@ -166,7 +174,8 @@ static void worker_stats_item(void **state)
     /* The row as the table then holds it parses back. */
     cJSON *item = cJSON_CreateObject();
     cJSON_AddItemToObject(item, "leaseKey", cJSON_Parse("{\"S\":\"w1\"}"));
-    const char *attrs[][2] = {{"entityType", ":entityType"}, {"lut", ":lut"}, {"sts", ":sts"}, {"opr", ":opr"}};
+    const char *attrs[][2] = {
+        {"entityType", ":entityType"}, {"lut", ":lut"}, {"sts", ":sts"}, {"opr", ":opr"}};
     for (int i = 0; i < 4; i++)
         cJSON_AddItemToObject(item, attrs[i][0], cJSON_Duplicate(cJSON_GetObjectItem(v, attrs[i][1]), 1));
     kcl_worker_stats *s = kcl_worker_stats_from_item(item);
@@ -196,7 +205,8 @@ static void cpu_percent(void **state)
     double p = -5;
     assert_int_equal(kcl_cpu_percent(NULL, "cpu  100 0 100 800 0 0 0 0 0 0\n", &p), 0);
     assert_true(p == 0);
-    assert_int_equal(kcl_cpu_percent("cpu  100 0 100 800 0 0 0 0 0 0\n", "cpu  150 0 150 900 0 0 0 0 0 0\n", &p), 0);
+    assert_int_equal(
+        kcl_cpu_percent("cpu  100 0 100 800 0 0 0 0 0 0\n", "cpu  150 0 150 900 0 0 0 0 0 0\n", &p), 0);
     assert_true(p > 49.99 && p < 50.01);
     assert_int_equal(kcl_cpu_percent(NULL, "intr 1 2 3\n", &p), -1);
 }
@@ -207,12 +217,13 @@ static void lease_3x_bodies(void **state)
     kcl_lease l = {.key = "shardId-1", .owner = "w1"};
     kn_buf b = KN_BUF_INIT;
     kcl_body_handoff(&b, "app", &l, "w2");
-    assert_string_equal(kn_buf_cstr(&b),
-                        "{\"TableName\":\"app\",\"Key\":{\"leaseKey\":{\"S\":\"shardId-1\"}},\"Expected\":{"
-                        "\"leaseOwner\":{\"Value\":{\"S\":\"w1\"}},\"checkpointOwner\":{\"Exists\":false},"
-                        "\"leaseKey\":{\"Exists\":true,\"Value\":{\"S\":\"shardId-1\"}}},\"AttributeUpdates\":{"
-                        "\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"w2\"}},"
-                        "\"checkpointOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"w1\"}}},\"ReturnValues\":\"ALL_NEW\"}");
+    assert_string_equal(
+        kn_buf_cstr(&b),
+        "{\"TableName\":\"app\",\"Key\":{\"leaseKey\":{\"S\":\"shardId-1\"}},\"Expected\":{"
+        "\"leaseOwner\":{\"Value\":{\"S\":\"w1\"}},\"checkpointOwner\":{\"Exists\":false},"
+        "\"leaseKey\":{\"Exists\":true,\"Value\":{\"S\":\"shardId-1\"}}},\"AttributeUpdates\":{"
+        "\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"w2\"}},"
+        "\"checkpointOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"w1\"}}},\"ReturnValues\":\"ALL_NEW\"}");
     kn_buf_reset(&b);
     kcl_body_assign(&b, "app", &l, "w2");
     assert_non_null(strstr(kn_buf_cstr(&b), "\"checkpointOwner\":{\"Exists\":false}"));
@@ -298,7 +309,8 @@ static kcl_lam_params params(uint64_t *rng, bool balance)
 static size_t count_to(const kcl_assignment *a, size_t n, const char *to)
 {
     size_t c = 0;
-    for (size_t i = 0; i < n; i++) c += strcmp(a[i].to, to) == 0;
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(a[i].to, to) == 0;
     return c;
 }
 
@@ -306,7 +318,8 @@ static size_t count_to(const kcl_assignment *a, size_t n, const char *to)
 static void lam_assigns_unowned(void **state)
 {
     uint64_t rng = 7;
-    kcl_lease *l[4] = {lease("s0", NULL, 0), lease("s1", NULL, 0), lease("s2", NULL, 0), lease("s3", NULL, 0)};
+    kcl_lease *l[4] = {lease("s0", NULL, 0), lease("s1", NULL, 0), lease("s2", NULL, 0),
+                       lease("s3", NULL, 0)};
     kcl_worker_stats *w[2] = {wstats("w1", -1, 1000), wstats("w2", -1, 1000)};
     kcl_assignment out[4];
     kcl_lam_params p = params(&rng, false);
@@ -314,7 +327,8 @@ static void lam_assigns_unowned(void **state)
     assert_int_equal(n, 4);
     assert_int_equal(count_to(out, n, "w1"), 2);
     assert_int_equal(count_to(out, n, "w2"), 2);
-    for (size_t i = 0; i < n; i++) assert_false(out[i].graceful);
+    for (size_t i = 0; i < n; i++)
+        assert_false(out[i].graceful);
     /* A worker whose row is stale (lut older than 2 x reporter frequency) gets nothing. */
     w[1]->lut_s = 900;
     n = kcl_lam_decide(l, 4, w, 2, &p, out);
@@ -327,9 +341,12 @@ static void lam_assigns_unowned(void **state)
     }
     n = kcl_lam_decide(l, 4, w, 2, &p, out);
     assert_int_equal(n, 4);
-    for (size_t i = 0; i < n; i++) assert_false(out[i].graceful);
-    for (int i = 0; i < 4; i++) kcl_lease_free(l[i]);
-    for (int i = 0; i < 2; i++) kcl_worker_stats_free(w[i]);
+    for (size_t i = 0; i < n; i++)
+        assert_false(out[i].graceful);
+    for (int i = 0; i < 4; i++)
+        kcl_lease_free(l[i]);
+    for (int i = 0; i < 2; i++)
+        kcl_worker_stats_free(w[i]);
 }
 
 /* Variance balancing: 4 leases on w1, none on w2. With no throughput known (the default metric,
@@ -354,7 +371,8 @@ static void lam_balances_by_default_metric(void **state)
     }
     assert_int_equal(runs, 2);
     int on_w2 = 0;
-    for (int i = 0; i < 4; i++) on_w2 += strcmp(l[i]->owner, "w2") == 0;
+    for (int i = 0; i < 4; i++)
+        on_w2 += strcmp(l[i]->owner, "w2") == 0;
     assert_int_equal(on_w2, 2);
     /* Without the balancing run nothing moves. */
     free(l[0]->owner);
@@ -363,8 +381,10 @@ static void lam_balances_by_default_metric(void **state)
     l[1]->owner = strdup("w1");
     p.balance = false;
     assert_int_equal(kcl_lam_decide(l, 4, w, 2, &p, out), 0);
-    for (int i = 0; i < 4; i++) kcl_lease_free(l[i]);
-    for (int i = 0; i < 2; i++) kcl_worker_stats_free(w[i]);
+    for (int i = 0; i < 4; i++)
+        kcl_lease_free(l[i]);
+    for (int i = 0; i < 2; i++)
+        kcl_worker_stats_free(w[i]);
 }
 
 /* CPU-based: 70 % vs 40 % (avg 55, band 49.5..60.5) moves throughput from the hot worker; within
@@ -409,13 +429,16 @@ static void lam_balances_by_cpu(void **state)
         l[i]->handoff_since_ms = 99000;
     }
     n = kcl_lam_decide(l, 8, w, 2, &p, out);
-    for (size_t i = 0; i < n; i++) assert_null(out[i].lease->checkpoint_owner);
+    for (size_t i = 0; i < n; i++)
+        assert_null(out[i].lease->checkpoint_owner);
     p.now_ms = 99000 + 30000 + 10000; /* past the deadline: they may move, directly */
     n = kcl_lam_decide(l, 8, w, 2, &p, out);
     for (size_t i = 0; i < n; i++)
         if (out[i].lease->checkpoint_owner) assert_false(out[i].graceful);
-    for (int i = 0; i < 8; i++) kcl_lease_free(l[i]);
-    for (int i = 0; i < 2; i++) kcl_worker_stats_free(w[i]);
+    for (int i = 0; i < 8; i++)
+        kcl_lease_free(l[i]);
+    for (int i = 0; i < 2; i++)
+        kcl_worker_stats_free(w[i]);
 }
 
 int main(void)

@@ -379,7 +379,9 @@ static void leasetable_items_and_bodies(void **state)
                                          "\"throughputKBps\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"12.345679\"}}}}");
     kn_buf_reset(&b);
     kcl_body_take(&b, "app", l->key, 7, "w2", "w1");
+    /* A take is a fresh assignment: checkpointOwner goes (DynamoDBLeaseSerializer#getDynamoTakeLeaseUpdate). */
     assert_non_null(strstr(kn_buf_cstr(&b), "\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"w2\"}},"
+                                             "\"checkpointOwner\":{\"Action\":\"DELETE\"},"
                                              "\"ownerSwitchesSinceCheckpoint\":{\"Action\":\"ADD\",\"Value\":{\"N\":\"1\"}}"));
     kn_buf_reset(&b);
     kcl_body_take(&b, "app", l->key, 7, "w1", "w1");
