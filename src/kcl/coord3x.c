@@ -33,6 +33,11 @@
  *             (consumer.c invariant 6), and the lease is assigned to the new owner; after
  *             gracefulLeaseHandoffTimeoutMillis it is assigned whatever the processor does
  *             (lifecycle/LeaseGracefulShutdownHandler.java).
+ *   monitor   (UPGRADE_FROM_2X, 2X, 3X_WITH_ROLLBACK) every 60 s (the first after 60-90 s) the
+ *             migration state is read again and a changed version is followed at once: a Java
+ *             leader's flip to 3X_WITH_ROLLBACK, or the migration script's rollback to 2X
+ *             (coordinator/migration/ClientVersionChangeMonitor.java). Held leases stay held; the
+ *             2.x taker stops or resumes, the leader lock is released on the way back.
  * Leases are renewed by coordinator.c for every version; the 3.x renewal adds throughputKBps and
  * the checkpointOwner condition (leasetable.h). */
 #include <math.h>
@@ -76,6 +81,9 @@ static void get_key(kn_buf *b, const char *table, const char *key)
 
 /* ---- start: migration state and GSI --------------------------------------------------------- */
 
+/* MONITOR_INTERVAL_MILLIS and JITTER_FACTOR of ClientVersionChangeMonitor. */
+enum { MONITOR_MS = 60000 };
+
 static void setup_done(kcl_worker *w)
 {
     kcl_v3 *v = &w->v3;
@@ -83,6 +91,7 @@ static void setup_done(kcl_worker *w)
     v->active = kcl_cv_runs_3x(v->cv);
     v->metrics = kcl_cv_publishes_metrics(v->cv);
     int64_t now = kcl_now();
+    v->next_monitor_ms = now + MONITOR_MS + (int64_t)(kcl_rand(&w->rng) % (MONITOR_MS / 2));
     v->next_leader_ms = v->next_discover_ms = now;
     v->next_lam_ms = INT64_MAX; /* after the first metrics report (or the leader's first interval) */
     v->next_capture_ms = now;
@@ -625,6 +634,64 @@ static void handoff_timeouts(kcl_worker *w, int64_t now)
     }
 }
 
+/* ---- client version monitor ------------------------------------------------------------------------ */
+
+static void on_ignore(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp)
+{
+}
+
+/* Runs version cv from now on (the start's choices, made again at run time). */
+static void follow_version(kcl_worker *w, kcl_client_version cv)
+{
+    kcl_v3 *v = &w->v3;
+    bool was_active = v->active, had_metrics = v->metrics;
+    kn_info("KCL client version %s -> %s (the migration state changed)", kcl_cv_name(v->cv), kcl_cv_name(cv));
+    v->cv = cv;
+    v->active = kcl_cv_runs_3x(cv);
+    v->metrics = kcl_cv_publishes_metrics(cv);
+    int64_t now = kcl_now();
+    if (was_active && !v->active) {
+        release_leadership(w);
+        w->next_take_ms = 0; /* the 2.x taker resumes */
+    }
+    if (!was_active && v->active) v->next_leader_ms = v->next_discover_ms = now;
+    if (!had_metrics && v->metrics) {
+        v->next_capture_ms = now;
+        v->next_report_ms = now + w->cfg->v3.metrics_capture_ms;
+        kn_buf b = KN_BUF_INIT; /* the GSI, if a rollback to 2X left it out (ResourceInUse when it exists) */
+        kcl_body_create_owner_index(&b, w->cfg->table_name);
+        kcl_call(w, w->ddb, "UpdateTable", &b, NULL, on_ignore, NULL);
+        kn_buf_free(&b);
+    }
+}
+
+static void on_monitor(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp)
+{
+    kcl_v3 *v = &w->v3;
+    v->monitor_request = false;
+    const cJSON *item = err->code ? NULL : cJSON_GetObjectItemCaseSensitive(resp, "Item");
+    kcl_migration m;
+    if (!item || kcl_migration_from_item(item, &m) < 0) {
+        if (err->code) kn_warn("reading %s failed (%s: %s)", KCL_MIGRATION_KEY, err->type, err->message);
+        return;
+    }
+    cJSON_Delete(v->seen.h);
+    v->seen = m;
+    v->seen_present = true;
+    if (m.cv != v->cv && m.cv != KCL_CV_INIT && !w->shutting_down) follow_version(w, m.cv);
+}
+
+static void monitor_tick(kcl_worker *w, int64_t now)
+{
+    kcl_v3 *v = &w->v3;
+    if (!kcl_cv_monitored(v->cv) || v->monitor_request || now < v->next_monitor_ms) return;
+    v->next_monitor_ms = now + MONITOR_MS;
+    kn_buf b = KN_BUF_INIT;
+    get_key(&b, w->cfg->table_name, KCL_MIGRATION_KEY);
+    if (kcl_call(w, w->ddb, "GetItem", &b, NULL, on_monitor, NULL) == 0) v->monitor_request = true;
+    kn_buf_free(&b);
+}
+
 /* ---- ticking -------------------------------------------------------------------------------------- */
 
 void c3_tick(kcl_worker *w, int64_t now)
@@ -642,6 +709,7 @@ void c3_tick(kcl_worker *w, int64_t now)
             report(w);
         }
     }
+    monitor_tick(w, now);
     if (!v->active) return;
     leader_tick(w, now);
     lam_tick(w, now);
@@ -655,6 +723,7 @@ int64_t c3_next_deadline(const kcl_worker *w)
     for (const kcl_consumer *cs = w->consumers; cs; cs = cs->next)
         if (cs->handoff_to && !cs->release_done && cs->handoff_deadline_ms < d) d = cs->handoff_deadline_ms;
     if (w->shutting_down) return d;
+    if (kcl_cv_monitored(v->cv) && !v->monitor_request && v->next_monitor_ms < d) d = v->next_monitor_ms;
     if (v->metrics) {
         if (v->next_capture_ms < d) d = v->next_capture_ms;
         if (!v->report_request && v->next_report_ms < d) d = v->next_report_ms;

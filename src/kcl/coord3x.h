@@ -19,6 +19,8 @@ typedef struct kcl_v3 {
     kcl_migration seen;    /* the table's state as last read */
     bool seen_present;
     bool active;  /* the 3.x algorithms run (kcl_cv_runs_3x) */
+    int64_t next_monitor_ms; /* ClientVersionChangeMonitor, while kcl_cv_monitored */
+    bool monitor_request;
     bool metrics; /* WorkerMetricStats are published, throughputKBps written (kcl_cv_publishes_metrics) */
     /* leader lock */
     bool leader;
