@@ -123,17 +123,20 @@ void kcl_body_create_table(kn_buf *out, const char *table)
                      "\"BillingMode\":\"PAY_PER_REQUEST\"}");
 }
 
+/* A page's ExclusiveStartKey member, when start_key is not NULL. */
+static void exclusive_start_key(kn_buf *out, const cJSON *start_key)
+{
+    char *k = start_key ? cJSON_PrintUnformatted(start_key) : NULL;
+    if (!k) return;
+    kn_buf_puts(out, ",\"ExclusiveStartKey\":");
+    kn_buf_puts(out, k);
+    free(k);
+}
+
 void kcl_body_scan(kn_buf *out, const char *table, const cJSON *start_key)
 {
     head(out, table);
-    if (start_key) {
-        char *k = cJSON_PrintUnformatted(start_key);
-        if (k) {
-            kn_buf_puts(out, ",\"ExclusiveStartKey\":");
-            kn_buf_puts(out, k);
-            free(k);
-        }
-    }
+    exclusive_start_key(out, start_key);
     kn_buf_putc(out, '}');
 }
 
@@ -302,14 +305,7 @@ void kcl_body_query_owner(kn_buf *out, const char *table, const char *owner, con
                      "\"ExpressionAttributeValues\":{\":leaseOwner\":{\"S\":");
     str(out, owner);
     kn_buf_puts(out, "}}");
-    if (start_key) {
-        char *k = cJSON_PrintUnformatted(start_key);
-        if (k) {
-            kn_buf_puts(out, ",\"ExclusiveStartKey\":");
-            kn_buf_puts(out, k);
-            free(k);
-        }
-    }
+    exclusive_start_key(out, start_key);
     kn_buf_putc(out, '}');
 }
 
