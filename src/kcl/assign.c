@@ -2,6 +2,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,7 +308,7 @@ static void add_metric(char (**names)[4], double **v, double **max, size_t *n, c
     *names = kn_xrealloc(*names, (*n + 1) * sizeof **names);
     *v = kn_xrealloc(*v, (*n + 1) * sizeof **v);
     *max = kn_xrealloc(*max, (*n + 1) * sizeof **max);
-    memcpy((*names)[*n], name, 4);
+    snprintf((*names)[*n], sizeof **names, "%s", name);
     (*v)[*n] = value;
     (*max)[*n] = mx;
     (*n)++;
