@@ -297,11 +297,24 @@ static void lose_leadership(kcl_worker *w, const char *why)
     kn_warn("leader: no longer the leader (%s)", why);
 }
 
+static void release_leadership(kcl_worker *w);
+
 static void on_leader_write(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp)
 {
     kcl_v3 *v = &w->v3;
     v->leader_request = false;
     int64_t now = kcl_now();
+    if (v->release_pending) { /* a release waited for this acquire or heartbeat: release what it left */
+        v->release_pending = false;
+        if (!err->code) {
+            memcpy(v->rvn, v->pending_rvn, sizeof v->rvn);
+            v->leader = true;
+        } else if (err->code == KN_ECONDITIONAL_CHECK_FAILED) {
+            v->leader = false;
+        }
+        release_leadership(w);
+        return;
+    }
     if (!err->code) {
         memcpy(v->rvn, v->pending_rvn, sizeof v->rvn);
         v->leader_ok_ms = r->sent_ms;
@@ -347,6 +360,10 @@ static void on_leader_read(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn
 {
     kcl_v3 *v = &w->v3;
     v->leader_request = false;
+    if (v->release_pending) { /* only a non-leader reads: nothing to release, and no acquiring now */
+        v->release_pending = false;
+        return;
+    }
     if (err->code) {
         kn_warn("leader: reading %s failed (%s: %s)", KCL_LEADER_KEY, err->type, err->message);
         return;
@@ -390,6 +407,10 @@ static void on_leader_release(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const
 static void release_leadership(kcl_worker *w)
 {
     kcl_v3 *v = &w->v3;
+    if (v->leader_request) { /* its answer may change the recordVersionNumber: release after it */
+        v->release_pending = true;
+        return;
+    }
     if (!v->leader || v->releasing) return;
     kn_buf b = KN_BUF_INIT;
     kcl_body_leader_release(&b, w->cfg->table_name, w->cfg->worker_id, v->rvn);
@@ -743,7 +764,7 @@ void c3_shutdown(kcl_worker *w)
 
 bool c3_busy(const kcl_worker *w)
 {
-    return w->v3.releasing;
+    return w->v3.releasing || w->v3.release_pending;
 }
 
 void c3_free(kcl_worker *w)

@@ -31,6 +31,7 @@ typedef struct kcl_v3 {
     int64_t next_leader_ms;
     kcl_leader_view view;
     bool releasing;
+    bool release_pending; /* a release waits for the acquire or heartbeat in flight */
     /* lease assignment manager */
     bool lam_running;
     int lam_writes_left;
