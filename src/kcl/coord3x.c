@@ -762,11 +762,6 @@ void c3_shutdown(kcl_worker *w)
     release_leadership(w);
 }
 
-bool c3_busy(const kcl_worker *w)
-{
-    return w->v3.releasing || w->v3.release_pending;
-}
-
 void c3_free(kcl_worker *w)
 {
     cJSON_Delete(w->v3.seen.h);

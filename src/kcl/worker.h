@@ -159,6 +159,7 @@ struct kcl_worker {
     kcl_metrics metrics; /* kinesinMetricsPort (metrics.h) */
     kcl_v3 v3;           /* KCL 3.x coordination (coord3x.c) */
     int fatal; /* nonzero: stop with this exit status */
+    int requests; /* kcl_call requests in flight: a graceful shutdown ends when none is left */
 };
 
 /* worker.c: sends op with body on client c; fn runs with the response in the loop. cs may be
@@ -212,9 +213,8 @@ void c3_on_lam_scan(kcl_worker *w, const cJSON *items);
 void c3_begin_handoff(kcl_worker *w, kcl_consumer *cs, const char *new_owner);
 /* Ends a hand-off: assignLease to cs->handoff_to (takes the write slot). */
 void c3_finish_handoff(kcl_worker *w, kcl_consumer *cs);
-/* Shutdown: releases the leader lock. c3_busy is true while that is in flight. */
+/* Shutdown: releases the leader lock (once a heartbeat in flight has answered). */
 void c3_shutdown(kcl_worker *w);
-bool c3_busy(const kcl_worker *w);
 void c3_free(kcl_worker *w);
 
 /* consumer.c */
