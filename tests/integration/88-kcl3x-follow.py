@@ -5,7 +5,8 @@ software/amazon/kinesis/coordinator/migration/ClientVersionChangeMonitor.java: e
 read after 60-90 s; MigrationClientVersionUpgradeFrom2xState.java#onClientVersionChange). The test
 writes CLIENT_VERSION_3X_WITH_ROLLBACK, as a Java leader's MigrationReadyMonitor would: both workers
 switch to the 3.x algorithms without a restart, keep the leases they hold, elect a leader, and keep
-processing."""
+processing. Then the test writes CLIENT_VERSION_2X, as the KCL migration script does for a rollback:
+both go back to the 2.x algorithms and the leader lock is released."""
 import time
 
 from kn import boto3_client, check, create_active, eq
@@ -55,6 +56,27 @@ def run(kd):
         time.sleep(0.2)
     second = put(k, "f3", "b", 100)
     app.wait_records(second, timeout=30)
+    eq(sorted(app.owners().get(s) for s in shards), ["c1", "c2"], "the leases stayed where they were")
+
+    # The KCL migration script's rollback (CLIENT_VERSION_2X): both go back to the 2.x taker and the
+    # leader releases the lock (MigrationClientVersion3xWithRollbackState.java#onClientVersionChange).
+    app.ddb.update_item(
+        TableName="f3app", Key={"leaseKey": {"S": "Migration3.0"}},
+        Expected={"cv": {"Value": {"S": "CLIENT_VERSION_3X_WITH_ROLLBACK"}}},
+        AttributeUpdates={"cv": {"Action": "PUT", "Value": {"S": "CLIENT_VERSION_2X"}},
+                          "mb": {"Action": "PUT", "Value": {"S": "migration-script"}},
+                          "mts": {"Action": "PUT", "Value": {"N": str(int(time.time() * 1000))}}})
+    back = "KCL client version CLIENT_VERSION_3X_WITH_ROLLBACK -> CLIENT_VERSION_2X"
+    deadline = time.monotonic() + 90
+    while not (back in c1.text() and back in c2.text()):
+        check(time.monotonic() < deadline, "both workers follow the rollback within 90 s")
+        time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while app.ddb.get_item(TableName="f3app", Key={"leaseKey": {"S": "Leader"}}, ConsistentRead=True).get("Item"):
+        check(time.monotonic() < deadline, "the leader lock released after the rollback")
+        time.sleep(0.2)
+    third = put(k, "f3", "c", 100)
+    app.wait_records(third, timeout=30)
     eq(sorted(app.owners().get(s) for s in shards), ["c1", "c2"], "the leases stayed where they were")
     eq(c1.stop(), 0, "c1 exit status")
     eq(c2.stop(), 0, "c2 exit status")
