@@ -70,15 +70,6 @@ static void new_rvn(char out[64])
     snprintf(out, 64, "%s", id);
 }
 
-static void get_key(kn_buf *b, const char *table, const char *key)
-{
-    kn_buf_puts(b, "{\"TableName\":");
-    kcl_json_ascii(b, table, strlen(table));
-    kn_buf_puts(b, ",\"Key\":{\"leaseKey\":{\"S\":");
-    kcl_json_ascii(b, key, strlen(key));
-    kn_buf_puts(b, "}},\"ConsistentRead\":true}");
-}
-
 /* ---- start: migration state and GSI --------------------------------------------------------- */
 
 /* MONITOR_INTERVAL_MILLIS and JITTER_FACTOR of ClientVersionChangeMonitor. */
@@ -198,7 +189,7 @@ bool c3_setup_tick(kcl_worker *w, int64_t now)
     int rc = 0;
     switch (v->phase) {
     case 0:
-        get_key(&b, w->cfg->table_name, KCL_MIGRATION_KEY);
+        kcl_body_get_consistent(&b, w->cfg->table_name, KCL_MIGRATION_KEY);
         rc = kcl_call(w, w->ddb, "GetItem", &b, NULL, on_migration_read, NULL);
         break;
     case 1:
@@ -393,7 +384,7 @@ static void leader_tick(kcl_worker *w, int64_t now)
         return;
     }
     kn_buf b = KN_BUF_INIT;
-    get_key(&b, w->cfg->table_name, KCL_LEADER_KEY);
+    kcl_body_get_consistent(&b, w->cfg->table_name, KCL_LEADER_KEY);
     if (kcl_call(w, w->ddb, "GetItem", &b, NULL, on_leader_read, NULL) == 0) v->leader_request = true;
     kn_buf_free(&b);
 }
@@ -569,7 +560,7 @@ static void on_owner_query(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn
         if (!cJSON_IsString(s) || coord_held(w, s->valuestring) || coord_in_backoff(w, s->valuestring, now))
             continue;
         kn_buf b = KN_BUF_INIT;
-        get_key(&b, w->cfg->table_name, s->valuestring);
+        kcl_body_get(&b, w->cfg->table_name, s->valuestring); /* DynamoDBLeaseDiscoverer#fetchLease */
         if (kcl_call(w, w->ddb, "GetItem", &b, NULL, on_discovered, NULL) == 0) w->v3.discover_left++;
         kn_buf_free(&b);
     }
@@ -708,7 +699,7 @@ static void monitor_tick(kcl_worker *w, int64_t now)
     if (!kcl_cv_monitored(v->cv) || v->monitor_request || now < v->next_monitor_ms) return;
     v->next_monitor_ms = now + MONITOR_MS;
     kn_buf b = KN_BUF_INIT;
-    get_key(&b, w->cfg->table_name, KCL_MIGRATION_KEY);
+    kcl_body_get_consistent(&b, w->cfg->table_name, KCL_MIGRATION_KEY);
     if (kcl_call(w, w->ddb, "GetItem", &b, NULL, on_monitor, NULL) == 0) v->monitor_request = true;
     kn_buf_free(&b);
 }

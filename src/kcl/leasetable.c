@@ -140,11 +140,21 @@ void kcl_body_scan(kn_buf *out, const char *table, const cJSON *start_key)
     kn_buf_putc(out, '}');
 }
 
-void kcl_body_get(kn_buf *out, const char *table, const char *key)
+static void get_item(kn_buf *out, const char *table, const char *key, bool consistent)
 {
     head(out, table);
     key_of(out, key);
-    kn_buf_puts(out, ",\"ConsistentRead\":false}");
+    kn_buf_puts(out, consistent ? ",\"ConsistentRead\":true}" : ",\"ConsistentRead\":false}");
+}
+
+void kcl_body_get(kn_buf *out, const char *table, const char *key)
+{
+    get_item(out, table, key, false);
+}
+
+void kcl_body_get_consistent(kn_buf *out, const char *table, const char *key)
+{
+    get_item(out, table, key, true);
 }
 
 void kcl_body_delete(kn_buf *out, const char *table, const char *key)

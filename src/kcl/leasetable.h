@@ -26,6 +26,8 @@ void kcl_body_create_table(kn_buf *out, const char *table);
 /* A full Scan page; start_key may be NULL. */
 void kcl_body_scan(kn_buf *out, const char *table, const cJSON *start_key);
 void kcl_body_get(kn_buf *out, const char *table, const char *key);
+/* The same with ConsistentRead true, as the lock client and the coordinator-state reads use it. */
+void kcl_body_get_consistent(kn_buf *out, const char *table, const char *key);
 void kcl_body_delete(kn_buf *out, const char *table, const char *key);
 /* PutItem of a new lease (no owner, counter 0, entityType LEASE as KCL 3.5 writes it) if none
  * exists. */
