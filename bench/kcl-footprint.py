@@ -4,7 +4,9 @@ its first processRecords. Measured, not asserted (see DESIGN.md "Tests and numbe
     KN_SRC=$PWD tests/integration/run bench/kcl-footprint.py
 
 The 100-lease run uses a small C record processor (test_child --fake-child good) so the
-machine is not asked for 100 node processes; the 2-lease run uses node and aws-kcl."""
+machine is not asked for 100 node processes; the 2-lease run uses node and aws-kcl. The last run
+holds 100 leases in KCL 3.x mode (clientVersionConfig = CLIENT_VERSION_CONFIG_3X: leader, lease
+assignment manager, worker metrics, GSI discovery)."""
 import os
 import re
 import sys
@@ -15,16 +17,19 @@ from kn import Kinesind, boto3_client, create_active, main  # noqa: E402
 from kn_kcl import KclApp, cleanup_workers, put  # noqa: E402
 
 
-def measure(kd, k, shards, executable):
-    name = "fp%d" % shards
+def measure(kd, k, shards, executable, v3=False):
+    name = "fp%d%s" % (shards, "v3" if v3 else "")
     create_active(k, name, shards)
     put(k, name, "x", 4 * shards)
     extra = {"executableName": executable} if executable else {}
+    if v3:
+        extra.update(clientVersionConfig="CLIENT_VERSION_CONFIG_3X", workerMetricsReporterFreqInMillis="1000")
     app = KclApp(kd, name, name, failover_ms=10000, idle_ms=1000, extra=extra)
     w = app.worker("w")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         leases = app.leases() if time.monotonic() - w.started > 1 else {}
+        leases = {key: l for key, l in leases.items() if l.get("entityType", "LEASE") == "LEASE"}
         if len(leases) == shards and all(l.get("leaseOwner") == "w" for l in leases.values()):
             break
         time.sleep(0.5)
@@ -33,9 +38,9 @@ def measure(kd, k, shards, executable):
     m = re.search(r"first processRecords (\d+) ms after start", w.text())
     with open("/proc/%d/smaps_rollup" % w.proc.pid) as f:
         roll = dict((l.split()[0].rstrip(":"), l.split()[1]) for l in f if l.split()[0] in ("Pss:", "Private_Dirty:"))
-    print("%3d leases: RSS %d kB (max of 5 samples; PSS %s kB, private dirty %s kB), first processRecords %s ms "
-          "after start (new lease table)" % (shards, max(rss), roll.get("Pss"), roll.get("Private_Dirty"),
-                                             m.group(1) if m else "?"))
+    print("%3d leases%s: RSS %d kB (max of 5 samples; PSS %s kB, private dirty %s kB), first processRecords %s ms "
+          "after start (new lease table)" % (shards, " (KCL 3.x)" if v3 else "", max(rss), roll.get("Pss"),
+                                             roll.get("Private_Dirty"), m.group(1) if m else "?"))
     w.stop()
     put(k, name, "y", 4 * shards)
     w = app.worker("w-again")
@@ -43,8 +48,8 @@ def measure(kd, k, shards, executable):
     while time.monotonic() < deadline and "first processRecords" not in w.text():
         time.sleep(0.1)
     m = re.search(r"first processRecords (\d+) ms after start", w.text())
-    print("%3d leases: first processRecords %s ms after start (existing table, released leases)"
-          % (shards, m.group(1) if m else "?"))
+    print("%3d leases%s: first processRecords %s ms after start (existing table, released leases)"
+          % (shards, " (KCL 3.x)" if v3 else "", m.group(1) if m else "?"))
     w.stop()
 
 
@@ -56,6 +61,7 @@ def test():
             fake = os.path.join(os.environ.get("KN_BIN", "build/bin"), "..", "tests", "test_child")
             os.environ["KCL_FAKE_LOG"] = "/dev/null"
             measure(kd, k, 100, os.path.abspath(fake) + " --fake-child good")
+            measure(kd, k, 100, os.path.abspath(fake) + " --fake-child good", v3=True)
         finally:
             cleanup_workers()
 

@@ -627,7 +627,15 @@ static int cmd_leases(kn_client *d, const char *app)
         cJSON_Delete(items);
         return EXIT_CONFIG;
     }
-    for (size_t i = 0; i < n; i++) v[i] = cJSON_GetArrayItem(items, (int)i);
+    size_t k = 0;
+    char et[32];
+    for (size_t i = 0; i < n; i++) {
+        cJSON *it = cJSON_GetArrayItem(items, (int)i);
+        const char *type = attr(it, "entityType", et, sizeof et);
+        /* KCL 3.5 keeps its Leader, Migration3.0 and worker-metrics rows in the lease table */
+        if (strcmp(type, "-") == 0 || strcmp(type, "LEASE") == 0) v[k++] = it;
+    }
+    n = k;
     qsort(v, n, sizeof *v, cmp_lease);
     char b1[256], b2[256], b3[256], b4[256], b5[256];
     if (g.json) {

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,7 @@ static const char *const no_effect_keys[] = {
     "initialLeaseTableReadCapacity", "initialLeaseTableWriteCapacity", "leaseTableDeletionProtectionEnabled",
     "leaseTablePitrEnabled", "enablePriorityLeaseAssignment", "retryGetRecordsInSeconds",
     "maxGetRecordsThreadPool", "millisBehindLatestThresholdForReducedTps",
-    "validateSequenceNumberBeforeCheckpointing", "clientVersionConfig", "AwsCredentialsProviderDynamoDB",
+    "validateSequenceNumberBeforeCheckpointing", "AwsCredentialsProviderDynamoDB",
     "AwsCredentialsProviderCloudWatch", "retrievalMode", NULL};
 
 /* The keys this module reads. */
@@ -35,6 +36,25 @@ static const char *const known_keys[] = {
     "cleanupLeasesUponShardCompletion", "maxLeasesForWorker", "maxLeasesToStealAtOneTime",
     "taskBackoffTimeMillis", "timeoutInSeconds", "shutdownGraceMillis", "metricsLevel", "kinesinMetricsPort",
     "kinesinMetricsHost", NULL};
+
+/* The KCL 3.x keys (spec/kcl3-fanout.md §2.1) read by config_3x below, and the 3.x keys about
+ * things kinesin-kcl does not have (legacy coordinator/worker-metrics tables, table migration,
+ * stale-row cleanup, scan segments): accepted and logged. */
+static const char *const kcl3x_keys[] = {
+    "clientVersionConfig", "leaseAssignmentIntervalMillis", "isGracefulLeaseHandoffEnabled",
+    "gracefulLeaseHandoffTimeoutMillis", "inMemoryWorkerMetricsCaptureFrequencyMillis",
+    "workerMetricsReporterFreqInMillis", "noOfPersistedMetricsPerWorkerMetrics", "disableWorkerMetrics",
+    "maxThroughputPerHostKBps", "dampeningPercentage", "reBalanceThresholdPercentage", "allowThroughputOvershoot",
+    "varianceBalancingFrequency", "workerMetricsEMAAlpha", "dynamoDbLockBasedLeaderLeaseDurationInMillis",
+    "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", NULL};
+static const char *const kcl3x_no_effect_keys[] = {
+    "migrateAllEntitiesToLeaseTable", "tableMigrationCompleteBakeTimeSeconds", "leaseTableScanTotalSegments",
+    "staleWorkerMetricsEntryCleanupDuration", "coordinatorStateTableName", "coordinatorStateBillingMode",
+    "coordinatorStateReadCapacity", "coordinatorStateWriteCapacity", "coordinatorStatePointInTimeRecoveryEnabled",
+    "coordinatorStateDeletionProtectionEnabled", "coordinatorStateTags", "workerMetricsTableName",
+    "workerMetricsBillingMode", "workerMetricsReadCapacity", "workerMetricsWriteCapacity",
+    "workerMetricsPointInTimeRecoveryEnabled", "workerMetricsDeletionProtectionEnabled", "workerMetricsTags",
+    NULL};
 
 static bool in_list(const char *const *list, const char *k)
 {
@@ -96,6 +116,21 @@ static int get_int(const kn_props *p, const char *key, int64_t min, int64_t max,
     return 0;
 }
 
+/* A table of integer keys, each read with get_int. */
+typedef struct int_key {
+    const char *key;
+    int64_t min, max;
+    int64_t *out;
+} int_key;
+
+static int get_ints(const kn_props *p, const int_key *keys, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (get_int(p, keys[i].key, keys[i].min, keys[i].max, keys[i].out, err, errlen) < 0)
+            return KN_EINVALID_ARGUMENT;
+    return 0;
+}
+
 static int get_bool(const kn_props *p, const char *key, bool *out, char *err, size_t errlen)
 {
     const char *v = get(p, key);
@@ -112,6 +147,28 @@ static int get_bool(const kn_props *p, const char *key, bool *out, char *err, si
         snprintf(err, errlen, "%s: \"%s\" is not a boolean (true or false)", key, v);
         return KN_EINVALID_ARGUMENT;
     }
+    return 0;
+}
+
+static int get_double(const kn_props *p, const char *key, double min, double max, double *out, char *err,
+                      size_t errlen)
+{
+    const char *v = get(p, key);
+    if (!v) return 0;
+    char t[64];
+    trimmed(v, t, sizeof t);
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(t, &end);
+    if (t[0] == '\0' || *end != '\0' || errno == ERANGE || d != d) {
+        snprintf(err, errlen, "%s: \"%s\" is not a number", key, v);
+        return KN_EINVALID_ARGUMENT;
+    }
+    if (d < min || d > max) {
+        snprintf(err, errlen, "%s: %g is out of range [%g, %g]", key, d, min, max);
+        return KN_EINVALID_ARGUMENT;
+    }
+    *out = d;
     return 0;
 }
 
@@ -164,6 +221,82 @@ static int stream_name_from_arn(const char *arn, char **out)
     return 0;
 }
 
+/* The KCL 3.x coordination keys into cfg->v3, with the Java defaults (config.h). The MultiLang
+ * converter upper-cases clientVersionConfig, so any case is accepted. Unset, it is
+ * COMPATIBLE_WITH_2X_PHASE1 (kinesin-kcl's 2.x engine; a table whose migration state says 3.x
+ * still runs the 3.x engine, as Java's MigrationClientVersionStateInitializer decides). */
+static int config_3x(const kn_props *props, kcl_config *cfg, char *err, size_t errlen)
+{
+    kcl_config3x *v3 = &cfg->v3;
+    v3->client_version_config = KCL_CVC_COMPATIBLE_WITH_2X_PHASE1;
+    v3->graceful_handoff = true;
+    v3->graceful_handoff_timeout_ms = 30000;
+    v3->metrics_capture_ms = 1000;
+    v3->metrics_report_ms = 30000;
+    v3->metrics_persisted = 10;
+    v3->max_throughput_per_host_kbps = DBL_MAX;
+    v3->dampening_percentage = 60;
+    v3->rebalance_threshold_percentage = 10;
+    v3->allow_throughput_overshoot = true;
+    v3->variance_balancing_frequency = 3;
+    v3->metrics_ema_alpha = 0.5;
+    v3->leader_lease_ms = 120000;
+    v3->leader_heartbeat_ms = 30000;
+    const char *v = get(props, "clientVersionConfig");
+    if (v) {
+        char t[64];
+        trimmed(v, t, sizeof t);
+        if (strcasecmp(t, "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X_PHASE1") == 0)
+            v3->client_version_config = KCL_CVC_COMPATIBLE_WITH_2X_PHASE1;
+        else if (strcasecmp(t, "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X") == 0)
+            v3->client_version_config = KCL_CVC_COMPATIBLE_WITH_2X;
+        else if (strcasecmp(t, "CLIENT_VERSION_CONFIG_3X") == 0)
+            v3->client_version_config = KCL_CVC_3X;
+        else {
+            snprintf(err, errlen,
+                     "clientVersionConfig: \"%s\" is not CLIENT_VERSION_CONFIG_3X, "
+                     "CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X or CLIENT_VERSION_CONFIG_COMPATIBLE_WITH_2X_PHASE1",
+                     v);
+            return KN_EINVALID_ARGUMENT;
+        }
+    }
+    const int_key ints[] = {
+        {"leaseAssignmentIntervalMillis", 1, INT32_MAX, &v3->lease_assignment_interval_ms},
+        {"gracefulLeaseHandoffTimeoutMillis", 0, INT32_MAX, &v3->graceful_handoff_timeout_ms},
+        {"inMemoryWorkerMetricsCaptureFrequencyMillis", 1, INT32_MAX, &v3->metrics_capture_ms},
+        {"workerMetricsReporterFreqInMillis", 1, INT32_MAX, &v3->metrics_report_ms},
+        {"noOfPersistedMetricsPerWorkerMetrics", 1, 1000, &v3->metrics_persisted},
+        {"dampeningPercentage", 1, 100, &v3->dampening_percentage},
+        {"reBalanceThresholdPercentage", 1, 10000, &v3->rebalance_threshold_percentage},
+        {"varianceBalancingFrequency", 1, INT32_MAX, &v3->variance_balancing_frequency},
+        {"dynamoDbLockBasedLeaderLeaseDurationInMillis", 1, INT32_MAX, &v3->leader_lease_ms},
+        {"dynamoDbLockBasedLeaderHeartbeatPeriodInMillis", 1, INT32_MAX, &v3->leader_heartbeat_ms},
+    };
+    if (get_ints(props, ints, sizeof ints / sizeof ints[0], err, errlen) < 0) return KN_EINVALID_ARGUMENT;
+    if (get_bool(props, "isGracefulLeaseHandoffEnabled", &v3->graceful_handoff, err, errlen) < 0 ||
+        get_bool(props, "disableWorkerMetrics", &v3->disable_worker_metrics, err, errlen) < 0 ||
+        get_bool(props, "allowThroughputOvershoot", &v3->allow_throughput_overshoot, err, errlen) < 0 ||
+        get_double(props, "maxThroughputPerHostKBps", 0, DBL_MAX, &v3->max_throughput_per_host_kbps, err, errlen) <
+            0 ||
+        get_double(props, "workerMetricsEMAAlpha", 0, 1, &v3->metrics_ema_alpha, err, errlen) < 0)
+        return KN_EINVALID_ARGUMENT;
+    if (v3->metrics_capture_ms > v3->metrics_report_ms) {
+        snprintf(err, errlen,
+                 "inMemoryWorkerMetricsCaptureFrequencyMillis (%lld) must not exceed workerMetricsReporterFreqInMillis "
+                 "(%lld)",
+                 (long long)v3->metrics_capture_ms, (long long)v3->metrics_report_ms);
+        return KN_EINVALID_ARGUMENT;
+    }
+    if (v3->leader_heartbeat_ms >= v3->leader_lease_ms) {
+        snprintf(err, errlen,
+                 "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis (%lld) must be less than "
+                 "dynamoDbLockBasedLeaderLeaseDurationInMillis (%lld)",
+                 (long long)v3->leader_heartbeat_ms, (long long)v3->leader_lease_ms);
+        return KN_EINVALID_ARGUMENT;
+    }
+    return 0;
+}
+
 static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, char *err, size_t errlen)
 {
     int rc = KN_EINVALID_ARGUMENT;
@@ -184,8 +317,8 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
     for (size_t i = 0; i < props->n; i++) {
         const char *k = canonical_key(props->v[i].key);
         if (kn_props_find(props, props->v[i].key) != (int)i) continue; /* log each key once */
-        if (in_list(known_keys, k)) continue;
-        if (in_list(no_effect_keys, k))
+        if (in_list(known_keys, k) || in_list(kcl3x_keys, k)) continue;
+        if (in_list(no_effect_keys, k) || in_list(kcl3x_no_effect_keys, k))
             kn_info("properties: %s accepted; it has no effect in kinesin-kcl", k);
         else
             kn_warn("properties: unknown key \"%s\" (line %d) ignored", props->v[i].key, props->v[i].line);
@@ -309,11 +442,7 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
         cfg->initial_timestamp_ms = ts * 1000;
     }
 
-    struct {
-        const char *key;
-        int64_t min, max;
-        int64_t *out;
-    } ints[] = {
+    const int_key ints[] = {
         {"failoverTimeMillis", 1, INT64_MAX / 4, &cfg->failover_time_ms},
         {"maxRecords", 1, 10000, &cfg->max_records},
         {"idleTimeBetweenReadsInMillis", 0, INT32_MAX, &cfg->idle_time_between_reads_ms},
@@ -326,13 +455,14 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
         {"shutdownGraceMillis", 0, INT32_MAX, &cfg->shutdown_grace_ms},
         {"kinesinMetricsPort", 0, 65535, &cfg->metrics_port},
     };
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (get_int(props, ints[i].key, ints[i].min, ints[i].max, ints[i].out, err, errlen) < 0) goto fail;
+    if (get_ints(props, ints, sizeof ints / sizeof ints[0], err, errlen) < 0) goto fail;
     if (get_bool(props, "callProcessRecordsEvenForEmptyRecordList", &cfg->call_process_records_even_for_empty,
                  err, errlen) < 0 ||
         get_bool(props, "cleanupLeasesUponShardCompletion", &cfg->cleanup_leases_upon_shard_completion, err,
                  errlen) < 0)
         goto fail;
+
+    if (config_3x(props, cfg, err, errlen) < 0) goto fail;
 
     v = get(props, "kinesinMetricsHost");
     if (v) {

@@ -16,6 +16,35 @@
 
 typedef enum { KCL_POS_LATEST, KCL_POS_TRIM_HORIZON, KCL_POS_AT_TIMESTAMP } kcl_initial_position;
 
+/* clientVersionConfig (Java's CoordinatorConfig.ClientVersionConfig). */
+typedef enum {
+    KCL_CVC_COMPATIBLE_WITH_2X_PHASE1,
+    KCL_CVC_COMPATIBLE_WITH_2X,
+    KCL_CVC_3X,
+} kcl_client_version_config;
+
+/* The KCL 3.x coordination settings (coord3x.c), with the Java defaults of
+ * LeaseManagementConfig.WorkerUtilizationAwareAssignmentConfig, GracefulLeaseHandoffConfig and
+ * the DynamoDB lock leader decider. */
+typedef struct kcl_config3x {
+    kcl_client_version_config client_version_config; /* unset: COMPATIBLE_WITH_2X_PHASE1 (config.c) */
+    int64_t lease_assignment_interval_ms;             /* leaseAssignmentIntervalMillis; 0: 2 x failover */
+    bool graceful_handoff;                            /* isGracefulLeaseHandoffEnabled, true */
+    int64_t graceful_handoff_timeout_ms;              /* gracefulLeaseHandoffTimeoutMillis, 30000 */
+    int64_t metrics_capture_ms;                       /* inMemoryWorkerMetricsCaptureFrequencyMillis, 1000 */
+    int64_t metrics_report_ms;                        /* workerMetricsReporterFreqInMillis, 30000 */
+    int64_t metrics_persisted;                        /* noOfPersistedMetricsPerWorkerMetrics, 10 */
+    bool disable_worker_metrics;                      /* disableWorkerMetrics, false */
+    double max_throughput_per_host_kbps;              /* maxThroughputPerHostKBps, DBL_MAX */
+    int64_t dampening_percentage;                     /* dampeningPercentage, 60 */
+    int64_t rebalance_threshold_percentage;           /* reBalanceThresholdPercentage, 10 */
+    bool allow_throughput_overshoot;                  /* allowThroughputOvershoot, true */
+    int64_t variance_balancing_frequency;             /* varianceBalancingFrequency, 3 */
+    double metrics_ema_alpha;                         /* workerMetricsEMAAlpha, 0.5 */
+    int64_t leader_lease_ms;     /* dynamoDbLockBasedLeaderLeaseDurationInMillis, 120000 */
+    int64_t leader_heartbeat_ms; /* dynamoDbLockBasedLeaderHeartbeatPeriodInMillis, 30000 */
+} kcl_config3x;
+
 typedef struct kcl_config {
     char *executable_name;   /* as given; NULL in process */
     char **argv;             /* executable_name split on runs of spaces, NULL-terminated; NULL in process */
@@ -44,6 +73,7 @@ typedef struct kcl_config {
     char *metrics_level; /* accepted; CloudWatch metrics are not published */
     int64_t metrics_port;   /* kinesinMetricsPort: Prometheus /metrics (kcl/metrics.h); 0 off */
     char *metrics_host;     /* kinesinMetricsHost, default 127.0.0.1 */
+    kcl_config3x v3;        /* KCL 3.x coordination */
 } kcl_config;
 
 /* Fills cfg from props. Returns 0, or KN_EINVALID_ARGUMENT with a message naming the key in err

@@ -8,7 +8,7 @@
  *   FETCH_WAIT --idleTimeBetweenReadsInMillis--> FETCHING --records--> PROCESSING
  *   FETCHING/PROCESSING --no NextShardIterator--> ENDING (child leases, childShardIds)
  *   ENDING --> SHARD_ENDED --status, checkpoint is SHARD_END--> FINISHED (lease held, no child)
- *   any --lease lost / child failed / graceful shutdown--> STOPPING --> freed
+ *   any --lease lost / child failed / graceful shutdown / 3.x hand-off--> STOPPING --> freed
  *
  * Invariants:
  *  1. The child sees exactly initialize, processRecords*, [shutdownRequested], then one of
@@ -21,7 +21,10 @@
  *  4. A failed child costs the lease, not the daemon: the lease is released in the table and
  *     this worker leaves the shard alone for taskBackoffTimeMillis.
  *  5. STOPPING ends the child (terminal message if it was initialized, stdin closed, exit
- *     reaped) before the lease is released; the consumer is freed only with nothing in flight. */
+ *     reaped) before the lease is released; the consumer is freed only with nothing in flight.
+ *  6. A KCL 3.x graceful hand-off (cs->handoff_to, coord3x.c) stops the consumer as a graceful
+ *     shutdown does: shutdownRequested (the processor may checkpoint), leaseLost, then the lease
+ *     is assigned to the new owner instead of released. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +73,7 @@ void consumer_free(kcl_consumer *cs)
     for (size_t i = 0; cs->parent_got && i < cs->lease->nparents; i++) kcl_lease_free(cs->parent_got[i]);
     free(cs->parent_got);
     kcl_lease_free(cs->lease);
+    free(cs->handoff_to);
     cJSON_Delete(cs->child_shards);
     free(cs->iterator);
     free(cs->shard);
@@ -442,6 +446,8 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
                     (long long)(now - w->start_ms), cs->shard, count);
         }
         sent(cs, KCL_ACT_PROCESS_RECORDS, cs->proc->ops->process_records(cs->proc, batch, count, millis_behind));
+        for (size_t i = 0; i < count; i++) cs->bytes_since_renew += (int64_t)batch[i].len; /* throughputKBps */
+        cs->has_tp = true;
         w->metrics.records_processed += count;
         cs->phase = CS_PROCESSING;
     } else {
@@ -626,14 +632,15 @@ static void on_proc(kcl_proc *c, kcl_proc_event ev, const kcl_checkpoint_req *re
 
 static void stop_step(kcl_consumer *cs)
 {
-    if (cs->phase != CS_FINISHED || cs->lost || cs->failed || cs->w->shutting_down) {
+    bool graceful = cs->w->shutting_down || cs->handoff_to;
+    if (cs->phase != CS_FINISHED || cs->lost || cs->failed || graceful) {
         if (cs->phase != CS_STOPPING) cs->phase = CS_STOPPING;
     }
     if (cs->proc) {
         kcl_proc_state st = kcl_proc_get_state(cs->proc);
         if (st != KCL_PROC_READY) return; /* an action in flight, or closing */
         if (cs->initialized && !cs->terminal_sent) {
-            if (cs->w->shutting_down && !cs->shutdown_notified && !cs->lost && !cs->failed) {
+            if (graceful && !cs->shutdown_notified && !cs->lost && !cs->failed) {
                 sent(cs, KCL_ACT_SHUTDOWN_REQUESTED, cs->proc->ops->notify(cs->proc, KCL_ACT_SHUTDOWN_REQUESTED));
                 return;
             }
@@ -651,7 +658,7 @@ static void stop_step(kcl_consumer *cs)
 void consumer_step(kcl_consumer *cs, int64_t now)
 {
     kcl_worker *w = cs->w;
-    if (cs->lost || cs->failed || cs->phase == CS_STOPPING ||
+    if (cs->lost || cs->failed || cs->phase == CS_STOPPING || cs->handoff_to ||
         (w->shutting_down && (cs->phase != CS_FINISHED || !cs->proc))) {
         /* A graceful shutdown lets an initialized child hear shutdownRequested first. */
         stop_step(cs);

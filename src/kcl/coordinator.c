@@ -25,6 +25,7 @@
  *     the consumer, a loss marks it, and the consumer ends its child before it is freed.
  *  3. Lease creation is always conditional (attribute_not_exists), so any number of workers
  *     (Java or C) may run shard syncs at once. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,15 @@
 #include "kcl/leasetable.h"
 #include "kcl/worker.h"
 
-enum { SCAN_FOR_SYNC = 1, SCAN_FOR_TAKE = 2 };
-
 static int64_t renew_interval(const kcl_worker *w)
 {
     int64_t v = w->cfg->failover_time_ms / 3 - 25;
     return v < 50 ? 50 : v;
+}
+
+int64_t coord_renew_interval(const kcl_worker *w)
+{
+    return renew_interval(w);
 }
 
 /* Java runs its taker every (failover + 25) x 2 ms, so a dead worker's leases move only after
@@ -80,9 +84,27 @@ static kcl_consumer *held(kcl_worker *w, const char *shard)
     return NULL;
 }
 
+kcl_consumer *coord_held(kcl_worker *w, const char *shard)
+{
+    return held(w, shard);
+}
+
+kcl_consumer *coord_hold(kcl_worker *w, const kcl_lease *l, int64_t counter, int64_t now)
+{
+    kcl_consumer *cs = consumer_new(w, l, counter, now);
+    cs->next = w->consumers;
+    w->consumers = cs;
+    w->nconsumers++;
+    if (l->has_throughput) { /* the previous owner's rate seeds ours, as DynamoDBLeaseRenewer does */
+        cs->has_tp = true;
+        cs->bytes_since_renew = (int64_t)llround(l->throughput_kbps * 1024);
+    }
+    return cs;
+}
+
 /* ---- table ------------------------------------------------------------------------------ */
 
-static void table_retry(kcl_worker *w, const char *what, const kn_error *err)
+void coord_table_retry(kcl_worker *w, const char *what, const kn_error *err)
 {
     w->table_failures++;
     kn_warn("lease table %s: %s failed (%s: %s); retrying", w->cfg->table_name, what, err->type, err->message);
@@ -102,7 +124,7 @@ static void on_describe(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_er
         return;
     }
     if (err->code) {
-        table_retry(w, "DescribeTable", err);
+        coord_table_retry(w, "DescribeTable", err);
         return;
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(resp, "Table");
@@ -121,7 +143,7 @@ static void on_create_table(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const k
 {
     w->table_request = false;
     if (err->code && err->code != KN_EIN_USE) {
-        table_retry(w, "CreateTable", err);
+        coord_table_retry(w, "CreateTable", err);
         w->table_phase = 0;
         return;
     }
@@ -149,6 +171,7 @@ static void table_tick(kcl_worker *w, int64_t now)
 
 static void start_scan(kcl_worker *w, int purpose, const cJSON *start_key);
 static void take_round(kcl_worker *w, int64_t now);
+static void cleanup_finished(kcl_worker *w);
 static void start_sync_list(kcl_worker *w, const char *next_token);
 
 static void on_scan(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp)
@@ -160,6 +183,7 @@ static void on_scan(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error 
         cJSON_Delete(w->scan_items);
         w->scan_items = NULL;
         if (r->purpose == SCAN_FOR_SYNC) w->syncing = false;
+        if (r->purpose == SCAN_FOR_LAM) c3_on_lam_scan(w, NULL);
         return;
     }
     cJSON *items = cJSON_GetObjectItemCaseSensitive(resp, "Items");
@@ -180,14 +204,16 @@ static void on_scan(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error 
         kcl_lease *l = kcl_lease_from_item(it);
         if (l) v[k++] = l;
     }
-    cJSON_Delete(w->scan_items);
-    w->scan_items = NULL;
     int64_t now = kcl_now();
     kcl_taker_update(&w->taker, v, k, now);
     free(v);
+    if (r->purpose == SCAN_FOR_LAM) c3_on_lam_scan(w, w->scan_items);
+    cJSON_Delete(w->scan_items);
+    w->scan_items = NULL;
+    if (w->v3.active) cleanup_finished(w); /* 3.x has no taker round to do it */
     if (r->purpose == SCAN_FOR_SYNC)
         start_sync_list(w, NULL);
-    else
+    else if (r->purpose == SCAN_FOR_TAKE)
         take_round(w, now);
 }
 
@@ -204,6 +230,13 @@ static void start_scan(kcl_worker *w, int purpose, const cJSON *start_key)
         w->syncing = false;
     }
     kn_buf_free(&b);
+}
+
+bool coord_scan(kcl_worker *w, int purpose)
+{
+    if (w->scanning) return false;
+    start_scan(w, purpose, NULL);
+    return w->scanning;
 }
 
 /* ---- taking ------------------------------------------------------------------------------ */
@@ -232,10 +265,7 @@ static void on_take(kcl_worker *w, kcl_consumer *unused, kcl_req *r, const kn_er
         }
         return;
     }
-    kcl_consumer *cs = consumer_new(w, r->lease, r->counter + 1, r->sent_ms);
-    cs->next = w->consumers;
-    w->consumers = cs;
-    w->nconsumers++;
+    kcl_consumer *cs = coord_hold(w, r->lease, r->counter + 1, r->sent_ms);
     kn_info("lease %s: taken (was %s, counter %lld, checkpoint %s); holding %zu", cs->shard,
             r->lease->owner ? r->lease->owner : "unowned", (long long)(r->counter + 1),
             kcl_esn_str(&r->lease->checkpoint), w->nconsumers);
@@ -345,9 +375,20 @@ static void on_renew_check(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn
     cs->write_inflight = false;
     const cJSON *item = err->code ? NULL : cJSON_GetObjectItemCaseSensitive(resp, "Item");
     kcl_lease *l = item ? kcl_lease_from_item(item) : NULL;
-    if (l && l->owner && strcmp(l->owner, w->cfg->worker_id) == 0 && l->counter == r->counter + 1) {
+    const char *me = w->cfg->worker_id;
+    const char *actual = l ? (l->checkpoint_owner ? l->checkpoint_owner : l->owner) : NULL;
+    if (l && actual && strcmp(actual, me) == 0 && l->counter == r->counter + 1) {
         cs->counter = l->counter;
         cs->stamp_ms = r->sent_ms;
+    } else if (l && !cs->handoff_to && l->counter == r->counter && l->checkpoint_owner && l->owner &&
+               strcmp(l->checkpoint_owner, me) == 0 && strcmp(l->owner, me) != 0) {
+        /* KCL 3.x hand-off (DynamoDBLeaseRefresher#handleGracefulShutdown): keep renewing as the
+         * checkpoint owner while the record processor shuts down, then assign it on. */
+        c3_begin_handoff(w, cs, l->owner);
+        kcl_lease_free(l);
+        consumer_write_slot_free(cs);
+        if (!cs->write_inflight) coord_renew(w, cs);
+        return;
     } else if (!err->code) {
         consumer_lost(cs, l && l->owner ? "renewal failed: another worker holds it" : "renewal failed");
     }
@@ -384,7 +425,17 @@ static void on_renew(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error
 void coord_renew(kcl_worker *w, kcl_consumer *cs)
 {
     kn_buf b = KN_BUF_INIT;
-    kcl_body_renew(&b, w->cfg->table_name, cs->shard, cs->counter);
+    /* LeaseStatsRecorder#getThroughputKBps: the bytes since the last renewal over the renewal
+     * interval, EMA with alpha 0.5 (the first value starts it). */
+    double *tp = NULL;
+    if (cs->has_tp) {
+        double now_kbps = (double)cs->bytes_since_renew / 1024.0 / ((double)renew_interval(w) / 1000.0);
+        cs->tp_kbps = cs->tp_init ? 0.5 * now_kbps + 0.5 * cs->tp_kbps : now_kbps;
+        cs->tp_init = true;
+        cs->bytes_since_renew = 0;
+        tp = &cs->tp_kbps;
+    }
+    kcl_body_renew(&b, w->cfg->table_name, cs->shard, cs->counter, tp, cs->handoff_to == NULL);
     kcl_req *r;
     if (kcl_call(w, w->ddb, "UpdateItem", &b, cs, on_renew, &r) == 0) {
         r->counter = cs->counter;
@@ -406,6 +457,10 @@ static void on_release(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
 
 void coord_release(kcl_worker *w, kcl_consumer *cs)
 {
+    if (cs->handoff_to) {
+        c3_finish_handoff(w, cs);
+        return;
+    }
     kn_buf b = KN_BUF_INIT;
     kcl_body_release(&b, w->cfg->table_name, cs->shard, cs->counter);
     if (kcl_call(w, w->ddb, "UpdateItem", &b, cs, on_release, NULL) == 0)
@@ -656,10 +711,12 @@ void coord_tick(kcl_worker *w, int64_t now)
         table_tick(w, now);
         return;
     }
+    if (!c3_setup_tick(w, now)) return;
     if (now >= w->next_renew_ms) {
         w->next_renew_ms = now + renew_interval(w);
         renew_all(w, now);
     }
+    c3_tick(w, now);
     if (w->shutting_down) return;
     if (!w->syncing && !w->scanning && now >= w->next_sync_ms) {
         w->sync_then_take = !w->first_round_done;
@@ -668,8 +725,8 @@ void coord_tick(kcl_worker *w, int64_t now)
         start_scan(w, SCAN_FOR_SYNC, NULL);
         return;
     }
-    /* The first take round waits for the startup sync. */
-    if (!w->scanning && now >= w->next_take_ms && !(w->syncing && !w->first_round_done)) {
+    /* The first take round waits for the startup sync. KCL 3.x has no taker: the leader assigns. */
+    if (!w->v3.active && !w->scanning && now >= w->next_take_ms && !(w->syncing && !w->first_round_done)) {
         w->next_take_ms = now + take_interval(w);
         start_scan(w, SCAN_FOR_TAKE, NULL);
     }
@@ -678,10 +735,12 @@ void coord_tick(kcl_worker *w, int64_t now)
 int64_t coord_next_deadline(const kcl_worker *w)
 {
     if (w->table_phase != 3) return w->table_request ? INT64_MAX : w->table_next_ms;
-    int64_t d = w->next_renew_ms;
+    if (w->v3.phase != 4) return w->v3.request ? INT64_MAX : w->v3.next_ms;
+    int64_t d = w->next_renew_ms, d3 = c3_next_deadline(w);
+    if (d3 < d) d = d3;
     if (!w->shutting_down) {
         if (!w->syncing && !w->scanning && w->next_sync_ms < d) d = w->next_sync_ms;
-        if (!w->scanning && w->next_take_ms < d) d = w->next_take_ms;
+        if (!w->v3.active && !w->scanning && w->next_take_ms < d) d = w->next_take_ms;
     }
     return d;
 }

@@ -24,6 +24,7 @@ void kcl_lease_free(kcl_lease *l)
     if (!l) return;
     free(l->key);
     free(l->owner);
+    free(l->checkpoint_owner);
     free_strv(l->parents, l->nparents);
     free_strv(l->children, l->nchildren);
     free(l->starting_hash_key);
@@ -37,6 +38,7 @@ kcl_lease *kcl_lease_dup(const kcl_lease *l)
     *o = *l;
     o->key = kn_xstrdup(l->key);
     o->owner = l->owner ? kn_xstrdup(l->owner) : NULL;
+    o->checkpoint_owner = l->checkpoint_owner ? kn_xstrdup(l->checkpoint_owner) : NULL;
     o->parents = dup_strv(l->parents, l->nparents);
     o->children = dup_strv(l->children, l->nchildren);
     o->starting_hash_key = l->starting_hash_key ? kn_xstrdup(l->starting_hash_key) : NULL;
@@ -91,6 +93,12 @@ void kcl_taker_update(kcl_taker *t, kcl_lease **scanned, size_t n, int64_t now_m
             scanned[i]->stamp_ms = now_ms;
         else
             scanned[i]->stamp_ms = 0;
+        kcl_lease *s = scanned[i];
+        if (s->checkpoint_owner) {
+            bool same = old && old->checkpoint_owner && strcmp(old->checkpoint_owner, s->checkpoint_owner) == 0 &&
+                        old->owner && s->owner && strcmp(old->owner, s->owner) == 0;
+            s->handoff_since_ms = same ? old->handoff_since_ms : now_ms;
+        }
     }
     for (size_t i = 0; i < t->n; i++) kcl_lease_free(t->v[i]);
     if (n > t->cap) {

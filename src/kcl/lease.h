@@ -12,6 +12,10 @@
  *     "very old" and available at once) and with the scan time if owned.
  *  3. A lease missing from a scan is forgotten.
  *  4. Rows that are not leases (entityType present and not LEASE) never enter the snapshot.
+ *  5. A lease in a KCL 3.x hand-off (checkpointOwner set) carries `handoff_since_ms`, when this
+ *     worker first saw the hand-off between these two owners (Java's LeaseAssignmentManager
+ *     #updateLeasesLastCounterIncrementNanosAndLeaseShutdownTimeout); the leader leaves it alone
+ *     until that + gracefulLeaseHandoffTimeoutMillis + failoverTimeMillis (assign.h).
  *
  * Taking (Java's DynamoDBLeaseTaker#computeLeasesToTake), decided once per taker round:
  *   available = unowned or expired; counts = leases per owner among the non-available, with
@@ -45,7 +49,11 @@ typedef struct kcl_lease {
     char *ending_hash_key;
     bool has_pending_checkpoint; /* pendingCheckpoint present (a Java prepareCheckpoint) */
     bool in_handoff;             /* checkpointOwner present (KCL 3.x hand-off): never stolen */
+    char *checkpoint_owner;      /* owned: checkpointOwner, the old owner during a hand-off; or NULL */
+    bool has_throughput;         /* throughputKBps present (KCL 3.x renewers write it) */
+    double throughput_kbps;
     int64_t stamp_ms;            /* local bookkeeping, invariant 1 */
+    int64_t handoff_since_ms;    /* local bookkeeping, invariant 5 */
 } kcl_lease;
 
 void kcl_lease_free(kcl_lease *l);

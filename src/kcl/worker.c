@@ -14,8 +14,9 @@
  * Shutdown (a stop request: SIGTERM/SIGINT in kinesin-kcl, kn_consumer_shutdown in the
  * library): no more taking or shard syncs; every consumer sends shutdownRequested (its
  * processor may checkpoint), then leaseLost, closes the processor, and releases the lease in
- * the table so another worker can take it at once. The loop ends when no consumer is left, or
- * at shutdownGraceMillis, when remaining processors are killed. Exit status 0 either way. */
+ * the table so another worker can take it at once; a KCL 3.x leader releases the leader lock.
+ * The loop ends when no consumer and no request is left, or at shutdownGraceMillis, when
+ * remaining processors are killed. Exit status 0 either way. */
 #include "kcl/worker.h"
 
 #include <errno.h>
@@ -70,6 +71,7 @@ int64_t kcl_now(void)
 static void call_done(void *ud, const kn_error *err, cJSON *resp)
 {
     kcl_req *r = ud;
+    r->w->requests--;
     if (r->cs) r->cs->inflight--;
     r->fn(r->w, r->cs, r, err, resp);
     kcl_lease_free(r->lease);
@@ -93,6 +95,7 @@ int kcl_call(kcl_worker *w, kn_client *c, const char *op, const kn_buf *body, kc
         free(r);
         return rc;
     }
+    w->requests++;
     if (cs) cs->inflight++;
     return 0;
 }
@@ -199,6 +202,7 @@ static void begin_shutdown(kcl_worker *w, int64_t now)
     kn_info("shutdown requested: %zu lease(s) to hand back, grace %lld ms", w->nconsumers,
             (long long)w->cfg->shutdown_grace_ms);
     for (kcl_consumer *cs = w->consumers; cs; cs = cs->next) consumer_shutdown(cs);
+    c3_shutdown(w);
 }
 
 static void reap_consumers(kcl_worker *w)
@@ -277,7 +281,7 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
         else if (w.nconsumers) coord_tick(&w, now); /* renewals go on while leases are handed back */
         for (kcl_consumer *cs = w.consumers; cs; cs = cs->next) consumer_step(cs, now);
         reap_consumers(&w);
-        if (w.shutting_down && w.nconsumers == 0) {
+        if (w.shutting_down && w.nconsumers == 0 && w.requests == 0) { /* e.g. the leader lock's release */
             kn_info("shutdown complete");
             if (!w.fatal) status = 0;
             break;
@@ -329,6 +333,7 @@ fail:
         consumer_free(cs);
     }
     kcl_taker_free(&w.taker);
+    c3_free(&w);
     for (size_t i = 0; i < w.nbackoff; i++) free(w.backoff[i].shard);
     free(w.backoff);
     cJSON_Delete(w.scan_items);

@@ -8,6 +8,8 @@
  * Pieces (one file each):
  *   worker.c       the loop, signals, async-call plumbing, graceful shutdown
  *   coordinator.c  the lease table (create, wait ACTIVE), shard sync, the taker and the renewer
+ *   coord3x.c      KCL 3.x: migration state, GSI, worker metrics, leader lock, lease assignment
+ *                  manager (assign.c decides), GSI discovery, graceful hand-off (coordstate.c items)
  *   consumer.c     one shard consumer per held lease, driving its record processor
  *   leasetable.c   items and request bodies; lease.c the taking algorithm; checkpoint.c the
  *                  checkpointer rules; metrics.c the optional Prometheus port (kinesinMetricsPort);
@@ -30,6 +32,7 @@
 #include "base/u128.h"
 #include "kcl/checkpoint.h"
 #include "kcl/config.h"
+#include "kcl/coord3x.h"
 #include "kcl/lease.h"
 #include "kcl/metrics.h"
 #include "kcl/processor.h"
@@ -106,6 +109,13 @@ struct kcl_consumer {
     int parents_left;       /* parent GetItems in flight */
     bool parent_blocked;    /* a parent GetItem failed this round */
     kcl_lease **parent_got; /* nparents: the parent leases read this round (NULL: none) */
+    /* KCL 3.x */
+    char *handoff_to;       /* owned: the new owner while a graceful hand-off of this lease runs */
+    int64_t handoff_deadline_ms; /* then the lease is assigned to handoff_to whatever the child does */
+    bool has_tp;            /* records were delivered: throughputKBps is written on renew */
+    bool tp_init;
+    int64_t bytes_since_renew;
+    double tp_kbps;         /* EMA (alpha 0.5) of KB/s per renewal interval (LeaseStatsRecorder) */
 };
 
 typedef struct kcl_backoff {
@@ -147,7 +157,9 @@ struct kcl_worker {
     int64_t start_ms;
     bool first_records_logged;
     kcl_metrics metrics; /* kinesinMetricsPort (metrics.h) */
+    kcl_v3 v3;           /* KCL 3.x coordination (coord3x.c) */
     int fatal; /* nonzero: stop with this exit status */
+    int requests; /* kcl_call requests in flight: a graceful shutdown ends when none is left */
 };
 
 /* worker.c: sends op with body on client c; fn runs with the response in the loop. cs may be
@@ -177,9 +189,33 @@ bool coord_in_backoff(kcl_worker *w, const char *shard, int64_t now);
  * stream: past its retention period). */
 bool coord_shard_listed(const kcl_worker *w, const char *shard);
 void coord_add_backoff(kcl_worker *w, const char *shard, int64_t until);
-/* Conditional writes on a held lease; each takes the write slot. */
+/* Conditional writes on a held lease; each takes the write slot. coord_release ends a graceful
+ * hand-off (the lease is assigned to cs->handoff_to) or gives the lease up. */
 void coord_renew(kcl_worker *w, kcl_consumer *cs);
 void coord_release(kcl_worker *w, kcl_consumer *cs);
+/* Starts a consumer for a lease this worker now holds with leaseCounter counter. */
+kcl_consumer *coord_hold(kcl_worker *w, const kcl_lease *l, int64_t counter, int64_t now);
+kcl_consumer *coord_held(kcl_worker *w, const char *shard);
+/* A full table Scan; purpose SCAN_FOR_LAM hands the items to c3_on_lam_scan. False if not sent. */
+enum { SCAN_FOR_SYNC = 1, SCAN_FOR_TAKE = 2, SCAN_FOR_LAM = 3 };
+bool coord_scan(kcl_worker *w, int purpose);
+void coord_table_retry(kcl_worker *w, const char *what, const kn_error *err);
+int64_t coord_renew_interval(const kcl_worker *w);
+
+/* coord3x.c. c3_setup_tick runs the 3.x start (migration state, GSI) and returns true once it is
+ * done; c3_tick the rest, every turn after that. */
+bool c3_setup_tick(kcl_worker *w, int64_t now);
+void c3_tick(kcl_worker *w, int64_t now);
+int64_t c3_next_deadline(const kcl_worker *w);
+/* A LAM scan completed (items: every row; NULL when the scan failed). The leases are in w->taker. */
+void c3_on_lam_scan(kcl_worker *w, const cJSON *items);
+/* A renewal found the lease in a hand-off with this worker as checkpoint owner. */
+void c3_begin_handoff(kcl_worker *w, kcl_consumer *cs, const char *new_owner);
+/* Ends a hand-off: assignLease to cs->handoff_to (takes the write slot). */
+void c3_finish_handoff(kcl_worker *w, kcl_consumer *cs);
+/* Shutdown: releases the leader lock (once a heartbeat in flight has answered). */
+void c3_shutdown(kcl_worker *w);
+void c3_free(kcl_worker *w);
 
 /* consumer.c */
 kcl_consumer *consumer_new(kcl_worker *w, const kcl_lease *l, int64_t counter, int64_t now);

@@ -150,7 +150,9 @@ static void measure(kn_server *srv, kn_lease_view *l, int64_t now_ms)
 static void add_lease(kn_lease_list *out, const char *table, const cJSON *item)
 {
     const char *key = attr_s(item, "leaseKey");
+    const char *et = attr_s(item, "entityType");
     if (!key) return;
+    if (et && strcmp(et, "LEASE") != 0) return; /* KCL 3.5 keeps its leader, migration and worker rows here */
     if (out->n == out->cap) {
         out->cap = out->cap ? out->cap * 2 : 32;
         out->v = kn_xrealloc(out->v, out->cap * sizeof *out->v);

@@ -170,7 +170,10 @@ def test():
             d.put_item(TableName="kclapp", Item={
                 "leaseKey": {"S": "shardId-000000000001"}, "checkpoint": {"S": "SHARD_END"},
                 "leaseCounter": {"N": "9"}, "parentShardId": {"SS": ["shardId-000000000000"]},
-                "checkpointSubSequenceNumber": {"N": "0"}})
+                "checkpointSubSequenceNumber": {"N": "0"}, "entityType": {"S": "LEASE"}})
+            # KCL 3.5 rows that are not leases (leases/EntityType.java) are not printed
+            d.put_item(TableName="kclapp", Item={"leaseKey": {"S": "Leader"}, "entityType": {"S": "LEADER"},
+                                                 "ownerName": {"S": "worker-a"}})
             out = ok(ep, "leases", "kclapp").splitlines()
             eq(out[0].split(), ["SHARD", "OWNER", "CHECKPOINT", "COUNTER", "PARENTS"], "header")
             eq([l.split() for l in out[1:]],

@@ -136,6 +136,12 @@ def test():
                                                  "leaseCounter": {"N": "7"}})
             dd.put_item(TableName="app-1", Item={"leaseKey": {"S": "shardId-000000000001"},
                                                  "checkpoint": {"S": "TRIM_HORIZON"}, "leaseCounter": {"N": "1"}})
+            # KCL 3.5 rows that are not leases (leases/EntityType.java) are not shown as leases
+            dd.put_item(TableName="app-1", Item={"leaseKey": {"S": "Leader"}, "entityType": {"S": "LEADER"},
+                                                 "ownerName": {"S": "w1"}, "leaseDuration": {"S": "120000"},
+                                                 "recordVersionNumber": {"S": "r"}})
+            dd.put_item(TableName="app-1", Item={"leaseKey": {"S": "w1"}, "entityType": {"S": "WORKER_METRIC_STATS"},
+                                                 "lut": {"N": "1"}})
             # a table that is not a lease table is not an application
             dd.create_table(TableName="other", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
@@ -146,6 +152,7 @@ def test():
             app = cs["applications"][0]
             eq(app.get("stream"), "d2", "application's stream")
             leases = {x["leaseKey"]: x for x in app["leases"]}
+            eq(sorted(leases), ["shardId-000000000000", "shardId-000000000001"], "lease rows")
             eq(leases["shardId-000000000000"]["lagRecords"], 4, "lag of shard 0 (checkpoint at 2 of 6)")
             eq(leases["shardId-000000000000"]["owner"], "w1", "owner")
             eq(leases["shardId-000000000001"]["lagRecords"], 3, "TRIM_HORIZON lag")

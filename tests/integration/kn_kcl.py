@@ -43,7 +43,10 @@ def plain(item):
     out = {}
     for k, v in item.items():
         (t, x), = v.items()
-        out[k] = int(x) if t == "N" else (sorted(x) if t == "SS" else x)
+        if t == "N":
+            out[k] = int(x) if x.lstrip("-").isdigit() else float(x)  # throughputKBps is fractional
+        else:
+            out[k] = sorted(x) if t == "SS" else x
     return out
 
 

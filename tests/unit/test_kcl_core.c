@@ -363,13 +363,25 @@ static void leasetable_items_and_bodies(void **state)
     cJSON_Delete(item);
 
     kn_buf b = KN_BUF_INIT;
-    kcl_body_renew(&b, "app", l->key, 7);
+    kcl_body_renew(&b, "app", l->key, 7, NULL, false);
     assert_string_equal(kn_buf_cstr(&b), "{\"TableName\":\"app\",\"Key\":{\"leaseKey\":{\"S\":\"shardId-000000000004\"}},"
                                          "\"Expected\":{\"leaseCounter\":{\"Value\":{\"N\":\"7\"}}},"
                                          "\"AttributeUpdates\":{\"leaseCounter\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"8\"}}}}");
+    /* KCL 3.x renewLease (leases/dynamodb/DynamoDBLeaseRefresher.java): throughputKBps rounded to six
+     * decimals, and no renewal of a lease that is in a hand-off this worker does not know of. */
+    kn_buf_reset(&b);
+    double tp = 12.3456789;
+    kcl_body_renew(&b, "app", l->key, 7, &tp, true);
+    assert_string_equal(kn_buf_cstr(&b), "{\"TableName\":\"app\",\"Key\":{\"leaseKey\":{\"S\":\"shardId-000000000004\"}},"
+                                         "\"Expected\":{\"leaseCounter\":{\"Value\":{\"N\":\"7\"}},"
+                                         "\"checkpointOwner\":{\"Exists\":false}},"
+                                         "\"AttributeUpdates\":{\"leaseCounter\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"8\"}},"
+                                         "\"throughputKBps\":{\"Action\":\"PUT\",\"Value\":{\"N\":\"12.345679\"}}}}");
     kn_buf_reset(&b);
     kcl_body_take(&b, "app", l->key, 7, "w2", "w1");
+    /* A take is a fresh assignment: checkpointOwner goes (DynamoDBLeaseSerializer#getDynamoTakeLeaseUpdate). */
     assert_non_null(strstr(kn_buf_cstr(&b), "\"leaseOwner\":{\"Action\":\"PUT\",\"Value\":{\"S\":\"w2\"}},"
+                                             "\"checkpointOwner\":{\"Action\":\"DELETE\"},"
                                              "\"ownerSwitchesSinceCheckpoint\":{\"Action\":\"ADD\",\"Value\":{\"N\":\"1\"}}"));
     kn_buf_reset(&b);
     kcl_body_take(&b, "app", l->key, 7, "w1", "w1");
@@ -387,7 +399,8 @@ static void leasetable_items_and_bodies(void **state)
                         "{\"TableName\":\"app\",\"Item\":{\"leaseKey\":{\"S\":\"shardId-000000000004\"},\"leaseCounter\":{\"N\":\"0\"},"
                         "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"0\"},\"checkpoint\":{\"S\":\"4959\"},"
                         "\"checkpointSubSequenceNumber\":{\"N\":\"3\"},\"parentShardId\":{\"SS\":[\"shardId-000000000001\"]},"
-                        "\"startingHashKey\":{\"S\":\"0\"},\"endingHashKey\":{\"S\":\"85\"}},"
+                        "\"startingHashKey\":{\"S\":\"0\"},\"endingHashKey\":{\"S\":\"85\"},"
+                        "\"entityType\":{\"S\":\"LEASE\"}},"
                         "\"Expected\":{\"leaseKey\":{\"Exists\":false}}}");
     kn_buf_free(&b);
     kcl_lease_free(l);

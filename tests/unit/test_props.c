@@ -247,6 +247,61 @@ static void config_in_process(void **state)
     kn_props_free(&p);
 }
 
+/* The KCL 3.x keys: Java defaults (LeaseManagementConfig.WorkerUtilizationAwareAssignmentConfig,
+ * GracefulLeaseHandoffConfig, the lock leader decider), values in any case for
+ * clientVersionConfig (MultiLangDaemonConfiguration upper-cases it), errors naming the key. */
+static void config_kcl3x(void **state)
+{
+    kcl_config c;
+    char err[512] = "";
+    assert_int_equal(config_of("", &c, err, sizeof err), 0);
+    assert_int_equal(c.v3.client_version_config, KCL_CVC_COMPATIBLE_WITH_2X_PHASE1);
+    assert_int_equal(c.v3.lease_assignment_interval_ms, 0); /* 2 x failoverTimeMillis */
+    assert_true(c.v3.graceful_handoff);
+    assert_int_equal(c.v3.graceful_handoff_timeout_ms, 30000);
+    assert_int_equal(c.v3.metrics_capture_ms, 1000);
+    assert_int_equal(c.v3.metrics_report_ms, 30000);
+    assert_int_equal(c.v3.metrics_persisted, 10);
+    assert_false(c.v3.disable_worker_metrics);
+    assert_int_equal(c.v3.dampening_percentage, 60);
+    assert_int_equal(c.v3.rebalance_threshold_percentage, 10);
+    assert_true(c.v3.allow_throughput_overshoot);
+    assert_int_equal(c.v3.variance_balancing_frequency, 3);
+    assert_true(c.v3.metrics_ema_alpha == 0.5);
+    assert_int_equal(c.v3.leader_lease_ms, 120000);
+    assert_int_equal(c.v3.leader_heartbeat_ms, 30000);
+    kcl_config_free(&c);
+    assert_int_equal(config_of("clientVersionConfig = client_version_config_3x\nleaseAssignmentIntervalMillis = 500\n"
+                               "isGracefulLeaseHandoffEnabled = false\ndampeningPercentage = 80\n"
+                               "maxThroughputPerHostKBps = 1024.5\nworkerMetricsEMAAlpha = 0.2\n"
+                               "migrateAllEntitiesToLeaseTable = true\n",
+                               &c, err, sizeof err),
+                     0);
+    assert_int_equal(c.v3.client_version_config, KCL_CVC_3X);
+    assert_int_equal(c.v3.lease_assignment_interval_ms, 500);
+    assert_false(c.v3.graceful_handoff);
+    assert_int_equal(c.v3.dampening_percentage, 80);
+    assert_true(c.v3.max_throughput_per_host_kbps == 1024.5);
+    assert_true(c.v3.metrics_ema_alpha == 0.2);
+    kcl_config_free(&c);
+    static const struct {
+        const char *extra, *key;
+    } bad[] = {
+        {"clientVersionConfig = CLIENT_VERSION_CONFIG_4X\n", "clientVersionConfig"},
+        {"dampeningPercentage = 0\n", "dampeningPercentage"},
+        {"workerMetricsEMAAlpha = 2\n", "workerMetricsEMAAlpha"},
+        {"maxThroughputPerHostKBps = lots\n", "maxThroughputPerHostKBps"},
+        {"inMemoryWorkerMetricsCaptureFrequencyMillis = 5000\nworkerMetricsReporterFreqInMillis = 1000\n",
+         "inMemoryWorkerMetricsCaptureFrequencyMillis"},
+        {"dynamoDbLockBasedLeaderHeartbeatPeriodInMillis = 120000\n", "dynamoDbLockBasedLeaderHeartbeatPeriodInMillis"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(config_of(bad[i].extra, &c, err, sizeof err), KN_EINVALID_ARGUMENT);
+        if (strncmp(err, bad[i].key, strlen(bad[i].key)) != 0)
+            fail_msg("case %zu: error \"%s\" does not name %s", i, err, bad[i].key);
+    }
+}
+
 static void split_command(void **state)
 {
     char **a = kcl_split_command("python   app.py\t--x  ");
@@ -264,6 +319,7 @@ int main(void)
         cmocka_unit_test(duplicates_last_wins), cmocka_unit_test(config_sample_and_defaults),
         cmocka_unit_test(config_rejects_bad_and_missing), cmocka_unit_test(config_unknown_keys_ignored),
         cmocka_unit_test(config_in_process), cmocka_unit_test(split_command),
+        cmocka_unit_test(config_kcl3x),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
