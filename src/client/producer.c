@@ -113,7 +113,7 @@ struct slab {
 };
 
 /* Partition key -> hash key (MD5), for keys seen lately: two ways per set, the newest first. */
-#define HC_SETS 8192
+#define HC_SETS 16384
 #define HC_KEY 43
 typedef struct hslot {
     kn_u128 hash;
@@ -305,10 +305,13 @@ int kn_producer_new(kn_client *c, const kn_producer_options *o, kn_producer **ou
 
 /* ---- record memory ---- */
 
-static slab *slab_new(size_t size)
+/* malloc'd memory (free() and realloc() take it); from SLAB_HUGE on, aligned to and rounded
+ * up to huge pages, which the system is asked to use. */
+static void *mem_new(size_t size)
 {
     void *m = NULL;
     if (size < SLAB_HUGE) return malloc(size);
+    size = (size + SLAB_HUGE - 1) / SLAB_HUGE * SLAB_HUGE;
     if (posix_memalign(&m, SLAB_HUGE, size) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
     madvise(m, size, MADV_HUGEPAGE); /* advice only: without it, 4 KiB pages */
@@ -348,7 +351,7 @@ static prec *rec_alloc(kn_producer *p, size_t cost, bool *limited)
         if ((s = p->spare_slabs)) {
             p->spare_slabs = s->next_spare;
             p->nspare_slabs--;
-        } else if (!(s = slab_new(p->slab_size))) {
+        } else if (!(s = mem_new(p->slab_size))) {
             return NULL;
         }
         s->used = s->live = 0;
@@ -651,7 +654,11 @@ static batch *batch_new(kn_producer *p)
         p->nspare--;
     } else {
         if (!(b = malloc(sizeof *b + p->o.max_batch_records * sizeof(bentry)))) return NULL;
+        /* room for a full batch in base64 with its JSON, so the body never moves; only what
+         * is written is touched */
+        size_t cap = p->o.max_batch_bytes / 3 * 4 + p->o.max_batch_records * 128 + 4096;
         b->body = (kn_buf)KN_BUF_SOFT_INIT;
+        if ((b->body.data = mem_new(cap))) b->body.cap = cap;
     }
     b->p = p;
     b->head = b->tail = NULL;
