@@ -32,6 +32,7 @@
 #include "kinesin/producer.h"
 
 typedef struct slab slab;
+typedef struct keyent keyent;
 
 typedef struct prec {
     uint64_t id;
@@ -42,6 +43,7 @@ typedef struct prec {
     char *data;
     size_t len, keylen;
     void *ud;
+    keyent *k; /* NULL when unordered */
     kn_u128 hash;
     int attempts;
     int64_t not_before_ms;
@@ -51,15 +53,18 @@ typedef struct prec {
     char mem[];
 } prec;
 
-typedef struct keyent {
-    char *key;
-    int in_flight;
+/* A partition key with records held (unless `unordered`): its records point at it, so walks
+ * and answers never look a key up; it goes with the last of them. */
+struct keyent {
+    kn_u128 hash;   /* its hash key (MD5), computed once */
+    uint32_t h;     /* hash(key), for the table */
+    uint32_t entry; /* in `walk`: 1 + the entry its records went into; 0: skip the key */
+    size_t refs;    /* records held with this key, pending and in flight */
+    int in_flight;  /* of which in flight */
     uint64_t walk;  /* the walk that last met this key */
-    uint32_t entry; /* in that walk: 1 + the entry its records went into; 0: skip the key */
-    struct keyent *next;
-} keyent;
-
-#define NBUCKETS 4096
+    keyent *next;
+    char key[];
+};
 
 /* A shard of the map, with its token buckets and its open entry during a walk. */
 typedef struct pshard {
@@ -132,7 +137,8 @@ struct kn_producer {
     int in_flight;
     uint64_t next_id, walk;
     bool flushing;
-    keyent *keys[NBUCKETS];
+    keyent **keys; /* nbuckets (a power of two, grown with nkeys) */
+    size_t nbuckets, nkeys;
     kn_put_result *results; /* scratch, max_batch_records */
     uint64_t rng;
     /* the shard map */
@@ -164,22 +170,6 @@ static uint32_t hash(const char *s)
     return h;
 }
 
-static keyent *key_get(kn_producer *p, const char *key, bool create)
-{
-    uint32_t b = hash(key) % NBUCKETS;
-    for (keyent *e = p->keys[b]; e; e = e->next)
-        if (strcmp(e->key, key) == 0) return e;
-    if (!create) return NULL;
-    keyent *e = calloc(1, sizeof *e);
-    if (!e || !(e->key = strdup(key))) {
-        free(e);
-        return NULL;
-    }
-    e->next = p->keys[b];
-    p->keys[b] = e;
-    return e;
-}
-
 /* The hash key of a partition key of kl bytes (NUL-terminated), from the cache when it is there. */
 static kn_u128 key_hash(kn_producer *p, const char *key, size_t kl)
 {
@@ -197,18 +187,65 @@ static kn_u128 key_hash(kn_producer *p, const char *key, size_t kl)
     return set[0].hash;
 }
 
-/* Forgets a key nothing is in flight for (keeps the table small). */
-static void key_release(kn_producer *p, keyent *e)
+static size_t keyent_cost(size_t kl)
 {
-    if (--e->in_flight > 0) return;
-    uint32_t b = hash(e->key) % NBUCKETS;
-    for (keyent **pp = &p->keys[b]; *pp; pp = &(*pp)->next)
+    return sizeof(keyent) + kl + 1;
+}
+
+static int keys_grow(kn_producer *p)
+{
+    size_t n = p->nbuckets ? p->nbuckets * 2 : 1024;
+    keyent **t = calloc(n, sizeof *t);
+    if (!t) return KN_ENOMEM;
+    for (size_t i = 0; i < p->nbuckets; i++)
+        for (keyent *e = p->keys[i], *next; e; e = next) {
+            next = e->next;
+            e->next = t[e->h & (n - 1)];
+            t[e->h & (n - 1)] = e;
+        }
+    free(p->keys);
+    p->keys = t;
+    p->nbuckets = n;
+    return 0;
+}
+
+/* The entry of key (kl bytes, NUL-terminated) with one more record counted, created with its
+ * hash key when new; NULL when out of memory. */
+static keyent *key_ref(kn_producer *p, const char *key, size_t kl)
+{
+    if (p->nkeys >= p->nbuckets && keys_grow(p) < 0 && !p->keys) return NULL;
+    uint32_t h = hash(key);
+    keyent **b = &p->keys[h & (p->nbuckets - 1)];
+    for (keyent *e = *b; e; e = e->next)
+        if (e->h == h && strcmp(e->key, key) == 0) {
+            e->refs++;
+            return e;
+        }
+    keyent *e = calloc(1, keyent_cost(kl));
+    if (!e) return NULL;
+    memcpy(e->key, key, kl + 1);
+    e->h = h;
+    e->hash = key_hash(p, key, kl);
+    e->refs = 1;
+    e->next = *b;
+    *b = e;
+    p->nkeys++;
+    p->buffered_bytes += keyent_cost(kl);
+    return e;
+}
+
+/* One record of e fewer: the last one takes e with it. */
+static void key_unref(kn_producer *p, keyent *e)
+{
+    if (--e->refs > 0) return;
+    for (keyent **pp = &p->keys[e->h & (p->nbuckets - 1)]; *pp; pp = &(*pp)->next)
         if (*pp == e) {
             *pp = e->next;
-            free(e->key);
-            free(e);
-            return;
+            break;
         }
+    p->nkeys--;
+    p->buffered_bytes -= keyent_cost(strlen(e->key));
+    free(e);
 }
 
 /* ---- options ---- */
@@ -415,7 +452,8 @@ int kn_producer_put_hashed(kn_producer *p, const char *key, const char *explicit
     if (kl == 0 || kl > 256 || len > (1u << 20) || (data == NULL && len > 0)) return KN_EINVALID_ARGUMENT;
     if (explicit_hash_key && kn_u128_parse(explicit_hash_key, el, &h) < 0) return KN_EINVALID_ARGUMENT;
     size_t cost = sizeof(prec) + kl + 1 + (el ? el + 1 : 0) + len;
-    if (p->outstanding >= p->o.max_buffered || p->buffered_bytes + cost > p->o.max_buffered_bytes)
+    size_t key_cost = p->o.unordered ? 0 : keyent_cost(kl); /* if the key is new */
+    if (p->outstanding >= p->o.max_buffered || p->buffered_bytes + cost + key_cost > p->o.max_buffered_bytes)
         return KN_ELIMIT_EXCEEDED;
     bool limited;
     prec *r = rec_alloc(p, cost, &limited);
@@ -436,7 +474,11 @@ int kn_producer_put_hashed(kn_producer *p, const char *key, const char *explicit
     if (len) memcpy(r->data, data, len);
     r->len = len;
     r->keylen = kl;
-    r->hash = explicit_hash_key ? h : key_hash(p, key, kl);
+    if (!p->o.unordered && !(r->k = key_ref(p, key, kl))) {
+        rec_free(p, r);
+        return KN_ENOMEM;
+    }
+    r->hash = explicit_hash_key ? h : r->k ? r->k->hash : key_hash(p, key, kl);
     r->ud = record_ud;
     r->id = p->next_id++;
     r->put_ms = kn_mono_ms();
@@ -465,6 +507,7 @@ static void deliver(kn_producer *p, prec *r, const kn_put_result *res)
     if (res->code == 0) p->st.records_delivered++;
     else p->st.records_failed++;
     if (p->o.cb) p->o.cb(p->o.ud, r->ud, res);
+    if (r->k) key_unref(p, r->k);
     rec_free(p, r);
 }
 
@@ -705,8 +748,7 @@ static void on_put_records(void *ud, const kn_error *err, cJSON *response)
     for (prec *r = b->head, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
-        keyent *k = p->o.unordered ? NULL : key_get(p, r->key, false);
-        if (k) key_release(p, k);
+        if (r->k) r->k->in_flight--;
         const bentry *e = &b->entries[r->entry];
         kn_put_result *er = &p->results[e->pos];
         if (rc < 0) {
@@ -796,8 +838,7 @@ static void unsend(kn_producer *p, batch *b)
 {
     for (prec *r = b->head, *next; r; r = next) {
         next = r->next;
-        keyent *k = p->o.unordered ? NULL : key_get(p, r->key, false);
-        if (k) key_release(p, k);
+        if (r->k) r->k->in_flight--;
         r->attempts--;
         insert_pending(p, r);
     }
@@ -827,10 +868,9 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
             deliver_error(p, r, KN_ETIMEOUT, "Expired", "the record was not put within RecordTtl");
             continue;
         }
-        keyent *k = NULL;
+        keyent *k = r->k;
         bool joining = false;
-        if (!p->o.unordered) {
-            if (!(k = key_get(p, r->key, true))) return KN_ENOMEM;
+        if (k) {
             if (k->walk == p->walk) {
                 if (!k->entry) continue;
                 joining = true;
@@ -979,22 +1019,6 @@ static int send_ready(kn_producer *p, int64_t *wait)
     return 0;
 }
 
-/* Drops key entries created during walks for keys with nothing in flight. */
-static void sweep_keys(kn_producer *p)
-{
-    for (size_t b = 0; b < NBUCKETS; b++)
-        for (keyent **pp = &p->keys[b]; *pp;) {
-            keyent *e = *pp;
-            if (e->in_flight == 0) {
-                *pp = e->next;
-                free(e->key);
-                free(e);
-            } else {
-                pp = &e->next;
-            }
-        }
-}
-
 int kn_producer_poll(kn_producer *p, int timeout_ms, struct pollfd *extra, unsigned nextra)
 {
     int64_t wait;
@@ -1007,7 +1031,6 @@ int kn_producer_poll(kn_producer *p, int timeout_ms, struct pollfd *extra, unsig
     rc = kn_transport_poll(kn_client_transport(p->c), t, extra, nextra);
     if (rc < 0) return rc;
     int rc2 = send_ready(p, &wait);
-    if (p->in_flight == 0) sweep_keys(p);
     return rc2 < 0 ? rc2 : rc;
 }
 
@@ -1058,14 +1081,13 @@ int kn_producer_close(kn_producer *p, int timeout_ms)
         unlink_pending(p, r);
         rec_free(p, r);
     }
-    sweep_keys(p);
-    for (size_t b = 0; b < NBUCKETS; b++)
+    for (size_t b = 0; b < p->nbuckets; b++) /* the records are gone without their keys' unref */
         while (p->keys[b]) {
             keyent *e = p->keys[b];
             p->keys[b] = e->next;
-            free(e->key);
             free(e);
         }
+    free(p->keys);
     map_free(p->shards, p->nshards);
     kn_kpl_agg_free(&p->nomap.agg);
     while (p->spare) {
