@@ -2,8 +2,9 @@
  *
  * A batch (one PutRecords) is composed by one walk over the pending list. Each entry of the
  * batch is one Kinesis record: a single user record sent plain, or a KPL aggregate of user
- * records predicted to the same shard (client/kpl.c). During a walk each shard has at most one
- * open entry that records can join.
+ * records predicted to the same shard (base/kpl.c). During a walk each shard has at most one
+ * open entry that records can join. An entry is written into the request body when it closes,
+ * so the entries of a body are in the order they closed (bentry.pos maps them to the answer).
  *
  * Invariants:
  * 1. Every record is in exactly one place: the pending list (sorted by id, the order of put)
@@ -13,8 +14,9 @@
  *    a record of the key cannot join that entry, the key is skipped for the rest of the walk.
  *    So the first record of each key always goes first, and a failed record returns to
  *    pending ahead of every later record of its key (ids are kept).
- * 3. outstanding == pending + in flight <= max_buffered, and buffered_bytes (keys + data of
- *    those records) <= max_buffered_bytes.
+ * 3. outstanding == pending + in flight <= max_buffered, and buffered_bytes (all the memory of
+ *    those records: header, key, data, and the key entries of ordered producers) <=
+ *    max_buffered_bytes; so is slab_bytes (the slabs those records are carved from).
  * 4. The shard map holds only open shards, sorted by starting hash key; a record's shard is
  *    looked up at each walk, never kept, so a new map applies to every record not in flight. */
 #include <errno.h>
