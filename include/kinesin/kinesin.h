@@ -48,7 +48,9 @@ typedef struct kn_error {
 /* A short English description of a KN_E* code. */
 const char *kn_strerror(int code);
 
-/* ---- transport: one curl multi handle, shared by any number of clients ---- */
+/* ---- transport: one curl multi handle, shared by any number of clients ----
+ * A transport has at most 32 attempts in flight (and opens at most 32 connections to a host);
+ * further requests wait, in the order they were made, holding only their bodies. */
 
 typedef struct kn_transport kn_transport;
 

@@ -2,8 +2,14 @@
  * and the client's call path: sign, send, classify the answer, retry with backoff, call back.
  *
  * A request (kn_req) is in exactly one place at a time: attached to the multi handle (an
- * attempt in flight), on the transport's `waiting` list (a retry not yet due), or on its
- * `done` list (the outcome is known; the callback runs at the end of the current poll). */
+ * attempt in flight), on the transport's `ready` queue (due, waiting for a free slot), on its
+ * `waiting` list (a retry not yet due), or on its `done` list (the outcome is known; the
+ * callback runs at the end of the current poll).
+ *
+ * At most KN_ACTIVE_MAX attempts are attached at once, the same as the connections curl may
+ * open to a host: a request that could only wait inside curl for a connection would hold an
+ * easy handle and its 16 KiB receive buffer meanwhile (a KCL worker renewing 100 leases at once
+ * held 2 MiB that way), so it waits in `ready`, in order, holding only its body. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,8 +28,13 @@
 
 typedef struct kn_req kn_req;
 
+enum { KN_ACTIVE_MAX = 32 };
+
 struct kn_transport {
     CURLM *multi;
+    unsigned active;  /* attempts attached to multi */
+    kn_req *ready;    /* due attempts waiting for a slot (FIFO via ready_tail) */
+    kn_req **ready_tail;
     kn_req *waiting;  /* retries not yet due */
     kn_req *done;     /* finished, callbacks pending (FIFO via done_tail) */
     kn_req **done_tail;
@@ -59,10 +70,11 @@ struct kn_req {
     kn_call_cb cb;
     void *ud;
     bool give_json;
+    bool attached; /* easy is in the multi handle */
     kn_error err;
     cJSON *json;
     char curl_err[CURL_ERROR_SIZE];
-    kn_req *next;                 /* in waiting or done */
+    kn_req *next;                 /* in ready, waiting or done */
     kn_req *cnext, **cprev;       /* in the client's list */
 };
 
@@ -103,18 +115,27 @@ int kn_transport_new(kn_transport **out)
         free(t);
         return KN_ENOMEM;
     }
-    curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 32L);
+    curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)KN_ACTIVE_MAX);
     t->done_tail = &t->done;
+    t->ready_tail = &t->ready;
     kn_rand_seed(&t->rng, (uint64_t)kn_mono_ms() ^ (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)t);
     *out = t;
     return 0;
 }
 
 
+static void detach(kn_req *r)
+{
+    if (!r->attached) return;
+    curl_multi_remove_handle(r->t->multi, r->easy);
+    r->attached = false;
+    r->t->active--;
+}
+
 static void req_free(kn_req *r)
 {
     if (r->easy) {
-        curl_multi_remove_handle(r->t->multi, r->easy);
+        detach(r);
         curl_easy_cleanup(r->easy);
     }
     curl_slist_free_all(r->headers);
@@ -140,6 +161,7 @@ static void drop_list(kn_req **head)
 void kn_transport_free(kn_transport *t)
 {
     if (!t) return;
+    drop_list(&t->ready);
     drop_list(&t->waiting);
     drop_list(&t->done);
     /* requests still attached to the multi handle belong to clients already freed */
@@ -271,6 +293,8 @@ static int start_attempt(kn_req *r)
     r->attempt++;
     if (curl_multi_add_handle(r->t->multi, r->easy) != CURLM_OK)
         return kn__fail(&r->err, KN_EINTERNAL, 0, NULL, "curl refused the request");
+    r->attached = true;
+    r->t->active++;
     return 0;
 }
 
@@ -397,7 +421,7 @@ static void on_attempt_done(kn_transport *t, CURL *easy, CURLcode res)
 {
     kn_req *r = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-    curl_multi_remove_handle(t->multi, easy);
+    detach(r);
     bool throttled;
     bool retry = classify(r, res, &throttled);
     r->err.retryable = retry;
@@ -418,7 +442,15 @@ static void drain_messages(kn_transport *t)
         if (m->msg == CURLMSG_DONE) on_attempt_done(t, m->easy_handle, m->data.result);
 }
 
-/* Starts due retries. */
+static void make_ready(kn_transport *t, kn_req *r)
+{
+    r->next = NULL;
+    *t->ready_tail = r;
+    t->ready_tail = &r->next;
+}
+
+/* Queues due retries behind the requests already ready, then attaches ready requests, oldest
+ * first, while a slot is free. */
 static void start_due(kn_transport *t)
 {
     int64_t now = kn_mono_ms();
@@ -426,16 +458,22 @@ static void start_due(kn_transport *t)
         kn_req *r = *pp;
         if (r->due_ms <= now) {
             *pp = r->next;
-            if (start_attempt(r) < 0) finish(r);
+            make_ready(t, r);
         } else {
             pp = &r->next;
         }
     }
+    while (t->ready && t->active < KN_ACTIVE_MAX) {
+        kn_req *r = t->ready;
+        if (!(t->ready = r->next)) t->ready_tail = &t->ready;
+        if (start_attempt(r) < 0) finish(r);
+    }
 }
 
-/* Ms until the next retry is due (INT_MAX: none waiting). */
+/* Ms until the next attempt may start (INT_MAX: none waiting). */
 static int next_due(const kn_transport *t)
 {
+    if (t->ready && t->active < KN_ACTIVE_MAX) return 0;
     int64_t now = kn_mono_ms(), next = INT_MAX;
     for (const kn_req *r = t->waiting; r; r = r->next)
         if (r->due_ms - now < next) next = r->due_ms - now;
@@ -541,6 +579,7 @@ static void unlink_from(kn_req **head, kn_req *r)
         if (*pp == r) {
             *pp = r->next;
             if (head == &r->t->done && !*pp) r->t->done_tail = pp;
+            if (head == &r->t->ready && !*pp) r->t->ready_tail = pp;
             return;
         }
 }
@@ -550,6 +589,7 @@ void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud))
     for (kn_req *r = c->reqs, *next; r; r = next) {
         next = r->cnext;
         if (cb && r->cb != cb) continue;
+        unlink_from(&r->t->ready, r);
         unlink_from(&r->t->waiting, r);
         unlink_from(&r->t->done, r);
         r->t->pending--;
@@ -616,6 +656,11 @@ static int call_async(kn_client *c, const char *operation, const char *body, siz
     if (c->reqs) c->reqs->cprev = &r->cnext;
     c->reqs = r;
     r->cprev = &c->reqs;
+    if (c->t->active >= KN_ACTIVE_MAX || c->t->ready) { /* every slot taken: wait in order */
+        make_ready(c->t, r);
+        c->t->pending++;
+        return 0;
+    }
     int rc = start_attempt(r);
     if (rc < 0) {
         if (err) *err = r->err;

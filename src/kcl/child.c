@@ -5,12 +5,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/close_range.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -147,10 +146,22 @@ static int set_nonblock(int fd)
     return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* Moves *fd above 0..2 (keeping close-on-exec), so the spawn's dup2 onto the child's stdio can
+ * never clobber another pipe end (the daemon may run with 0..2 closed). */
+static int above_stdio(int *fd)
+{
+    if (*fd > 2) return 0;
+    int n = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+    if (n < 0) return -1;
+    close(*fd);
+    *fd = n;
+    return 0;
+}
+
 int kcl_child_spawn(char *const argv[], const char *shard_id, int64_t timeout_ms, kcl_child_cb cb, void *ud,
                     kcl_child **out)
 {
-    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1}, st[2] = {-1, -1};
+    int in[2] = {-1, -1}, outp[2] = {-1, -1}, errp[2] = {-1, -1};
     char *prog = NULL;
     pid_t pid = -1;
     kcl_child *c = NULL;
@@ -162,65 +173,43 @@ int kcl_child_spawn(char *const argv[], const char *shard_id, int64_t timeout_ms
         goto fail;
     }
     if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-        pipe2(st, O_CLOEXEC) < 0) {
+        above_stdio(&in[0]) < 0 || above_stdio(&outp[1]) < 0 || above_stdio(&errp[1]) < 0) {
         kn_error("shard %s: pipe2() failed: %s", shard_id, strerror(errno));
         goto fail;
     }
-    struct rlimit rl;
-    int max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ? (int)rl.rlim_cur : 65536;
-    pid = fork();
-    if (pid < 0) {
-        kn_error("shard %s: fork() failed: %s", shard_id, strerror(errno));
+    /* posix_spawn (glibc: clone with CLONE_VM|CLONE_VFORK) rather than fork: no copy of the
+     * daemon's page tables per child, and exec failures come back as its result. The child
+     * gets the pipes as 0..2, nothing else (libraries may hold descriptors without
+     * close-on-exec), its own process group, no blocked signals and default dispositions. */
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    int e = posix_spawn_file_actions_init(&fa);
+    if (e == 0) {
+        if ((e = posix_spawnattr_init(&attr)) == 0) {
+            if (!(e = posix_spawn_file_actions_adddup2(&fa, in[0], 0)) &&
+                !(e = posix_spawn_file_actions_adddup2(&fa, outp[1], 1)) &&
+                !(e = posix_spawn_file_actions_adddup2(&fa, errp[1], 2)) &&
+                !(e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) &&
+                !(e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                          POSIX_SPAWN_SETSIGDEF)) &&
+                !(e = posix_spawnattr_setpgroup(&attr, 0)) && !(e = posix_spawnattr_setsigmask(&attr, &none)) &&
+                !(e = posix_spawnattr_setsigdefault(&attr, &all)))
+                e = posix_spawn(&pid, prog, &fa, &attr, argv, environ);
+            posix_spawnattr_destroy(&attr);
+        }
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    if (e != 0) {
+        pid = -1;
+        kn_error("shard %s: cannot start \"%s\": %s", shard_id, prog, strerror(e));
         goto fail;
     }
-    if (pid == 0) {
-        /* The child: async-signal-safe calls only. Move the pipe ends above 2 first, so
-         * none of them can be clobbered by the dup2 onto 0..2. */
-        int fds[3] = {fcntl(in[0], F_DUPFD_CLOEXEC, 3), fcntl(outp[1], F_DUPFD_CLOEXEC, 3),
-                      fcntl(errp[1], F_DUPFD_CLOEXEC, 3)};
-        int e = 0;
-        setpgid(0, 0);
-        for (int i = 0; i < 3; i++)
-            if (fds[i] < 0 || dup2(fds[i], i) < 0) e = errno ? errno : EBADF;
-        /* Libraries (curl, libkinesin) may hold descriptors without close-on-exec; none of
-         * them may reach the record processor. The exec-status pipe is close-on-exec too. */
-        if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-            for (int fd = 3; fd < max_fd; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (int s = 1; s < NSIG; s++)
-            if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
-        if (!e) {
-            execve(prog, argv, environ);
-            e = errno;
-        }
-        ssize_t w = write(st[1], &e, sizeof e);
-        (void)w;
-        _exit(127);
-    }
-    /* Also from the parent, so the group exists before we might signal it. */
-    setpgid(pid, pid);
     close_fd(&in[0]);
     close_fd(&outp[1]);
     close_fd(&errp[1]);
-    close_fd(&st[1]);
-    int child_errno = 0;
-    ssize_t r;
-    do r = read(st[0], &child_errno, sizeof child_errno);
-    while (r < 0 && errno == EINTR);
-    close_fd(&st[0]);
-    if (r == (ssize_t)sizeof child_errno) {
-        kn_error("shard %s: execve(\"%s\") failed: %s", shard_id, prog, strerror(child_errno));
-        int status;
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        pid = -1;
-        goto fail;
-    }
     if (set_nonblock(in[1]) < 0 || set_nonblock(outp[0]) < 0 || set_nonblock(errp[0]) < 0) {
         kn_error("shard %s: fcntl(O_NONBLOCK) failed: %s", shard_id, strerror(errno));
         goto fail;
@@ -255,8 +244,6 @@ fail:
     close_fd(&outp[1]);
     close_fd(&errp[0]);
     close_fd(&errp[1]);
-    close_fd(&st[0]);
-    close_fd(&st[1]);
     free(prog);
     return KN_EIO;
 }
@@ -414,8 +401,10 @@ static void read_stdout(kcl_child *c)
             kn_buf_reset(&c->obuf);
             c->ooff = 0;
         }
-        char *dst = kn_buf_reserve(&c->obuf, 65536);
-        ssize_t r = read(c->out_fd, dst, 65536);
+        /* Read into the stack, keep only what arrived: a child's buffer stays the size of its
+         * unanswered lines (usually one short status line), not of the read. */
+        char tmp[65536];
+        ssize_t r = read(c->out_fd, tmp, sizeof tmp);
         if (r < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN) return;
@@ -428,7 +417,7 @@ static void read_stdout(kcl_child *c)
             c->dirty = true;
             return;
         }
-        c->obuf.len += (size_t)r;
+        kn_buf_append(&c->obuf, tmp, (size_t)r);
         c->dirty = true;
         if (c->obuf.len - c->ooff > STDOUT_LINE_MAX && !memchr(c->obuf.data + c->ooff, '\n', c->obuf.len - c->ooff)) {
             fail(c, "a line on its stdout is longer than %u bytes", STDOUT_LINE_MAX);

@@ -151,8 +151,10 @@ class KclApp:
         return Worker(self, worker_id, extra, library=True)
 
     def events(self):
+        # Processors append to the file while we read it: a line without its newline is still
+        # being written and is read next time.
         with open(self.out) as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
 
     def processed(self):
         return [e for e in self.events() if e["ev"] == "record"]
