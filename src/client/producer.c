@@ -344,8 +344,8 @@ int kn_producer_new(kn_client *c, const kn_producer_options *o, kn_producer **ou
 
 /* ---- record memory ---- */
 
-/* malloc'd memory (free() and realloc() take it); from SLAB_HUGE on, aligned to and rounded
- * up to huge pages, which the system is asked to use. */
+/* Slab memory (free() takes it); from SLAB_HUGE on, aligned to and rounded up to huge pages,
+ * which the system is asked to use. */
 static void *mem_new(size_t size)
 {
     void *m = NULL;
@@ -700,10 +700,10 @@ static batch *batch_new(kn_producer *p)
     } else {
         if (!(b = malloc(sizeof *b + p->o.max_batch_records * sizeof(bentry)))) return NULL;
         /* room for a full batch in base64 with its JSON, so the body never moves; only what
-         * is written is touched */
+         * is written is touched (4 KiB pages: a body on huge pages would hold 2 MiB each) */
         size_t cap = p->o.max_batch_bytes / 3 * 4 + p->o.max_batch_records * 128 + 4096;
         b->body = (kn_buf)KN_BUF_SOFT_INIT;
-        if ((b->body.data = mem_new(cap))) b->body.cap = cap;
+        if ((b->body.data = malloc(cap))) b->body.cap = cap;
     }
     b->p = p;
     b->head = b->tail = NULL;
