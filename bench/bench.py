@@ -427,7 +427,10 @@ server's client library is measured). Each cell is a {secs}-second run; "records
 acknowledged (puts) or returned (GetRecords). Ratios are kinesind / kinesalite.
 
 kinesind runs with `--fsync always` (every acknowledged record is on disk: fdatasync, group
-committed); kinesalite keeps everything in memory and never syncs.
+committed); kinesalite keeps everything in memory and never syncs. Under `always` a batch of
+requests waits for one `fdatasync` of the shared journal, two batches syncing at once
+(docs/durability.md), so the PutRecord rows depend on the disk's flush latency as much as on
+CPU: on a shared machine, other work's disk traffic slows them most.
 
 - Date: {date}
 - Machine: {cpu}, {ncpu} CPUs, {mem:.0f} GiB RAM, {kernel}; 1-minute load average

@@ -1,5 +1,7 @@
 #include "base/rand.h"
 
+#include <string.h>
+
 void kn_rand_seed(uint64_t *state, uint64_t seed)
 {
     /* splitmix64 finaliser: nearby seeds give unrelated sequences, and never a zero state */
@@ -18,6 +20,18 @@ uint64_t kn_rand64(uint64_t *state)
     x ^= x >> 27;
     *state = x;
     return x * 2685821657736338717ULL;
+}
+
+void kn_rand_fill(uint64_t *state, void *p, size_t n)
+{
+    unsigned char *d = p;
+    while (n) {
+        uint64_t v = kn_rand64(state);
+        size_t k = n < sizeof v ? n : sizeof v;
+        memcpy(d, &v, k);
+        d += k;
+        n -= k;
+    }
 }
 
 double kn_rand01(uint64_t *state)

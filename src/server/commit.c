@@ -7,12 +7,16 @@
  * per log, and writes all the entries to the shared journal with one write() (store/journal.c).
  * Then, by policy:
  *
- *   always    the parked calls join the next sync batch. One batch is in flight at a time: the
- *             durability thread fdatasyncs the journal once (plus its directory when a journal
- *             file is new), reports back through an h2o multithread queue, and the loop marks
- *             the batch's records durable, publishes them and answers the batch's calls. Calls
- *             that arrive meanwhile form the next batch, so under load one sync covers many
- *             requests and many shards, and the event loop never waits on the disk.
+ *   always    the parked calls join the next sync batch. A batch's durability thread
+ *             fdatasyncs the journal once (plus its directory when a journal file is new),
+ *             reports back through an h2o multithread queue, and the loop marks the batch's
+ *             records durable, publishes them and answers the batch's calls. Up to
+ *             KN_JOURNAL_SYNCS (2) batches are in flight, each on its own thread: a new batch's
+ *             sync starts while the previous one runs (the disk works on two flushes at once,
+ *             and the loop's answering of one batch overlaps the other's sync), and they
+ *             complete in the order they began. Calls that arrive while both are in flight form
+ *             the next batch, so under load one sync covers many requests and many shards, and
+ *             the event loop never waits on the disk.
  *   interval  records are published and calls answered after the write; the durability thread
  *             syncs the journal every MS milliseconds.
  *   never     published and answered after the segment write; no journal; syncing is left to
@@ -29,8 +33,10 @@
  * Invariants:
  *  1. A call parked under `always` is resumed only after every log it touched is durable by a
  *     journal sync that began after the call's records were written, or has failed.
- *  2. At most one batch and one checkpoint are in flight; a log is in a checkpoint at most once
- *     (the shard log's own in-flight rule).
+ *  2. At most KN_JOURNAL_SYNCS batches and one checkpoint are in flight; batches complete in
+ *     the order they began (a batch whose sync ended first waits for the older ones), and once
+ *     a batch failed, every later batch fails too (journal invariant 5); a log is in a
+ *     checkpoint at most once (the shard log's own in-flight rule).
  *  3. A journal file is deleted only after a checkpoint that began after the file stopped being
  *     written synced every log written before that; and never again once any log or the
  *     journal has FAILED, by whatever path (`pinned`, kn_shardlog_failures): a failed log's
@@ -40,9 +46,9 @@
  *  5. A failed journal (write or sync) fails every log whose records it was to hold, so their
  *     calls answer InternalFailure; later appends fail at the next flush (sticky).
  *
- * Threads: the event-loop thread owns everything here and in the shard logs; the durability
- * thread only runs the batch's journal sync request, the checkpoint thread only the checkpoint's
- * shard-log sync requests; each reports back through the multithread queue.
+ * Threads: the event-loop thread owns everything here and in the shard logs; a batch's
+ * durability thread only runs that batch's journal sync request, the checkpoint thread only the
+ * checkpoint's shard-log sync requests; each reports back through the multithread queue.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,13 +70,16 @@ typedef struct worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool work, stop, started;
-    void (*job)(kn_commit *k);
+    void (*job)(void *arg);
+    void *arg;
     kn_commit *k;
 } worker;
 
 typedef struct batch {
+    worker w;             /* its durability thread */
     kn_journal_sync *req; /* NULL: nothing to sync */
     int rc;
+    bool synced;          /* the sync ran; the batch completes once the older ones have */
     kn_shardlog_set logs; /* whose flushed records this batch makes durable */
     kn_call *calls;       /* resumed when the batch completes */
 } batch;
@@ -95,12 +104,13 @@ struct kn_commit {
     kn_shardlog_set unsynced; /* written, not yet in a journal sync batch */
     kn_shardlog_set unckpt;   /* written since the last checkpoint began */
     kn_call *head, *tail;     /* calls waiting for the next batch */
-    batch b;
-    bool b_inflight;
+    batch b[KN_JOURNAL_SYNCS]; /* a ring: the batches in flight, oldest at b_head */
+    size_t b_head, b_n;
+    bool sync_failed; /* a batch's sync failed: the later ones fail too (journal invariant 5) */
     checkpoint cp;
     bool cp_inflight;
     bool pinned; /* invariant 3: keep every journal file until restart */
-    worker bw, cw;
+    worker cw;
     h2o_multithread_queue_t *queue;
     h2o_multithread_receiver_t receiver;
 };
@@ -131,7 +141,7 @@ static void *worker_main(void *arg)
         if (w->stop && !w->work) break;
         w->work = false;
         pthread_mutex_unlock(&w->mu);
-        w->job(w->k);
+        w->job(w->arg);
         h2o_multithread_send_message(&w->k->receiver, &w->msg);
         pthread_mutex_lock(&w->mu);
     }
@@ -139,9 +149,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void worker_start(kn_commit *k, worker *w, void (*job)(kn_commit *), const char *what)
+static void worker_start(kn_commit *k, worker *w, void (*job)(void *), void *arg, const char *what)
 {
     w->job = job;
+    w->arg = arg;
     w->k = k;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
@@ -180,13 +191,15 @@ static int journal_sync(kn_journal_sync *req)
     return rc;
 }
 
-static void batch_job(kn_commit *k)
+static void batch_job(void *arg)
 {
-    k->b.rc = journal_sync(k->b.req);
+    batch *b = arg;
+    b->rc = journal_sync(b->req);
 }
 
-static void checkpoint_job(kn_commit *k)
+static void checkpoint_job(void *arg)
 {
+    kn_commit *k = arg;
     for (size_t i = 0; i < k->cp.n; i++) {
         int64_t t0 = kn_metrics_now_ns();
         k->cp.rcs[i] = kn_sync_req_run(k->cp.reqs[i]);
@@ -207,12 +220,14 @@ static void resume_all(kn_call *c)
     }
 }
 
-/* Loop thread: the batch's journal sync is done. */
-static void batch_done(kn_commit *k)
+/* Loop thread: the oldest batch's journal sync is done. */
+static void batch_done(kn_commit *k, batch *b)
 {
-    batch *b = &k->b;
-    if (b->req) kn_journal_sync_end(k->journal, b->req, b->rc);
-    if (b->rc < 0) k->pinned = true;
+    if (b->req)
+        b->rc = kn_journal_sync_end(k->journal, b->req, b->rc);
+    else if (k->sync_failed && b->rc == 0)
+        b->rc = KN_EIO; /* its records were left to the older sync that failed */
+    if (b->rc < 0) k->pinned = k->sync_failed = true;
     for (size_t i = 0; i < b->logs.n; i++) {
         kn_shardlog_journal_end(b->logs.logs[i], b->rc);
         if (k->mode == KN_FSYNC_ALWAYS) kn_shardlog_publish(b->logs.logs[i], true);
@@ -221,15 +236,24 @@ static void batch_done(kn_commit *k)
     b->req = NULL;
     kn_call *calls = b->calls;
     b->calls = NULL;
-    k->b_inflight = false;
+    k->b_head = (k->b_head + 1) % KN_JOURNAL_SYNCS;
+    k->b_n--;
     resume_all(calls);
 }
 
-/* Starts a journal sync batch covering every written log, carrying the waiting calls (always). */
+/* Completes the batches whose sync ran, in the order they began (invariant 1). */
+static void complete_ready(kn_commit *k)
+{
+    while (k->b_n && k->b[k->b_head].synced)
+        batch_done(k, &k->b[k->b_head]);
+}
+
+/* Starts a journal sync batch covering every written log, carrying the waiting calls (always),
+ * unless KN_JOURNAL_SYNCS batches are in flight already. */
 static void dispatch(kn_commit *k)
 {
-    if (k->b_inflight) return;
-    batch *b = &k->b;
+    if (k->b_n == KN_JOURNAL_SYNCS) return;
+    batch *b = &k->b[(k->b_head + k->b_n) % KN_JOURNAL_SYNCS];
     for (size_t i = 0; i < k->unsynced.n; i++)
         kn_shardlog_journal_begin(k->unsynced.logs[i]);
     /* the written logs become the batch's (b->logs is empty between batches) */
@@ -241,16 +265,19 @@ static void dispatch(kn_commit *k)
         b->calls = k->head;
         k->head = k->tail = NULL;
     }
-    k->b_inflight = true;
+    k->b_n++;
+    b->synced = false;
     b->req = kn_journal_sync_begin(k->journal);
     b->rc = kn_journal_failed(k->journal) ? KN_EIO : 0;
-    if (!b->req || !k->bw.started) {
-        /* nothing to sync (or no thread: shutting down): finish on this thread */
+    if (!b->req || !b->w.started) {
+        /* nothing to sync (what there was, an older batch's sync covers) or no thread
+         * (shutting down): finish on this thread */
         if (b->req) b->rc = journal_sync(b->req);
-        batch_done(k);
+        b->synced = true;
+        complete_ready(k);
         return;
     }
-    worker_kick(&k->bw);
+    worker_kick(&b->w);
 }
 
 /* ---- checkpoints ---- */
@@ -300,10 +327,13 @@ static void on_report(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
         h2o_multithread_message_t *m =
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
-        if (m == &k->bw.msg)
-            batch_done(k);
-        else
+        if (m == &k->cw.msg) {
             checkpoint_done(k);
+            continue;
+        }
+        for (size_t i = 0; i < KN_JOURNAL_SYNCS; i++)
+            if (m == &k->b[i].w.msg) k->b[i].synced = true;
+        complete_ready(k);
     }
 }
 
@@ -323,8 +353,9 @@ void kn_commit_init(kn_server *srv, struct st_h2o_evloop_t *loop)
     if (!loop || k->mode == KN_FSYNC_NEVER) return;
     k->queue = h2o_multithread_create_queue(loop);
     h2o_multithread_register_receiver(k->queue, &k->receiver, on_report);
-    worker_start(k, &k->bw, batch_job, "durability");
-    worker_start(k, &k->cw, checkpoint_job, "checkpoint");
+    for (size_t i = 0; i < KN_JOURNAL_SYNCS; i++)
+        worker_start(k, &k->b[i].w, batch_job, &k->b[i], "durability");
+    worker_start(k, &k->cw, checkpoint_job, k, "checkpoint");
 }
 
 void kn_commit_touch(kn_server *srv, kn_call *c, kn_shardlog *log)
@@ -395,7 +426,7 @@ int32_t kn_commit_max_wait_ms(kn_server *srv)
 bool kn_commit_busy(kn_server *srv)
 {
     kn_commit *k = srv->commit;
-    return k->b_inflight || k->cp_inflight || k->head || k->touched.n;
+    return k->b_n || k->cp_inflight || k->head || k->touched.n;
 }
 
 void kn_commit_forget(kn_server *srv, kn_shardlog *log)
@@ -405,16 +436,18 @@ void kn_commit_forget(kn_server *srv, kn_shardlog *log)
     kn_shardlog_set_remove(&k->touched, log);
     kn_shardlog_set_remove(&k->unsynced, log);
     kn_shardlog_set_remove(&k->unckpt, log);
-    kn_shardlog_set_remove(&k->b.logs, log);
+    for (size_t i = 0; i < KN_JOURNAL_SYNCS; i++)
+        kn_shardlog_set_remove(&k->b[i].logs, log);
 }
 
 void kn_commit_free(kn_server *srv)
 {
     kn_commit *k = srv->commit;
     if (!k) return;
-    worker_stop(&k->bw);
+    for (size_t i = 0; i < KN_JOURNAL_SYNCS; i++)
+        worker_stop(&k->b[i].w);
     worker_stop(&k->cw);
-    KN_ASSERT(!k->b_inflight && !k->cp_inflight); /* the loop waits while kn_commit_busy */
+    KN_ASSERT(!k->b_n && !k->cp_inflight); /* the loop waits while kn_commit_busy */
     if (k->queue) {
         h2o_multithread_unregister_receiver(k->queue, &k->receiver);
         h2o_multithread_destroy_queue(k->queue);
@@ -429,7 +462,8 @@ void kn_commit_free(kn_server *srv)
     kn_shardlog_set_free(&k->touched);
     kn_shardlog_set_free(&k->unsynced);
     kn_shardlog_set_free(&k->unckpt);
-    kn_shardlog_set_free(&k->b.logs);
+    for (size_t i = 0; i < KN_JOURNAL_SYNCS; i++)
+        kn_shardlog_set_free(&k->b[i].logs);
     free(k->cp.logs);
     free(k->cp.reqs);
     free(k->cp.rcs);

@@ -28,17 +28,21 @@
  *  1. An entry is written after its frames were written to their segment, so the segment never
  *     runs ahead of what the journal or a checkpoint makes durable: acknowledged means either
  *     the journal entry was synced, or a checkpoint synced the segment.
- *  2. A sync covers every file with unsynced bytes (older ones too, after a roll), and a new
- *     file's directory entry, so "synced" means everything written before the sync began.
+ *  2. A sync covers every file with bytes no earlier sync covers (older ones too, after a
+ *     roll), and a new file's directory entry; up to KN_JOURNAL_SYNCS run at once and they end
+ *     in the order they began, so when one ends well everything written before it began is
+ *     durable (what it left to an older sync, that one made durable first).
  *  3. Files before a checkpoint's mark are deleted only after every shard log written before
  *     the roll has been synced (the caller's promise to kn_journal_release); never while a sync
- *     request names them (the request holds their handles).
+ *     in flight names them (the request holds their handles).
  *  4. Replay is idempotent: a shard log skips frames it already has, so a file that survives
  *     its deletion (power loss during truncation) or a checkpoint that did not finish costs
  *     only time. Replay stops a file at its first entry that does not verify (a torn tail: the
  *     bytes were never synced, so nothing in them was acknowledged) and truncates it there.
  *  5. After a failed write, sync or file creation the journal is FAILED (sticky): nothing more
  *     is added, so nothing more is acknowledged, until a restart recovers from what is on disk.
+ *     After a failed sync, the syncs still in flight end failed too, whatever they return: the
+ *     kernel may have dropped the pages the failed one was writing.
  *  6. A file marked clean (kn_journal_seal, at a clean stop after the last checkpoint) is the
  *     only file and holds no entry: the next start may trust every segment as synced. Any other
  *     state means a crash, and the caller syncs every shard log's tail before taking writes.
@@ -50,7 +54,8 @@
  * States: OPEN --write/sync/roll error--> FAILED --restart (recover)--> OPEN.
  *
  * Threads: everything runs on the event-loop thread except kn_journal_sync_run, which only
- * calls vfs sync on the files named by the request.
+ * calls vfs sync on the files named by the request (two requests may run at once, on two
+ * threads; each only reads its own request).
  */
 #include "store/journal.h"
 
@@ -76,8 +81,9 @@ typedef struct jfile {
     uint64_t num;
     kn_file *f;
     uint64_t size;   /* bytes written */
-    uint64_t synced; /* bytes durable */
-    bool new_entry;  /* directory entry not yet fsynced */
+    uint64_t synced;    /* bytes durable */
+    uint64_t requested; /* bytes a sync begun (in flight or done) covers */
+    bool new_entry;     /* directory entry not yet fsynced */
 } jfile;
 
 struct kn_journal_sync {
@@ -95,10 +101,27 @@ struct kn_journal {
     size_t nfiles, capfiles;
     kn_buf pending; /* entries queued, not yet written */
     bool failed;
-    bool inflight;
+    bool syncs_lost; /* a sync failed: the ones in flight prove nothing either */
     uint64_t release_below; /* files numbered below it may be deleted */
-    kn_journal_sync req;
+    kn_journal_sync reqs[KN_JOURNAL_SYNCS]; /* a ring: the syncs in flight, oldest at req_head */
+    size_t req_head, ninflight;
 };
+
+static kn_journal_sync *inflight_req(kn_journal *j, size_t i)
+{
+    return &j->reqs[(j->req_head + i) % KN_JOURNAL_SYNCS];
+}
+
+/* True when a sync in flight names file num (it holds the file's handle). */
+static bool named_inflight(kn_journal *j, uint64_t num)
+{
+    for (size_t i = 0; i < j->ninflight; i++) {
+        const kn_journal_sync *r = inflight_req(j, i);
+        for (size_t k = 0; k < r->n; k++)
+            if (r->nums[k] == num) return true;
+    }
+    return false;
+}
 
 static char *jpath(const kn_journal *j, uint64_t num)
 {
@@ -115,8 +138,11 @@ static void fail(kn_journal *j, const char *what)
     for (size_t i = 0; i < j->nfiles; i++) {
         jfile *f = &j->files[i];
         uint64_t keep = f->synced;
-        for (size_t k = 0; j->inflight && k < j->req.n; k++)
-            if (j->req.nums[k] == f->num && j->req.sizes[k] > keep) keep = j->req.sizes[k];
+        for (size_t q = 0; !j->syncs_lost && q < j->ninflight; q++) {
+            const kn_journal_sync *r = inflight_req(j, q);
+            for (size_t k = 0; k < r->n; k++)
+                if (r->nums[k] == f->num && r->sizes[k] > keep) keep = r->sizes[k];
+        }
         /* a failed write may have left bytes past f->size */
         int64_t real = j->vfs->ops->size(f->f);
         if (f->size <= keep && real >= 0 && (uint64_t)real <= keep) continue;
@@ -142,13 +168,15 @@ int kn_journal_open(kn_vfs *vfs, const char *dir, kn_journal **out)
 void kn_journal_close(kn_journal *j)
 {
     if (!j) return;
-    KN_ASSERT(!j->inflight);
+    KN_ASSERT(j->ninflight == 0);
     for (size_t i = 0; i < j->nfiles; i++)
         if (j->files[i].f) j->vfs->ops->close(j->files[i].f);
     free(j->files);
-    free(j->req.files);
-    free(j->req.nums);
-    free(j->req.sizes);
+    for (size_t i = 0; i < KN_JOURNAL_SYNCS; i++) {
+        free(j->reqs[i].files);
+        free(j->reqs[i].nums);
+        free(j->reqs[i].sizes);
+    }
     kn_buf_free(&j->pending);
     free(j->dir);
     free(j);
@@ -254,7 +282,7 @@ static int create_file(kn_journal *j, uint64_t num, uint32_t flags)
         j->capfiles = j->capfiles ? j->capfiles * 2 : 8;
         j->files = kn_xrealloc(j->files, j->capfiles * sizeof *j->files);
     }
-    j->files[j->nfiles++] = (jfile){num, f, FILE_HDR, 0, true};
+    j->files[j->nfiles++] = (jfile){num, f, FILE_HDR, 0, 0, true};
     return 0;
 }
 
@@ -290,20 +318,24 @@ static void req_add(kn_journal_sync *r, const jfile *f)
 
 kn_journal_sync *kn_journal_sync_begin(kn_journal *j)
 {
-    if (j->failed || j->inflight) return NULL;
-    kn_journal_sync *r = &j->req;
+    if (j->failed || j->ninflight == KN_JOURNAL_SYNCS) return NULL;
+    kn_journal_sync *r = inflight_req(j, j->ninflight);
     r->vfs = j->vfs;
     r->n = 0;
     r->dir = NULL;
+    /* bytes a sync in flight covers are not synced again: they are durable when it ends, and
+     * this one ends after it (invariant 2) */
     for (size_t i = 0; i < j->nfiles; i++) {
         jfile *f = &j->files[i];
-        if (f->synced < f->size) req_add(r, f);
+        if (f->requested < f->size) req_add(r, f);
         if (f->new_entry) r->dir = j->dir;
     }
     if (r->n == 0 && !r->dir) return NULL;
-    for (size_t i = 0; i < j->nfiles; i++)
+    for (size_t i = 0; i < j->nfiles; i++) {
         j->files[i].new_entry = false;
-    j->inflight = true;
+        if (j->files[i].requested < j->files[i].size) j->files[i].requested = j->files[i].size;
+    }
+    j->ninflight++;
     return r;
 }
 
@@ -319,9 +351,8 @@ int kn_journal_sync_run(kn_journal_sync *r)
 /* Deletes the files a completed checkpoint released, oldest first (invariant 3). */
 static void collect(kn_journal *j)
 {
-    if (j->inflight) return;
     size_t drop = 0;
-    while (drop + 1 < j->nfiles && j->files[drop].num < j->release_below) {
+    while (drop + 1 < j->nfiles && j->files[drop].num < j->release_below && !named_inflight(j, j->files[drop].num)) {
         jfile *f = &j->files[drop];
         j->vfs->ops->close(f->f);
         char *p = jpath(j, f->num);
@@ -335,24 +366,30 @@ static void collect(kn_journal *j)
     }
 }
 
-void kn_journal_sync_end(kn_journal *j, kn_journal_sync *r, int rc)
+int kn_journal_sync_end(kn_journal *j, kn_journal_sync *r, int rc)
 {
-    KN_ASSERT(j->inflight && r == &j->req);
-    j->inflight = false;
+    KN_ASSERT(j->ninflight > 0 && r == inflight_req(j, 0));
+    j->req_head = (j->req_head + 1) % KN_JOURNAL_SYNCS;
+    j->ninflight--;
+    /* after a failed fsync the kernel may have dropped the pages: a later "success" proves
+     * nothing about them (invariant 5) */
+    if (rc == 0 && j->syncs_lost) rc = KN_EIO;
     if (rc < 0) {
+        j->syncs_lost = true;
         fail(j, "sync");
-        return;
+        return rc;
     }
     for (size_t i = 0; i < r->n; i++)
         for (size_t k = 0; k < j->nfiles; k++)
             if (j->files[k].num == r->nums[i] && j->files[k].synced < r->sizes[i])
                 j->files[k].synced = r->sizes[i];
     collect(j);
+    return 0;
 }
 
 bool kn_journal_sync_inflight(const kn_journal *j)
 {
-    return j->inflight;
+    return j->ninflight > 0;
 }
 
 int kn_journal_roll(kn_journal *j, uint64_t *mark)
@@ -368,7 +405,7 @@ int kn_journal_roll(kn_journal *j, uint64_t *mark)
 
 int kn_journal_seal(kn_journal *j)
 {
-    if (j->failed || j->inflight) return KN_EIO;
+    if (j->failed || j->ninflight) return KN_EIO;
     KN_ASSERT(j->nfiles > 0 && j->pending.len == 0);
     uint64_t num = j->files[j->nfiles - 1].num + 1;
     int rc = create_file(j, num, FLAG_CLEAN);

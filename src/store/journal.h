@@ -45,13 +45,15 @@ int kn_journal_write(kn_journal *j);
 bool kn_journal_failed(const kn_journal *j);
 
 /* Syncing what is written, in three steps like the shard log (see shardlog.h): begin names
- * the files with unsynced bytes (and the directory when a file is new) and returns NULL when
- * there is nothing to sync, the journal is FAILED, or a sync is already in flight; run (any
- * thread) fdatasyncs them; end records the result (a failure makes the journal FAILED). When
- * end reports success, every entry written before begin is durable. */
+ * the files with bytes no sync has covered yet (and the directory when a file is new) and
+ * returns NULL when there is nothing to sync, the journal is FAILED, or KN_JOURNAL_SYNCS syncs
+ * are in flight; run (any thread) fdatasyncs them; end records the result and must be called
+ * for the syncs in the order they began. It returns 0 when every entry written before begin
+ * is durable, else a KN_E* (the journal is FAILED; after one failed sync every sync in flight
+ * ends failed too, whatever its own result). */
 kn_journal_sync *kn_journal_sync_begin(kn_journal *j);
 int kn_journal_sync_run(kn_journal_sync *s);
-void kn_journal_sync_end(kn_journal *j, kn_journal_sync *s, int rc);
+int kn_journal_sync_end(kn_journal *j, kn_journal_sync *s, int rc);
 bool kn_journal_sync_inflight(const kn_journal *j);
 
 /* Checkpoints, in two calls: roll starts a new active file and returns in *mark the files a

@@ -141,9 +141,11 @@ struct kn_shardlog {
     int64_t synced_last_ms;
     uint64_t durable; /* offsets below are durable: in a synced journal or segment */
     int64_t durable_last_ms;
-    uint64_t journaling; /* flushed when the journal sync in flight began */
-    int64_t journaling_last_ms;
-    bool journal_inflight; /* between journal_begin and journal_end */
+    struct {
+        uint64_t upto; /* flushed when that journal sync began */
+        int64_t last_ms;
+    } journaling[KN_JOURNAL_SYNCS]; /* the journal syncs in flight that cover this log, oldest first */
+    unsigned njournaling;
     uint64_t journaled;    /* offsets below have a journal entry a sync may yet make durable */
     uint64_t visible;      /* offsets below are readable */
     int64_t visible_last_ms;
@@ -757,33 +759,38 @@ static void raise_durable(kn_shardlog *log, uint64_t upto, int64_t ms)
 
 void kn_shardlog_journal_begin(kn_shardlog *log)
 {
-    log->journaling = log->flushed;
-    log->journaling_last_ms = log->flushed_last_ms;
-    log->journal_inflight = true;
+    KN_ASSERT(log->njournaling < KN_JOURNAL_SYNCS);
+    log->journaling[log->njournaling].upto = log->flushed;
+    log->journaling[log->njournaling].last_ms = log->flushed_last_ms;
+    log->njournaling++;
 }
 
-/* The journal will make no more of this log durable than what a sync in flight covers. */
-static void journal_lost(kn_shardlog *log)
+/* The journal will make no more of this log durable than what the newest sync in flight
+ * covers (or, after a failed sync, than what is published: the later syncs fail too). */
+static void journal_lost(kn_shardlog *log, bool syncs_lost)
 {
-    uint64_t keep = log->journal_inflight ? log->journaling : log->visible;
+    uint64_t keep = log->njournaling && !syncs_lost ? log->journaling[log->njournaling - 1].upto : log->visible;
     if (keep < log->visible) keep = log->visible;
     if (log->journaled > keep) log->journaled = keep;
 }
 
 void kn_shardlog_journal_end(kn_shardlog *log, int rc)
 {
-    log->journal_inflight = false;
+    KN_ASSERT(log->njournaling > 0);
+    uint64_t upto = log->journaling[0].upto;
+    int64_t ms = log->journaling[0].last_ms;
+    memmove(log->journaling, log->journaling + 1, --log->njournaling * sizeof log->journaling[0]);
     if (rc < 0) {
-        journal_lost(log);
+        journal_lost(log, true);
         fail(log, "journal");
     } else {
-        raise_durable(log, log->journaling, log->journaling_last_ms);
+        raise_durable(log, upto, ms);
     }
 }
 
 void kn_shardlog_fail(kn_shardlog *log, const char *what)
 {
-    journal_lost(log);
+    journal_lost(log, false);
     fail(log, what);
 }
 

@@ -50,9 +50,14 @@ int kn_shardlog_append(kn_shardlog *log, int64_t arrival_ms, const char *pk, siz
  * (kn_journal_add). Any failure makes the log FAILED. */
 int kn_shardlog_flush(kn_shardlog *log, kn_journal *j);
 
+/* Journal syncs in flight at once (store/journal.c): a new one may start while the previous
+ * one runs, so the disk works on two flushes at a time. */
+#define KN_JOURNAL_SYNCS 2
+
 /* Durability through the journal: journal_begin notes what is flushed now, just before a
- * journal sync begins; journal_end(rc) records its result: on success those records are
- * durable (publish(true) shows them), on failure the log turns FAILED. */
+ * journal sync begins; journal_end(rc) records the result of the oldest sync begun and not yet
+ * ended (they end in the order they began, at most KN_JOURNAL_SYNCS at a time): on success
+ * those records are durable (publish(true) shows them), on failure the log turns FAILED. */
 void kn_shardlog_journal_begin(kn_shardlog *log);
 void kn_shardlog_journal_end(kn_shardlog *log, int rc);
 /* Makes the log FAILED (sticky) from outside: the journal that was to hold its records failed. */

@@ -11,8 +11,10 @@
 
 #include "base/b64.h"
 #include "base/cbor.h"
+#include "base/clock.h"
 #include "base/crc32c.h"
 #include "base/iterator.h"
+#include "base/rand.h"
 #include "base/seqnum.h"
 #include "base/token.h"
 #include "base/u128.h"
@@ -292,6 +294,47 @@ static void cbor_decodes_what_the_java_sdk_sends(void **state)
     assert_null(kn_cbor_decode(nest, sizeof nest, NULL));
 }
 
+/* A version 4 UUID: 8-4-4-4-12 lowercase hex digits, version nibble 4, variant 10xx. */
+static void assert_uuid4(const char *u)
+{
+    assert_int_equal(strlen(u), 36);
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23)
+            assert_int_equal(u[i], '-');
+        else
+            assert_non_null(strchr("0123456789abcdef", u[i]));
+    }
+    assert_int_equal(u[14], '4');
+    assert_non_null(strchr("89ab", u[19]));
+}
+
+/* Request ids from the seeded generator look like the system RNG's, follow the seed, and do
+ * not repeat. */
+static void uuid4_from_rng(void **state)
+{
+    char a[37], b[37], c[37];
+    kn_uuid4(a);
+    assert_uuid4(a);
+    uint64_t s1, s2;
+    kn_rand_seed(&s1, 42);
+    kn_rand_seed(&s2, 42);
+    kn_uuid4_rng(&s1, b);
+    kn_uuid4_rng(&s2, c);
+    assert_uuid4(b);
+    assert_string_equal(b, c);
+    kn_uuid4_rng(&s1, c);
+    assert_uuid4(c);
+    assert_string_not_equal(b, c);
+    /* fill covers every byte, odd lengths too */
+    unsigned char buf[13];
+    memset(buf, 0, sizeof buf);
+    kn_rand_fill(&s1, buf, sizeof buf);
+    int zeros = 0;
+    for (size_t i = 0; i < sizeof buf; i++)
+        zeros += buf[i] == 0;
+    assert_true(zeros < 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +344,7 @@ int main(void)
         cmocka_unit_test(seqnum_aws_sample),    cmocka_unit_test(seqnum_round_trip_and_order),
         cmocka_unit_test(seqnum_rejects),       cmocka_unit_test(iterator_seal),
         cmocka_unit_test(writer_json_and_cbor), cmocka_unit_test(cbor_decodes_what_the_java_sdk_sends),
+        cmocka_unit_test(uuid4_from_rng),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,33 +302,66 @@ static void store_close(store *st)
     kn_journal_close(st->j);
 }
 
-/* One group commit as server/commit.c runs it: flush the touched logs (segment + journal
- * entry), one journal write, one journal sync, then durable and published; acked[i] (if not
- * NULL) advances for every log that did not fail, as its PutRecords would be answered. */
-static int group_commit(store *st, const bool *touched, uint64_t *acked)
+/* A group commit's batch as server/commit.c runs it, in two halves so that two can overlap
+ * (KN_JOURNAL_SYNCS). Begin: flush the touched logs (segment + journal entry), one journal
+ * write, and the journal sync begun (req NULL: nothing left to sync). */
+typedef struct batch {
+    kn_journal_sync *req;
+    int rc;       /* the journal's failure, else the sync's result once run */
+    int flush_rc; /* a log's flush failed (that log is FAILED; the batch goes on) */
+    bool in[NLOGS]; /* the logs the batch covers: flushed without failing (commit.c's unsynced) */
+} batch;
+
+static void batch_begin(store *st, const bool *touched, batch *b)
 {
-    int rc = 0;
-    for (int i = 0; i < NLOGS; i++)
-        if (touched[i] && kn_shardlog_flush(st->logs[i], st->j) < 0) rc = KN_EIO;
-    if (kn_journal_write(st->j) < 0) {
+    b->rc = b->flush_rc = 0;
+    for (int i = 0; i < NLOGS; i++) {
+        b->in[i] = touched[i] && kn_shardlog_flush(st->logs[i], st->j) == 0;
+        if (touched[i] && !b->in[i]) b->flush_rc = KN_EIO;
+    }
+    if (kn_journal_write(st->j) < 0)
         for (int i = 0; i < NLOGS; i++)
             if (touched[i]) kn_shardlog_fail(st->logs[i], "journal write");
-        return KN_EIO;
-    }
     for (int i = 0; i < NLOGS; i++)
-        kn_shardlog_journal_begin(st->logs[i]);
-    kn_journal_sync *req = kn_journal_sync_begin(st->j);
-    int src = kn_journal_failed(st->j) ? KN_EIO : 0;
-    if (req) {
-        src = kn_journal_sync_run(req);
-        kn_journal_sync_end(st->j, req, src);
-    }
+        if (b->in[i]) kn_shardlog_journal_begin(st->logs[i]);
+    b->req = kn_journal_sync_begin(st->j);
+    if (kn_journal_failed(st->j)) b->rc = KN_EIO;
+}
+
+static void batch_run(batch *b)
+{
+    if (b->req && b->rc == 0) b->rc = kn_journal_sync_run(b->req);
+}
+
+/* End, in the order the batches began: the sync's result recorded, then durable and
+ * published; acked[i] (if not NULL) is what is published, as PutRecords answers success for a
+ * record below it (records.c, committed), failed log or not. older_failed: an older batch
+ * failed (commit.c's sync_failed). Returns the batch's first failure. */
+static int batch_end(store *st, batch *b, uint64_t *acked, bool older_failed)
+{
+    int src = b->rc;
+    if (b->req)
+        src = kn_journal_sync_end(st->j, b->req, b->rc);
+    else if (older_failed && src == 0)
+        src = KN_EIO;
+    b->rc = src;
     for (int i = 0; i < NLOGS; i++) {
-        kn_shardlog_journal_end(st->logs[i], src);
-        kn_shardlog_publish(st->logs[i], true);
-        if (acked && !kn_shardlog_failed(st->logs[i])) acked[i] = kn_shardlog_end_offset(st->logs[i]);
+        if (b->in[i]) {
+            kn_shardlog_journal_end(st->logs[i], src);
+            kn_shardlog_publish(st->logs[i], true);
+        }
+        if (acked) acked[i] = kn_shardlog_end_offset(st->logs[i]);
     }
-    return rc < 0 ? rc : src;
+    return src < 0 ? src : b->flush_rc;
+}
+
+/* One group commit, alone in flight. */
+static int group_commit(store *st, const bool *touched, uint64_t *acked)
+{
+    batch b;
+    batch_begin(st, touched, &b);
+    batch_run(&b);
+    return batch_end(st, &b, acked, false);
 }
 
 /* A checkpoint: roll the journal, sync every log, and (unless told not to) drop the files the
@@ -343,6 +376,28 @@ static int checkpoint(store *st, bool release)
     return rc;
 }
 
+/* Stages batch b's records into its subset of the logs (touched). False if an append failed. */
+static bool stage(store *st, int b, bool *touched)
+{
+    for (int i = 0; i < NLOGS; i++) {
+        touched[i] = (b + i) % 3 != 0;
+        for (int r = 0; touched[i] && r < PER_BATCH; r++) {
+            char pk[64], data[128];
+            uint64_t next = kn_shardlog_next_offset(st->logs[i]), off;
+            int n = make(next, pk, data);
+            if (kn_shardlog_append(st->logs[i], 1000 + b, pk, strlen(pk), data, (size_t)n, &off) < 0)
+                return false;
+        }
+    }
+    return true;
+}
+
+/* How journal_until_fault overlaps its batches: one at a time, or two in flight (the second
+ * written and its sync begun before the first's ends), their syncs run in order or the newer
+ * first. */
+typedef enum { ONE_AT_A_TIME, TWO_IN_ORDER, TWO_NEWER_FIRST } overlap;
+static overlap g_overlap = ONE_AT_A_TIME;
+
 /* Batches over a changing subset of the logs, a checkpoint every few, until the fault hits.
  * acked[i] is what PutRecords would have acknowledged on log i. */
 static void journal_until_fault(store *st, uint64_t *acked, bool *hit, bool release)
@@ -352,19 +407,27 @@ static void journal_until_fault(store *st, uint64_t *acked, bool *hit, bool rele
         acked[i] = kn_shardlog_end_offset(st->logs[i]);
     for (int b = 0; b < BATCHES; b++) {
         bool touched[NLOGS];
-        for (int i = 0; i < NLOGS; i++) {
-            touched[i] = (b + i) % 3 != 0;
-            for (int r = 0; touched[i] && r < PER_BATCH; r++) {
-                char pk[64], data[128];
-                uint64_t next = kn_shardlog_next_offset(st->logs[i]), off;
-                int n = make(next, pk, data);
-                if (kn_shardlog_append(st->logs[i], 1000 + b, pk, strlen(pk), data, (size_t)n, &off) < 0) {
-                    *hit = true;
-                    return;
-                }
-            }
+        if (!stage(st, b, touched)) {
+            *hit = true;
+            return;
         }
-        if (group_commit(st, touched, acked) < 0) {
+        if (g_overlap != ONE_AT_A_TIME && b + 1 < BATCHES && b % CHECKPOINT_EVERY != CHECKPOINT_EVERY - 1) {
+            /* two in flight: the second batch is staged and written while the first syncs */
+            batch one, two;
+            batch_begin(st, touched, &one);
+            bool staged = stage(st, b + 1, touched);
+            batch_begin(st, touched, &two);
+            if (g_overlap == TWO_NEWER_FIRST) batch_run(&two);
+            batch_run(&one);
+            batch_run(&two);
+            int rc1 = batch_end(st, &one, acked, false);
+            int rc2 = batch_end(st, &two, acked, one.rc < 0);
+            if (!staged || rc1 < 0 || rc2 < 0) {
+                *hit = true;
+                return;
+            }
+            b++;
+        } else if (group_commit(st, touched, acked) < 0) {
             *hit = true;
             return;
         }
@@ -455,6 +518,35 @@ static void journal_fail_nth_sync(void **state)
 static void journal_power_loss_after_clean_run(void **state)
 {
     run_journal_fault(POWER_ONLY);
+}
+
+/* The same faults with two batches' journal syncs in flight at once (server/commit.c starts a
+ * batch's sync while the previous one runs), the newer one's sync running first or second: a
+ * failed sync fails the batch in flight behind it too, whatever that one's own result. */
+static void run_overlapped_fault(enum fault kind)
+{
+    for (overlap o = TWO_IN_ORDER; o <= TWO_NEWER_FIRST; o++) {
+        g_overlap = o;
+        sweep(kind, journal_run);
+    }
+    g_overlap = ONE_AT_A_TIME;
+}
+
+static void overlapped_fail_nth_write(void **state)
+{
+    run_overlapped_fault(FAIL_WRITE);
+}
+static void overlapped_short_nth_write(void **state)
+{
+    run_overlapped_fault(SHORT_WRITE);
+}
+static void overlapped_fail_nth_sync(void **state)
+{
+    run_overlapped_fault(FAIL_SYNC);
+}
+static void overlapped_power_loss_after_clean_run(void **state)
+{
+    run_overlapped_fault(POWER_ONLY);
 }
 
 /* The segments were never synced at all: every acknowledged record comes back from the
@@ -734,6 +826,10 @@ int main(void)
         cmocka_unit_test(journal_short_nth_write),
         cmocka_unit_test(journal_fail_nth_sync),
         cmocka_unit_test(journal_power_loss_after_clean_run),
+        cmocka_unit_test(overlapped_fail_nth_write),
+        cmocka_unit_test(overlapped_short_nth_write),
+        cmocka_unit_test(overlapped_fail_nth_sync),
+        cmocka_unit_test(overlapped_power_loss_after_clean_run),
         cmocka_unit_test(journal_alone_recovers_everything),
         cmocka_unit_test(power_loss_during_journal_truncation),
         cmocka_unit_test(torn_journal_tail_is_truncated),
