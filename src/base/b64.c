@@ -1,7 +1,9 @@
 #include "base/b64.h"
 
-#include <openssl/evp.h>
+#include <stdint.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 /* 0..63 for the alphabet, 64 for '=', 255 for anything else */
 static const unsigned char table[256] = {
@@ -48,29 +50,108 @@ kn_b64_status kn_b64_check(const char *src, size_t len, size_t *decoded_len, cha
     return KN_B64_OK;
 }
 
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* pairs[v]: the two symbols of the 12 bits v, in memory order (so memcpy writes them). */
+#define SYM(i) ((i) < 26 ? 'A' + (i) : (i) < 52 ? 'a' + (i) - 26 : (i) < 62 ? '0' + (i) - 52 : (i) == 62 ? '+' : '/')
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define PAIR(i) (uint16_t)(SYM((i) >> 6) << 8 | SYM((i) & 63))
+#else
+#define PAIR(i) (uint16_t)(SYM((i) >> 6) | SYM((i) & 63) << 8)
+#endif
+#define P4(i) PAIR(i), PAIR((i) + 1), PAIR((i) + 2), PAIR((i) + 3)
+#define P16(i) P4(i), P4((i) + 4), P4((i) + 8), P4((i) + 12)
+#define P64(i) P16(i), P16((i) + 16), P16((i) + 32), P16((i) + 48)
+#define P256(i) P64(i), P64((i) + 64), P64((i) + 128), P64((i) + 192)
+#define P1024(i) P256(i), P256((i) + 256), P256((i) + 512), P256((i) + 768)
+static const uint16_t pairs[4096] = {P1024(0), P1024(1024), P1024(2048), P1024(3072)};
+#undef P1024
+#undef P256
+#undef P64
+#undef P16
+#undef P4
+#undef PAIR
+#undef SYM
+
+/* Whole 3-byte groups of s[0..n) (n a multiple of 3) to dst; returns the bytes written.
+ * Six bytes at a time from one 8-byte load while 8 bytes can be read, two symbols per lookup. */
+static size_t encode_groups(char *dst, const unsigned char *s, size_t n)
+{
+    char *d = dst;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 6) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+#if __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
+        v = __builtin_bswap64(v);
+#endif
+        memcpy(d, &pairs[v >> 52], 2);
+        memcpy(d + 2, &pairs[v >> 40 & 4095], 2);
+        memcpy(d + 4, &pairs[v >> 28 & 4095], 2);
+        memcpy(d + 6, &pairs[v >> 16 & 4095], 2);
+        d += 8;
+    }
+    for (; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        memcpy(d, &pairs[v >> 12], 2);
+        memcpy(d + 2, &pairs[v & 4095], 2);
+        d += 4;
+    }
+    return (size_t)(d - dst);
+}
+
+/* The last 1 or 2 bytes, padded. */
+static size_t encode_tail(char *d, const unsigned char *s, size_t n)
+{
+    uint32_t v = (uint32_t)s[0] << 16 | (n > 1 ? (uint32_t)s[1] << 8 : 0);
+    d[0] = alphabet[v >> 18];
+    d[1] = alphabet[v >> 12 & 63];
+    d[2] = n > 1 ? alphabet[v >> 6 & 63] : '=';
+    d[3] = '=';
+    return 4;
+}
+
 size_t kn_b64_encode_to(char *dst, const void *data, size_t len)
 {
-    /* EVP_EncodeBlock NUL-terminates; encode whole 3-byte groups in place and the tail apart. */
     size_t whole = len / 3 * 3;
-    size_t n = 0;
-    if (whole) {
-        n = (size_t)EVP_EncodeBlock((unsigned char *)dst, data, (int)whole);
-    }
-    if (len > whole) {
-        unsigned char tmp[5];
-        EVP_EncodeBlock(tmp, (const unsigned char *)data + whole, (int)(len - whole));
-        memcpy(dst + n, tmp, 4);
-        n += 4;
-    }
+    size_t n = encode_groups(dst, data, whole);
+    if (len > whole) n += encode_tail(dst + n, (const unsigned char *)data + whole, len - whole);
     return n;
 }
 
 void kn_b64_encode(kn_buf *out, const void *data, size_t len)
 {
-    /* reserve one extra byte for the NUL EVP_EncodeBlock writes */
-    char *dst = kn_buf_reserve(out, kn_b64_encoded_len(len) + 1);
+    char *dst = kn_buf_reserve(out, kn_b64_encoded_len(len));
     if (!dst) return;
     out->len += kn_b64_encode_to(dst, data, len);
+}
+
+void kn_b64_encode_parts(kn_buf *out, const void *const *parts, const size_t *lens, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) total += lens[i];
+    char *d = kn_buf_reserve(out, kn_b64_encoded_len(total));
+    if (!d) return;
+    char *start = d;
+    unsigned char carry[3];
+    size_t nc = 0; /* bytes of an unfinished group carried from the parts before */
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *s = parts[i];
+        size_t left = lens[i];
+        while (nc && nc < 3 && left) {
+            carry[nc++] = *s++;
+            left--;
+        }
+        if (nc == 3) {
+            d += encode_groups(d, carry, 3);
+            nc = 0;
+        }
+        size_t whole = left / 3 * 3;
+        d += encode_groups(d, s, whole);
+        for (size_t k = whole; k < left; k++) carry[nc++] = s[k];
+    }
+    if (nc) d += encode_tail(d, carry, nc);
+    out->len += (size_t)(d - start);
 }
 
 size_t kn_b64_decode_valid(const char *src, size_t len, unsigned char *dst)

@@ -24,8 +24,11 @@ static inline size_t kn_b64_decoded_max(size_t n)
 
 /* Appends the encoding of data to out. */
 void kn_b64_encode(kn_buf *out, const void *data, size_t len);
-/* Writes the encoding to dst, which must hold kn_b64_encoded_len(len) + 1 bytes (a NUL may be
- * written after the encoding); returns the encoded length. */
+/* Appends the encoding of the concatenation of parts[0..n) (lens[i] bytes each) to out, as one
+ * base64 text: no part is copied into a joined buffer first. */
+void kn_b64_encode_parts(kn_buf *out, const void *const *parts, const size_t *lens, size_t n);
+/* Writes the encoding to dst, which must hold kn_b64_encoded_len(len) bytes; returns the
+ * encoded length. */
 size_t kn_b64_encode_to(char *dst, const void *data, size_t len);
 /* Checks that src is canonical padded base64 without decoding it; sets *decoded_len (if not
  * NULL) to the decoded size, and *bad (if not NULL) on KN_B64_BAD_CHAR. */

@@ -121,10 +121,16 @@ static int parse_record(span in, raw_record *r)
     return rc < 0 || !r->has_pk || !r->has_data ? -1 : 0;
 }
 
-static bool md5_of(const void *p, size_t n, unsigned char out[16])
+/* The MD5 of the concatenation of parts[0..n). */
+static bool md5_of(const void *const *parts, const size_t *lens, int n, unsigned char out[16])
 {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned len = 0;
-    return EVP_Digest(p, n, out, &len, EVP_md5(), NULL) && len == 16;
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+    for (int i = 0; ok && i < n; i++) ok = EVP_DigestUpdate(ctx, parts[i], lens[i]);
+    ok = ok && EVP_DigestFinal_ex(ctx, out, &len) && len == 16;
+    EVP_MD_CTX_free(ctx);
+    return ok;
 }
 
 bool kn_kpl_is_aggregated(const void *data, size_t len)
@@ -145,7 +151,8 @@ kn_kpl_status kn_kpl_deaggregate(const void *data, size_t len, kn_u128 lo, kn_u1
     const unsigned char *body = d + 4;
     size_t body_len = len - KN_KPL_OVERHEAD;
     unsigned char md5[16];
-    if (!md5_of(body, body_len, md5) || memcmp(md5, body + body_len, 16) != 0) goto done;
+    const void *whole = body;
+    if (!md5_of(&whole, &body_len, 1, md5) || memcmp(md5, body + body_len, 16) != 0) goto done;
 
     pb b = {body, body + body_len};
     uint32_t num;
@@ -328,24 +335,32 @@ int kn_kpl_agg_add(kn_kpl_agg *a, const char *key, size_t key_len, const char *e
     return 0;
 }
 
+int kn_kpl_agg_parts(kn_kpl_agg *a, unsigned char md5[16], const void *parts[KN_KPL_PARTS],
+                     size_t lens[KN_KPL_PARTS])
+{
+    if (a->failed) return KN_ENOMEM;
+    const kn_buf *tables[] = {&a->keys, &a->ehks, &a->recs};
+    parts[0] = KN_KPL_MAGIC;
+    lens[0] = 4;
+    for (int i = 0; i < 3; i++) {
+        parts[i + 1] = tables[i]->data ? tables[i]->data : ""; /* an empty table has no memory */
+        lens[i + 1] = tables[i]->len;
+    }
+    parts[4] = md5;
+    lens[4] = 16;
+    return md5_of(parts + 1, lens + 1, 3, md5) ? 0 : KN_ENOMEM;
+}
+
 void kn_kpl_agg_finish(kn_kpl_agg *a, kn_buf *out)
 {
-    if (a->failed) {
-        out->failed = true;
-        return;
-    }
-    size_t start = out->len;
-    kn_buf_append(out, KN_KPL_MAGIC, 4);
-    const kn_buf *parts[] = {&a->keys, &a->ehks, &a->recs};
-    for (int i = 0; i < 3; i++)
-        if (parts[i]->len) kn_buf_append(out, parts[i]->data, parts[i]->len); /* an empty table has no memory */
     unsigned char md5[16];
-    if (out->failed) return;
-    if (!md5_of(out->data + start + 4, out->len - start - 4, md5)) {
+    const void *parts[KN_KPL_PARTS];
+    size_t lens[KN_KPL_PARTS];
+    if (kn_kpl_agg_parts(a, md5, parts, lens) < 0) {
         out->failed = true;
         return;
     }
-    kn_buf_append(out, md5, 16);
+    for (int i = 0; i < KN_KPL_PARTS; i++) kn_buf_append(out, parts[i], lens[i]);
 }
 
 void kn_kpl_agg_reset(kn_kpl_agg *a)

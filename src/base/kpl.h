@@ -72,6 +72,13 @@ size_t kn_kpl_agg_size_with(const kn_kpl_agg *a, size_t key_len, size_t ehk_len,
 size_t kn_kpl_agg_size(const kn_kpl_agg *a);
 /* Adds a record; ehk (decimal explicit hash key) may be NULL. KN_ENOMEM on allocation failure. */
 int kn_kpl_agg_add(kn_kpl_agg *a, const char *key, size_t key_len, const char *ehk, const void *data, size_t len);
+/* The aggregated record as KN_KPL_PARTS pieces to be written one after the other (magic, the
+ * three tables, the MD5, which is computed into md5[]): so it can be encoded into a request
+ * without being joined first. The pieces point into a and md5, valid until a changes.
+ * KN_ENOMEM when an add failed or the digest could not be computed. */
+#define KN_KPL_PARTS 5
+int kn_kpl_agg_parts(kn_kpl_agg *a, unsigned char md5[16], const void *parts[KN_KPL_PARTS],
+                     size_t lens[KN_KPL_PARTS]);
 /* Appends the whole aggregated record to out (a soft buffer: check out->failed). */
 void kn_kpl_agg_finish(kn_kpl_agg *a, kn_buf *out);
 /* Forgets the content, keeps the memory. */

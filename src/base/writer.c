@@ -246,15 +246,22 @@ void kn_w_time_ms(kn_writer *w, int64_t ms)
     }
 }
 
-void kn_w_blob(kn_writer *w, const void *data, size_t len)
+void kn_w_blob_parts(kn_writer *w, const void *const *parts, const size_t *lens, size_t n)
 {
     if (w->enc == KN_ENC_CBOR) {
-        cbor_head(w->out, 2, len);
-        kn_buf_append(w->out, data, len);
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) total += lens[i];
+        cbor_head(w->out, 2, total);
+        for (size_t i = 0; i < n; i++) kn_buf_append(w->out, parts[i], lens[i]);
         return;
     }
     element(w);
     kn_buf_putc(w->out, '"');
-    kn_b64_encode(w->out, data, len);
+    kn_b64_encode_parts(w->out, parts, lens, n);
     kn_buf_putc(w->out, '"');
+}
+
+void kn_w_blob(kn_writer *w, const void *data, size_t len)
+{
+    kn_w_blob_parts(w, &data, &len, 1);
 }

@@ -40,6 +40,8 @@ void kn_w_null(kn_writer *w);
 void kn_w_time_ms(kn_writer *w, int64_t ms);
 /* A blob (JSON: standard base64). */
 void kn_w_blob(kn_writer *w, const void *data, size_t len);
+/* One blob made of parts[0..n) (lens[i] bytes each) written one after the other. */
+void kn_w_blob_parts(kn_writer *w, const void *const *parts, const size_t *lens, size_t n);
 
 /* Convenience: key + value. */
 static inline void kn_w_kstr(kn_writer *w, const char *k, const char *v)

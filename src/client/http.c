@@ -58,6 +58,7 @@ struct kn_req {
     char op[64];
     char *body;
     size_t len;
+    bool borrowed; /* body belongs to the caller (kn__client_call_async_borrowed) */
     CURL *easy;
     struct curl_slist *headers;
     kn_buf resp;
@@ -140,7 +141,7 @@ static void req_free(kn_req *r)
     curl_slist_free_all(r->headers);
     kn_buf_free(&r->resp);
     cJSON_Delete(r->json);
-    free(r->body);
+    if (!r->borrowed) free(r->body);
     if (r->cprev) {
         *r->cprev = r->cnext;
         if (r->cnext) r->cnext->cprev = r->cprev;
@@ -592,8 +593,9 @@ void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud))
         unlink_from(&r->t->waiting, r);
         unlink_from(&r->t->done, r);
         r->t->pending--;
-        if (drop) drop(r->ud);
-        req_free(r);
+        void *ud = r->ud;
+        req_free(r); /* first: ud may own the body curl points at */
+        if (drop) drop(ud);
     }
     kn_req **pp = &c->t->done; /* re-find the tail after unlinking */
     while (*pp) pp = &(*pp)->next;
@@ -625,17 +627,23 @@ kn_transport *kn_client_transport(kn_client *c)
     return c->t;
 }
 
+/* borrow: send body where it is (the caller keeps it unchanged until the callback or a
+ * cancel) instead of a copy. */
 static int call_async(kn_client *c, const char *operation, const char *body, size_t len, kn_call_cb cb, void *ud,
-                      bool give_json, kn_error *err)
+                      bool give_json, bool borrow, kn_error *err)
 {
     if (strlen(operation) >= 64) return kn__fail(err, KN_EINVALID_ARGUMENT, 0, NULL, "operation name too long");
     kn_req *r = calloc(1, sizeof *r);
-    if (!r || !(r->body = malloc(len + 1))) {
+    if (r && borrow) {
+        r->body = (char *)body;
+        r->borrowed = true;
+    } else if (r && (r->body = malloc(len + 1))) {
+        memcpy(r->body, body, len);
+        r->body[len] = '\0';
+    } else {
         free(r);
         return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
     }
-    memcpy(r->body, body, len);
-    r->body[len] = '\0';
     r->len = len;
     r->c = c;
     r->t = c->t;
@@ -666,7 +674,13 @@ static int call_async(kn_client *c, const char *operation, const char *body, siz
 int kn_client_call_async(kn_client *c, const char *operation, const char *body, size_t len, kn_call_cb cb,
                          void *ud)
 {
-    return call_async(c, operation, body, len, cb, ud, false, NULL);
+    return call_async(c, operation, body, len, cb, ud, false, false, NULL);
+}
+
+int kn__client_call_async_borrowed(kn_client *c, const char *operation, const char *body, size_t len, kn_call_cb cb,
+                                   void *ud)
+{
+    return call_async(c, operation, body, len, cb, ud, false, true, NULL);
 }
 
 struct blocking {
@@ -691,7 +705,7 @@ int kn_client_call(kn_client *c, const char *operation, const char *body, size_t
     if (!err) err = &local;
     memset(err, 0, sizeof *err);
     if (response) *response = NULL;
-    int rc = call_async(c, operation, body, len, on_blocking_done, &b, true, err);
+    int rc = call_async(c, operation, body, len, on_blocking_done, &b, true, false, err);
     if (rc < 0) return rc;
     while (!b.done) {
         rc = kn_transport_poll(c->t, -1, NULL, 0);

@@ -263,22 +263,40 @@ int kn_kinesis_put_record(kn_client *c, const char *stream, const char *partitio
     return rc;
 }
 
+void kn_kinesis_put_records_begin(kn_writer *w, kn_buf *body, const char *stream)
+{
+    begin(w, body, stream);
+    kn_w_key(w, "Records");
+    kn_w_arr_begin(w);
+}
+
+void kn_kinesis_put_records_entry(kn_writer *w, const char *partition_key, const char *explicit_hash_key,
+                                  const void *const *parts, const size_t *lens, size_t nparts)
+{
+    kn_w_obj_begin(w);
+    kn_w_key(w, "Data");
+    kn_w_blob_parts(w, parts, lens, nparts);
+    kn_w_kstr(w, "PartitionKey", partition_key);
+    if (explicit_hash_key) kn_w_kstr(w, "ExplicitHashKey", explicit_hash_key);
+    kn_w_obj_end(w);
+}
+
+void kn_kinesis_put_records_end(kn_writer *w)
+{
+    kn_w_arr_end(w);
+    kn_w_obj_end(w);
+}
+
 void kn_kinesis_put_records_body(kn_buf *body, const char *stream, const kn_put_entry *entries, size_t n)
 {
     kn_writer w;
-    begin(&w, body, stream);
-    kn_w_key(&w, "Records");
-    kn_w_arr_begin(&w);
+    kn_kinesis_put_records_begin(&w, body, stream);
     for (size_t i = 0; i < n; i++) {
-        kn_w_obj_begin(&w);
-        kn_w_key(&w, "Data");
-        kn_w_blob(&w, entries[i].data, entries[i].len);
-        kn_w_kstr(&w, "PartitionKey", entries[i].partition_key);
-        if (entries[i].explicit_hash_key) kn_w_kstr(&w, "ExplicitHashKey", entries[i].explicit_hash_key);
-        kn_w_obj_end(&w);
+        const void *data = entries[i].data;
+        kn_kinesis_put_records_entry(&w, entries[i].partition_key, entries[i].explicit_hash_key, &data,
+                                     &entries[i].len, 1);
     }
-    kn_w_arr_end(&w);
-    kn_w_obj_end(&w);
+    kn_kinesis_put_records_end(&w);
 }
 
 int kn_kinesis_put_records_parse(const cJSON *response, size_t n, kn_put_result *results, int *failed)

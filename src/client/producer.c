@@ -2,8 +2,9 @@
  *
  * A batch (one PutRecords) is composed by one walk over the pending list. Each entry of the
  * batch is one Kinesis record: a single user record sent plain, or a KPL aggregate of user
- * records predicted to the same shard (client/kpl.c). During a walk each shard has at most one
- * open entry that records can join.
+ * records predicted to the same shard (base/kpl.c). During a walk each shard has at most one
+ * open entry that records can join. An entry is written into the request body when it closes,
+ * so the entries of a body are in the order they closed (bentry.pos maps them to the answer).
  *
  * Invariants:
  * 1. Every record is in exactly one place: the pending list (sorted by id, the order of put)
@@ -13,8 +14,9 @@
  *    a record of the key cannot join that entry, the key is skipped for the rest of the walk.
  *    So the first record of each key always goes first, and a failed record returns to
  *    pending ahead of every later record of its key (ids are kept).
- * 3. outstanding == pending + in flight <= max_buffered, and buffered_bytes (keys + data of
- *    those records) <= max_buffered_bytes.
+ * 3. outstanding == pending + in flight <= max_buffered, and buffered_bytes (all the memory of
+ *    those records: header, key, data, and the key entries of ordered producers) <=
+ *    max_buffered_bytes; so is slab_bytes (the slabs those records are carved from).
  * 4. The shard map holds only open shards, sorted by starting hash key; a record's shard is
  *    looked up at each walk, never kept, so a new map applies to every record not in flight. */
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "base/clock.h"
 #include "base/rand.h"
@@ -30,14 +33,19 @@
 #include "base/kpl.h"
 #include "kinesin/producer.h"
 
+typedef struct slab slab;
+typedef struct keyent keyent;
+
 typedef struct prec {
     uint64_t id;
+    slab *slab;  /* where its memory is; NULL: its own allocation */
     size_t cost; /* what it counts against max_buffered_bytes: all its memory */
     char *key;   /* these three point into mem[] */
     char *ehk;   /* NULL or decimal */
     char *data;
     size_t len, keylen;
     void *ud;
+    keyent *k; /* NULL when unordered */
     kn_u128 hash;
     int attempts;
     int64_t not_before_ms;
@@ -47,15 +55,18 @@ typedef struct prec {
     char mem[];
 } prec;
 
-typedef struct keyent {
-    char *key;
-    int in_flight;
+/* A partition key with records held (unless `unordered`): its records point at it, so walks
+ * and answers never look a key up; it goes with the last of them. */
+struct keyent {
+    kn_u128 hash;   /* its hash key (MD5), computed once */
+    uint32_t h;     /* hash(key), for the table */
+    uint32_t entry; /* in `walk`: 1 + the entry its records went into; 0: skip the key */
+    size_t refs;    /* records held with this key, pending and in flight */
+    int in_flight;  /* of which in flight */
     uint64_t walk;  /* the walk that last met this key */
-    uint32_t entry; /* in that walk: 1 + the entry its records went into; 0: skip the key */
-    struct keyent *next;
-} keyent;
-
-#define NBUCKETS 4096
+    keyent *next;
+    char key[];
+};
 
 /* A shard of the map, with its token buckets and its open entry during a walk. */
 typedef struct pshard {
@@ -73,16 +84,50 @@ typedef struct bentry {
     char predicted[32];
     prec *first;
     uint32_t n;
+    uint32_t pos; /* once written: its place in the request (entries are written as they close) */
     size_t bytes; /* the size counted against max_batch_bytes */
-    kn_buf agg;   /* the encoded aggregate, when n > 1 */
 } bentry;
 
+/* A PutRecords. Its body is written while it is composed: an entry goes in when it closes, so
+ * an aggregate is encoded straight from its shard's tables, never joined first. Batches are
+ * kept for reuse (p->spare), body memory included. */
 typedef struct batch {
     kn_producer *p;
     prec *head, *tail; /* its records, linked through next */
-    size_t nentries;
+    size_t nentries;   /* entries opened */
+    uint32_t nwritten; /* entries written into body */
+    bool failed;       /* an entry could not be encoded */
+    kn_buf body;       /* sent borrowed: unchanged until the answer */
+    kn_writer w;
+    struct batch *next_spare;
     bentry entries[];
 } batch;
+
+/* Records are carved from slabs, one after the other, instead of one malloc each; a slab goes
+ * when its last record does. The slabs' memory counts against max_buffered_bytes as a whole, so
+ * a few records held long (retries) that keep slabs alive stop puts instead of growing RSS.
+ * A slab is an eighth of the buffer or less: 2 MiB (aligned, a transparent huge page where the
+ * system allows: a buffer filled 4 KiB page by page spends much of its time in page faults),
+ * else 64 KiB; a buffer too small for that has one allocation per record. */
+#define SLAB_HUGE (2u << 20)
+#define SLAB_SMALL (64u << 10)
+#define SLAB_SPARE 2
+struct slab {
+    size_t used; /* bytes carved from mem */
+    size_t live; /* records still in it */
+    slab *next_spare;
+    max_align_t mem[];
+};
+
+/* Partition key -> hash key (MD5), for keys seen lately: two ways per set, the newest first. */
+#define HC_SETS 16384
+#define HC_KEY 43
+typedef struct hslot {
+    kn_u128 hash;
+    uint32_t tag;
+    uint8_t len; /* 0: empty */
+    char key[HC_KEY];
+} hslot;
 
 struct kn_producer {
     kn_client *c;
@@ -94,7 +139,8 @@ struct kn_producer {
     int in_flight;
     uint64_t next_id, walk;
     bool flushing;
-    keyent *keys[NBUCKETS];
+    keyent **keys; /* nbuckets (a power of two, grown with nkeys) */
+    size_t nbuckets, nkeys;
     kn_put_result *results; /* scratch, max_batch_records */
     uint64_t rng;
     /* the shard map */
@@ -108,6 +154,14 @@ struct kn_producer {
     bool stalled, walked_all;
     int64_t stalled_until;
     pshard nomap;        /* the stand-in shard for records sent without a map */
+    batch *spare;        /* batches to reuse, at most max_in_flight */
+    int nspare;
+    hslot *hcache;       /* HC_SETS * 2, allocated at the first put; NULL: hash every key */
+    size_t slab_size;    /* 0: no slabs */
+    slab *cur;           /* the slab records are carved from now */
+    slab *spare_slabs;
+    int nspare_slabs;
+    size_t slab_bytes;   /* slab_size per slab holding records (spares not counted) */
     kn_producer_stats st;
 };
 
@@ -118,34 +172,82 @@ static uint32_t hash(const char *s)
     return h;
 }
 
-static keyent *key_get(kn_producer *p, const char *key, bool create)
+/* The hash key of a partition key of kl bytes (NUL-terminated), from the cache when it is there. */
+static kn_u128 key_hash(kn_producer *p, const char *key, size_t kl)
 {
-    uint32_t b = hash(key) % NBUCKETS;
-    for (keyent *e = p->keys[b]; e; e = e->next)
-        if (strcmp(e->key, key) == 0) return e;
-    if (!create) return NULL;
-    keyent *e = calloc(1, sizeof *e);
-    if (!e || !(e->key = strdup(key))) {
-        free(e);
-        return NULL;
-    }
-    e->next = p->keys[b];
-    p->keys[b] = e;
+    if (!p->hcache && !(p->hcache = calloc(HC_SETS * 2, sizeof *p->hcache))) return kn_hash_key(key, kl);
+    if (kl > HC_KEY) return kn_hash_key(key, kl);
+    uint32_t tag = hash(key);
+    hslot *set = &p->hcache[(tag % HC_SETS) * 2];
+    for (int w = 0; w < 2; w++)
+        if (set[w].tag == tag && set[w].len == kl && memcmp(set[w].key, key, kl) == 0) return set[w].hash;
+    set[1] = set[0];
+    set[0].hash = kn_hash_key(key, kl);
+    set[0].tag = tag;
+    set[0].len = (uint8_t)kl;
+    memcpy(set[0].key, key, kl);
+    return set[0].hash;
+}
+
+static size_t keyent_cost(size_t kl)
+{
+    return sizeof(keyent) + kl + 1;
+}
+
+static int keys_grow(kn_producer *p)
+{
+    size_t n = p->nbuckets ? p->nbuckets * 2 : 1024;
+    keyent **t = calloc(n, sizeof *t);
+    if (!t) return KN_ENOMEM;
+    for (size_t i = 0; i < p->nbuckets; i++)
+        for (keyent *e = p->keys[i], *next; e; e = next) {
+            next = e->next;
+            e->next = t[e->h & (n - 1)];
+            t[e->h & (n - 1)] = e;
+        }
+    free(p->keys);
+    p->keys = t;
+    p->nbuckets = n;
+    return 0;
+}
+
+/* The entry of key (kl bytes, NUL-terminated) with one more record counted, created with its
+ * hash key when new; NULL when out of memory. */
+static keyent *key_ref(kn_producer *p, const char *key, size_t kl)
+{
+    if (p->nkeys >= p->nbuckets && keys_grow(p) < 0 && !p->keys) return NULL;
+    uint32_t h = hash(key);
+    keyent **b = &p->keys[h & (p->nbuckets - 1)];
+    for (keyent *e = *b; e; e = e->next)
+        if (e->h == h && strcmp(e->key, key) == 0) {
+            e->refs++;
+            return e;
+        }
+    keyent *e = calloc(1, keyent_cost(kl));
+    if (!e) return NULL;
+    memcpy(e->key, key, kl + 1);
+    e->h = h;
+    e->hash = key_hash(p, key, kl);
+    e->refs = 1;
+    e->next = *b;
+    *b = e;
+    p->nkeys++;
+    p->buffered_bytes += keyent_cost(kl);
     return e;
 }
 
-/* Forgets a key nothing is in flight for (keeps the table small). */
-static void key_release(kn_producer *p, keyent *e)
+/* One record of e fewer: the last one takes e with it. */
+static void key_unref(kn_producer *p, keyent *e)
 {
-    if (--e->in_flight > 0) return;
-    uint32_t b = hash(e->key) % NBUCKETS;
-    for (keyent **pp = &p->keys[b]; *pp; pp = &(*pp)->next)
+    if (--e->refs > 0) return;
+    for (keyent **pp = &p->keys[e->h & (p->nbuckets - 1)]; *pp; pp = &(*pp)->next)
         if (*pp == e) {
             *pp = e->next;
-            free(e->key);
-            free(e);
-            return;
+            break;
         }
+    p->nkeys--;
+    p->buffered_bytes -= keyent_cost(strlen(e->key));
+    free(e);
 }
 
 /* ---- options ---- */
@@ -223,6 +325,9 @@ int kn_producer_new(kn_client *c, const kn_producer_options *o, kn_producer **ou
     if (!p->o.aggregation_max_count) p->o.aggregation_max_count = 4294967295u;
     if (!p->o.aggregation_max_size) p->o.aggregation_max_size = 51200;
     if (p->o.rate_limit <= 0) p->o.rate_limit = 150;
+    p->slab_size = p->o.max_buffered_bytes / 8 >= SLAB_HUGE    ? SLAB_HUGE
+                   : p->o.max_buffered_bytes / 8 >= SLAB_SMALL ? SLAB_SMALL
+                                                               : 0;
     p->stream = strdup(o->stream);
     p->results = calloc(p->o.max_batch_records, sizeof *p->results);
     kn_rand_seed(&p->rng, (uint64_t)kn_mono_ms());
@@ -235,6 +340,82 @@ int kn_producer_new(kn_client *c, const kn_producer_options *o, kn_producer **ou
     }
     *out = p;
     return 0;
+}
+
+/* ---- record memory ---- */
+
+/* Slab memory (free() takes it); from SLAB_HUGE on, aligned to and rounded up to huge pages,
+ * which the system is asked to use. */
+static void *mem_new(size_t size)
+{
+    void *m = NULL;
+    if (size < SLAB_HUGE) return malloc(size);
+    size = (size + SLAB_HUGE - 1) / SLAB_HUGE * SLAB_HUGE;
+    if (posix_memalign(&m, SLAB_HUGE, size) != 0) return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(m, size, MADV_HUGEPAGE); /* advice only: without it, 4 KiB pages */
+#endif
+    return m;
+}
+
+static void slab_release(kn_producer *p, slab *s)
+{
+    p->slab_bytes -= p->slab_size;
+    if (p->nspare_slabs < SLAB_SPARE) {
+        s->next_spare = p->spare_slabs;
+        p->spare_slabs = s;
+        p->nspare_slabs++;
+    } else {
+        free(s);
+    }
+}
+
+/* Memory for a record of `cost` bytes (aligned), or NULL: *limited says whether it is the
+ * buffer's bound (a new slab would pass max_buffered_bytes) rather than malloc that failed. */
+static prec *rec_alloc(kn_producer *p, size_t cost, bool *limited)
+{
+    *limited = false;
+    if (cost > p->slab_size / 8) { /* large records (and every record without slabs) */
+        prec *r = malloc(cost);
+        if (r) r->slab = NULL;
+        return r;
+    }
+    cost = (cost + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    slab *s = p->cur;
+    if (!s || p->slab_size - offsetof(slab, mem) - s->used < cost) {
+        if (p->slab_bytes + p->slab_size > p->o.max_buffered_bytes) {
+            *limited = true;
+            return NULL;
+        }
+        if ((s = p->spare_slabs)) {
+            p->spare_slabs = s->next_spare;
+            p->nspare_slabs--;
+        } else if (!(s = mem_new(p->slab_size))) {
+            return NULL;
+        }
+        s->used = s->live = 0;
+        p->slab_bytes += p->slab_size;
+        if (p->cur && p->cur->live == 0) slab_release(p, p->cur);
+        p->cur = s;
+    }
+    prec *r = (prec *)((char *)s->mem + s->used);
+    s->used += cost;
+    s->live++;
+    r->slab = s;
+    return r;
+}
+
+static void rec_free(kn_producer *p, prec *r)
+{
+    slab *s = r->slab;
+    if (!s) {
+        free(r);
+        return;
+    }
+    if (--s->live == 0) {
+        if (s == p->cur) s->used = 0; /* empty: carve it again from the start */
+        else slab_release(p, s);
+    }
 }
 
 /* ---- the pending list ---- */
@@ -273,11 +454,15 @@ int kn_producer_put_hashed(kn_producer *p, const char *key, const char *explicit
     if (kl == 0 || kl > 256 || len > (1u << 20) || (data == NULL && len > 0)) return KN_EINVALID_ARGUMENT;
     if (explicit_hash_key && kn_u128_parse(explicit_hash_key, el, &h) < 0) return KN_EINVALID_ARGUMENT;
     size_t cost = sizeof(prec) + kl + 1 + (el ? el + 1 : 0) + len;
-    if (p->outstanding >= p->o.max_buffered || p->buffered_bytes + cost > p->o.max_buffered_bytes)
+    size_t key_cost = p->o.unordered ? 0 : keyent_cost(kl); /* if the key is new */
+    if (p->outstanding >= p->o.max_buffered || p->buffered_bytes + cost + key_cost > p->o.max_buffered_bytes)
         return KN_ELIMIT_EXCEEDED;
-    prec *r = malloc(cost);
-    if (!r) return KN_ENOMEM;
+    bool limited;
+    prec *r = rec_alloc(p, cost, &limited);
+    if (!r) return limited ? KN_ELIMIT_EXCEEDED : KN_ENOMEM;
+    slab *in = r->slab;
     memset(r, 0, sizeof *r);
+    r->slab = in;
     r->cost = cost;
     r->key = r->mem;
     memcpy(r->key, key, kl + 1);
@@ -291,7 +476,11 @@ int kn_producer_put_hashed(kn_producer *p, const char *key, const char *explicit
     if (len) memcpy(r->data, data, len);
     r->len = len;
     r->keylen = kl;
-    r->hash = explicit_hash_key ? h : kn_hash_key(key, kl);
+    if (!p->o.unordered && !(r->k = key_ref(p, key, kl))) {
+        rec_free(p, r);
+        return KN_ENOMEM;
+    }
+    r->hash = explicit_hash_key ? h : r->k ? r->k->hash : key_hash(p, key, kl);
     r->ud = record_ud;
     r->id = p->next_id++;
     r->put_ms = kn_mono_ms();
@@ -320,7 +509,8 @@ static void deliver(kn_producer *p, prec *r, const kn_put_result *res)
     if (res->code == 0) p->st.records_delivered++;
     else p->st.records_failed++;
     if (p->o.cb) p->o.cb(p->o.ud, r->ud, res);
-    free(r);
+    if (r->k) key_unref(p, r->k);
+    rec_free(p, r);
 }
 
 static void deliver_error(kn_producer *p, prec *r, int code, const char *type, const char *message)
@@ -500,9 +690,42 @@ static int64_t throttled_for(kn_producer *p, pshard *s, int64_t now)
 
 /* ---- composing and sending ---- */
 
+/* A batch to compose, reused when one is spare; NULL when out of memory. */
+static batch *batch_new(kn_producer *p)
+{
+    batch *b = p->spare;
+    if (b) {
+        p->spare = b->next_spare;
+        p->nspare--;
+    } else {
+        if (!(b = malloc(sizeof *b + p->o.max_batch_records * sizeof(bentry)))) return NULL;
+        /* room for a full batch in base64 with its JSON, so the body never moves; only what
+         * is written is touched (4 KiB pages: a body on huge pages would hold 2 MiB each) */
+        size_t cap = p->o.max_batch_bytes / 3 * 4 + p->o.max_batch_records * 128 + 4096;
+        b->body = (kn_buf)KN_BUF_SOFT_INIT;
+        if ((b->body.data = malloc(cap))) b->body.cap = cap;
+    }
+    b->p = p;
+    b->head = b->tail = NULL;
+    b->nentries = 0;
+    b->nwritten = 0;
+    b->failed = false;
+    kn_buf_reset(&b->body);
+    b->body.failed = false;
+    kn_kinesis_put_records_begin(&b->w, &b->body, p->stream);
+    return b;
+}
+
 static void batch_free(batch *b)
 {
-    for (size_t i = 0; i < b->nentries; i++) kn_buf_free(&b->entries[i].agg);
+    kn_producer *p = b->p;
+    if (p->nspare < p->o.max_in_flight && !b->body.failed) {
+        b->next_spare = p->spare;
+        p->spare = b;
+        p->nspare++;
+        return;
+    }
+    kn_buf_free(&b->body);
     free(b);
 }
 
@@ -518,7 +741,8 @@ static void on_put_records(void *ud, const kn_error *err, cJSON *response)
         rc = KN_EBAD_RESPONSE;
     for (size_t i = 0; rc == 0 && i < b->nentries; i++) {
         bentry *e = &b->entries[i];
-        if (p->results[i].code == 0 && e->predicted[0] && strcmp(e->predicted, p->results[i].shard_id) != 0) {
+        const kn_put_result *res = &p->results[e->pos];
+        if (res->code == 0 && e->predicted[0] && strcmp(e->predicted, res->shard_id) != 0) {
             p->map_stale = true;
             if (e->n > 1) p->st.wrong_shard++;
         }
@@ -526,9 +750,9 @@ static void on_put_records(void *ud, const kn_error *err, cJSON *response)
     for (prec *r = b->head, *next; r; r = next) {
         next = r->next;
         r->next = NULL;
-        keyent *k = p->o.unordered ? NULL : key_get(p, r->key, false);
-        if (k) key_release(p, k);
+        if (r->k) r->k->in_flight--;
         const bentry *e = &b->entries[r->entry];
+        kn_put_result *er = &p->results[e->pos];
         if (rc < 0) {
             kn_put_result res = {.code = rc};
             kn__copy(res.error_code, sizeof res.error_code, err->code ? err->type : kn_err_type(rc));
@@ -536,17 +760,17 @@ static void on_put_records(void *ud, const kn_error *err, cJSON *response)
                      err->code ? err->message : "PutRecords answer has the wrong number of results");
             /* a stream not found may be one still being created: retried, like transient errors */
             failed(p, r, &res, rc == KN_EBAD_RESPONSE || rc == KN_ENOT_FOUND || err->retryable);
-        } else if (p->results[r->entry].code < 0) {
-            failed(p, r, &p->results[r->entry], true); /* per-record: throttled or InternalFailure */
-        } else if (e->n > 1 && strcmp(e->predicted, p->results[r->entry].shard_id) != 0) {
+        } else if (er->code < 0) {
+            failed(p, r, er, true); /* per-record: throttled or InternalFailure */
+        } else if (e->n > 1 && strcmp(e->predicted, er->shard_id) != 0) {
             kn_put_result res = {.code = KN_EAWS};
             kn__copy(res.error_code, sizeof res.error_code, "WrongShard");
             snprintf(res.error_message, sizeof res.error_message,
                      "the aggregate predicted for %s landed on %s (the stream was resharded)", e->predicted,
-                     p->results[r->entry].shard_id);
+                     er->shard_id);
             failed(p, r, &res, true); /* the map is refreshed; the retry goes to the right shard */
         } else {
-            kn_put_result res = p->results[r->entry];
+            kn_put_result res = *er;
             res.subsequence_number = e->n > 1 ? r->subseq : 0;
             res.aggregated = e->n > 1;
             res.attempts = r->attempts;
@@ -561,7 +785,7 @@ static void drop_batch(void *ud)
     batch *b = ud;
     for (prec *r = b->head, *next; r; r = next) {
         next = r->next;
-        free(r);
+        rec_free(b->p, r);
     }
     batch_free(b);
 }
@@ -584,15 +808,30 @@ static bool due(kn_producer *p, int64_t now, int64_t *wait)
     return false;
 }
 
+/* Writes a finished entry into the body: a single record plain, an aggregate from agg. */
+static void write_entry(batch *b, bentry *e, kn_kpl_agg *agg)
+{
+    unsigned char md5[16];
+    const void *parts[KN_KPL_PARTS] = {e->first->data};
+    size_t lens[KN_KPL_PARTS] = {e->first->len};
+    size_t nparts = 1;
+    if (e->n > 1) {
+        if (kn_kpl_agg_parts(agg, md5, parts, lens) < 0) {
+            b->failed = true;
+            return;
+        }
+        nparts = KN_KPL_PARTS;
+    }
+    e->pos = b->nwritten++;
+    kn_kinesis_put_records_entry(&b->w, e->first->key, e->first->ehk, parts, lens, nparts);
+}
+
 /* Closes an open entry: an aggregate is encoded, a single record stays plain. */
-static void close_entry(kn_producer *p, batch *b, pshard *s)
+static void close_entry(batch *b, pshard *s)
 {
     bentry *e = &b->entries[s->open - 1];
     s->open = 0;
-    if (e->n > 1) {
-        e->agg = (kn_buf)KN_BUF_SOFT_INIT;
-        kn_kpl_agg_finish(&s->agg, &e->agg);
-    }
+    write_entry(b, e, &s->agg);
     kn_kpl_agg_reset(&s->agg);
 }
 
@@ -601,8 +840,7 @@ static void unsend(kn_producer *p, batch *b)
 {
     for (prec *r = b->head, *next; r; r = next) {
         next = r->next;
-        keyent *k = p->o.unordered ? NULL : key_get(p, r->key, false);
-        if (k) key_release(p, k);
+        if (r->k) r->k->in_flight--;
         r->attempts--;
         insert_pending(p, r);
     }
@@ -632,10 +870,9 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
             deliver_error(p, r, KN_ETIMEOUT, "Expired", "the record was not put within RecordTtl");
             continue;
         }
-        keyent *k = NULL;
+        keyent *k = r->k;
         bool joining = false;
-        if (!p->o.unordered) {
-            if (!(k = key_get(p, r->key, true))) return KN_ENOMEM;
+        if (k) {
             if (k->walk == p->walk) {
                 if (!k->entry) continue;
                 joining = true;
@@ -678,7 +915,7 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
                 r->entry = s->open - 1;
                 joined = true;
             } else {
-                close_entry(p, b, s);
+                close_entry(b, s);
             }
         }
         if (!joined) {
@@ -706,6 +943,8 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
                 kn_kpl_agg_reset(&s->agg);
                 if (kn_kpl_agg_add(&s->agg, r->key, r->keylen, r->ehk, r->data, r->len) < 0) return KN_ENOMEM;
                 s->open = (uint32_t)b->nentries;
+            } else {
+                write_entry(b, e, NULL);
             }
             e->bytes = sz;
             bytes += sz;
@@ -729,30 +968,17 @@ static int compose(kn_producer *p, batch *b, int64_t now, int64_t *soonest)
     /* close what is still open (shards met in this walk) */
     for (size_t i = 0; i < b->nentries; i++) {
         pshard *s = b->entries[i].shard ? b->entries[i].shard : &p->nomap;
-        if (s->walk == p->walk && s->open) close_entry(p, b, s);
+        if (s->walk == p->walk && s->open) close_entry(b, s);
     }
     return 0;
 }
 
 static int send_batch(kn_producer *p, batch *b)
 {
-    kn_put_entry *entries = malloc(b->nentries * sizeof *entries);
-    kn_buf body = KN_BUF_SOFT_INIT;
-    bool ok = entries != NULL;
-    for (size_t i = 0; ok && i < b->nentries; i++) {
-        bentry *e = &b->entries[i];
-        if (e->n > 1) {
-            ok = !e->agg.failed;
-            entries[i] = (kn_put_entry){e->first->key, e->agg.data, e->agg.len, e->first->ehk};
-        } else {
-            entries[i] = (kn_put_entry){e->first->key, e->first->data, e->first->len, e->first->ehk};
-        }
-    }
-    if (ok) kn_kinesis_put_records_body(&body, p->stream, entries, b->nentries);
-    free(entries);
-    int rc = ok && !body.failed ? kn_client_call_async(p->c, "PutRecords", body.data, body.len, on_put_records, b)
-                                : KN_ENOMEM;
-    kn_buf_free(&body);
+    kn_kinesis_put_records_end(&b->w);
+    int rc = b->failed || b->body.failed || b->nwritten != b->nentries
+                 ? KN_ENOMEM
+                 : kn__client_call_async_borrowed(p->c, "PutRecords", b->body.data, b->body.len, on_put_records, b);
     if (rc < 0) return rc;
     p->in_flight++;
     p->st.requests++;
@@ -775,11 +1001,8 @@ static int send_ready(kn_producer *p, int64_t *wait)
     }
     p->stalled = false;
     while (p->in_flight < p->o.max_in_flight && due(p, now, wait)) {
-        batch *b = malloc(sizeof *b + p->o.max_batch_records * sizeof(bentry));
+        batch *b = batch_new(p);
         if (!b) return KN_ENOMEM;
-        b->p = p;
-        b->head = b->tail = NULL;
-        b->nentries = 0;
         int64_t soonest = INT64_MAX;
         int rc = compose(p, b, now, &soonest);
         if (rc == 0 && b->nentries == 0) {
@@ -798,22 +1021,6 @@ static int send_ready(kn_producer *p, int64_t *wait)
     return 0;
 }
 
-/* Drops key entries created during walks for keys with nothing in flight. */
-static void sweep_keys(kn_producer *p)
-{
-    for (size_t b = 0; b < NBUCKETS; b++)
-        for (keyent **pp = &p->keys[b]; *pp;) {
-            keyent *e = *pp;
-            if (e->in_flight == 0) {
-                *pp = e->next;
-                free(e->key);
-                free(e);
-            } else {
-                pp = &e->next;
-            }
-        }
-}
-
 int kn_producer_poll(kn_producer *p, int timeout_ms, struct pollfd *extra, unsigned nextra)
 {
     int64_t wait;
@@ -826,7 +1033,6 @@ int kn_producer_poll(kn_producer *p, int timeout_ms, struct pollfd *extra, unsig
     rc = kn_transport_poll(kn_client_transport(p->c), t, extra, nextra);
     if (rc < 0) return rc;
     int rc2 = send_ready(p, &wait);
-    if (p->in_flight == 0) sweep_keys(p);
     return rc2 < 0 ? rc2 : rc;
 }
 
@@ -875,18 +1081,30 @@ int kn_producer_close(kn_producer *p, int timeout_ms)
     while (p->head) {
         prec *r = p->head;
         unlink_pending(p, r);
-        free(r);
+        rec_free(p, r);
     }
-    sweep_keys(p);
-    for (size_t b = 0; b < NBUCKETS; b++)
+    for (size_t b = 0; b < p->nbuckets; b++) /* the records are gone without their keys' unref */
         while (p->keys[b]) {
             keyent *e = p->keys[b];
             p->keys[b] = e->next;
-            free(e->key);
             free(e);
         }
+    free(p->keys);
     map_free(p->shards, p->nshards);
     kn_kpl_agg_free(&p->nomap.agg);
+    while (p->spare) {
+        batch *b = p->spare;
+        p->spare = b->next_spare;
+        kn_buf_free(&b->body);
+        free(b);
+    }
+    free(p->hcache);
+    free(p->cur); /* every record is gone: the other slabs went with their last one */
+    while (p->spare_slabs) {
+        slab *sl = p->spare_slabs;
+        p->spare_slabs = sl->next_spare;
+        free(sl);
+    }
     free(p->results);
     free(p->stream);
     free(p);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "base/b64.h"
 #include "base/cbor.h"
@@ -57,6 +58,37 @@ static void b64_round_trip(void **state)
         assert_int_equal(kn_b64_decode(cases[i][1], strlen(cases[i][1]), out, &n, NULL), KN_B64_OK);
         assert_int_equal(n, strlen(cases[i][0]));
         assert_memory_equal(out, cases[i][0], n);
+        kn_buf_free(&b);
+    }
+}
+
+/* Every length through the 6-byte fast loop and its tail, against OpenSSL's encoder; and the
+ * same bytes cut into three parts at every place encode as one text. */
+static void b64_lengths_and_parts(void **state)
+{
+    unsigned char in[80];
+    char want[128];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)(i * 89 + 7);
+    for (size_t len = 0; len <= sizeof in; len++) {
+        int wn = EVP_EncodeBlock((unsigned char *)want, in, (int)len);
+        kn_buf b = KN_BUF_INIT;
+        kn_b64_encode(&b, in, len);
+        assert_int_equal(b.len, (size_t)wn);
+        if (wn) assert_memory_equal(b.data, want, b.len);
+        if (len > 40) {
+            kn_buf_free(&b);
+            continue;
+        }
+        for (size_t i = 0; i <= len; i++)
+            for (size_t j = i; j <= len; j++) {
+                const void *parts[] = {in, in + i, in + j};
+                size_t lens[] = {i, j - i, len - j};
+                kn_buf_reset(&b);
+                kn_b64_encode_parts(&b, parts, lens, 3);
+                assert_int_equal(b.len, (size_t)wn);
+                if (wn) assert_memory_equal(b.data, want, b.len);
+            }
         kn_buf_free(&b);
     }
 }
@@ -203,18 +235,25 @@ static void writer_json_and_cbor(void **state)
     kn_w_int(&w, -5);
     kn_w_bool(&w, true);
     kn_w_blob(&w, "hi", 2);
+    const void *parts[] = {"h", "i!"};
+    const size_t lens[] = {1, 2};
+    kn_w_blob_parts(&w, parts, lens, 2);
     kn_w_time_ms(&w, 1616506576795);
     kn_w_arr_end(&w);
     kn_w_obj_end(&w);
-    assert_string_equal(kn_buf_cstr(&b), "{\"a\":\"x\\\"y\\n\",\"l\":[-5,true,\"aGk=\",1616506576.795]}");
+    assert_string_equal(kn_buf_cstr(&b), "{\"a\":\"x\\\"y\\n\",\"l\":[-5,true,\"aGk=\",\"aGkh\",1616506576.795]}");
     kn_buf_reset(&b);
     kn_w_init(&w, &b, KN_ENC_CBOR);
     kn_w_obj_begin(&w);
     kn_w_kstr(&w, "a", "b");
     kn_w_key(&w, "d");
     kn_w_blob(&w, "\x01\x02", 2);
+    kn_w_key(&w, "p");
+    const void *bparts[] = {"\x03", "", "\x04\x05"};
+    const size_t blens[] = {1, 0, 2};
+    kn_w_blob_parts(&w, bparts, blens, 3);
     kn_w_obj_end(&w);
-    const unsigned char want[] = {0xbf, 0x61, 'a', 0x61, 'b', 0x61, 'd', 0x42, 1, 2, 0xff};
+    const unsigned char want[] = {0xbf, 0x61, 'a', 0x61, 'b', 0x61, 'd', 0x42, 1, 2, 0x61, 'p', 0x43, 3, 4, 5, 0xff};
     assert_int_equal(b.len, sizeof want);
     assert_memory_equal(b.data, want, sizeof want);
     kn_buf_free(&b);
@@ -300,6 +339,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc32c_known_values),  cmocka_unit_test(b64_round_trip),       cmocka_unit_test(b64_rejects),
+        cmocka_unit_test(b64_lengths_and_parts),
         cmocka_unit_test(u128_decimal),         cmocka_unit_test(hash_keys_route_like_aws),
         cmocka_unit_test(seqnum_aws_sample),    cmocka_unit_test(seqnum_round_trip_and_order),
         cmocka_unit_test(seqnum_rejects),       cmocka_unit_test(iterator_seal),
