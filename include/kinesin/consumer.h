@@ -1,7 +1,8 @@
 /* kn_consumer: the Kinesis Client Library in-process. A worker takes shard leases in a DynamoDB
  * lease table, balances them with the other workers of the same application (processes, hosts,
  * Java KCL 2.x workers or kinesin-kcl daemons: the lease items are the same), reads each held
- * shard with GetRecords, de-aggregates KPL records, and hands user records to the caller's
+ * shard with GetRecords or, with enhanced fan-out, SubscribeToShard (retrievalMode below),
+ * de-aggregates KPL records, and hands user records to the caller's
  * record-processor callbacks; checkpoints are written to the lease with its counter as the
  * condition. It is the same lease engine kinesin-kcl runs (docs/kcl.md describes its behaviour
  * and settings); kinesin-kcl's record processors are child processes, these are callbacks.
@@ -41,8 +42,13 @@ extern "C" {
  * TRIM_HORIZON), initialPositionInStreamExtended, failoverTimeMillis, maxRecords,
  * idleTimeBetweenReadsInMillis, callProcessRecordsEvenForEmptyRecordList,
  * parentShardPollIntervalMillis, shardSyncIntervalMillis, cleanupLeasesUponShardCompletion,
- * maxLeasesForWorker, maxLeasesToStealAtOneTime, taskBackoffTimeMillis, shutdownGraceMillis.
- * executableName is not used; AWSCredentialsProvider defaults to DefaultCredentialsProvider.
+ * maxLeasesForWorker, maxLeasesToStealAtOneTime, taskBackoffTimeMillis, shutdownGraceMillis,
+ * retrievalMode (FANOUT, POLLING or DEFAULT; unset means DEFAULT: FANOUT unless maxRecords, a
+ * non-zero idleTimeBetweenReadsInMillis or another polling key is set), consumerName (FANOUT's
+ * stream consumer, registered if absent; default applicationName) or consumerArn (an existing
+ * one), also as fanoutConfig.consumerName / fanoutConfig.consumerArn. In FANOUT mode a batch is
+ * one SubscribeToShard event and the next is taken only after process_records returns (a slow
+ * callback pauses the shard's stream; memory does not grow). executableName is not used; AWSCredentialsProvider defaults to DefaultCredentialsProvider.
  * One more, kinesin's: logLevel (debug, info, warn, error; default info), the threshold of the
  * engine's log lines on stderr (process-wide). */
 typedef struct kn_consumer_config kn_consumer_config;

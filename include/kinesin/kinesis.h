@@ -164,6 +164,51 @@ int kn_kinesis_merge_shards(kn_client *c, const char *stream, const char *shard_
                             kn_error *err);
 int kn_kinesis_update_shard_count(kn_client *c, const char *stream, int target_shard_count, kn_error *err);
 
+/* ---- enhanced fan-out: SubscribeToShard as an event stream ---- */
+
+/* One SubscribeToShard call kept open: the service pushes SubscribeToShardEvent messages
+ * (application/vnd.amazon.eventstream) for up to 5 minutes over HTTP/2 (prior knowledge on
+ * http://, ALPN on https://), each subscription on a connection of its own; never retried: the
+ * caller resubscribes from the last event's ContinuationSequenceNumber. It runs in the client's transport like any async call; its
+ * callbacks run only inside kn_transport_poll.
+ *
+ * Flow control: events are decoded as bytes arrive and held in the subscription until
+ * on_event takes them, at most one message at a time, plus what the piece being read completes.
+ * When on_event answers KN_EVENT_FULL the event stays held, the transfer is paused
+ * (CURL_WRITEFUNC_PAUSE: no more bytes are read for this stream, so the HTTP/2 window stops
+ * the server) and nothing more is offered until kn_subscription_resume. A slow consumer so
+ * holds its own memory bounded. */
+typedef struct kn_subscription kn_subscription;
+
+enum { KN_EVENT_TAKEN = 0, KN_EVENT_FULL = 1 };
+
+/* A SubscribeToShardEvent: its JSON payload (Records, ContinuationSequenceNumber,
+ * MillisBehindLatest, ChildShards), the library's, valid during the call. Returns KN_EVENT_TAKEN
+ * or KN_EVENT_FULL (offer it again after kn_subscription_resume). */
+typedef int (*kn_subscribe_event_cb)(void *ud, cJSON *event);
+/* Once, last: err->code 0 when the service finished the stream (the 5-minute end, or the end
+ * of a closed shard after the event with ChildShards); else why it failed: an error answer
+ * (status and type as for kn_client_call), an exception message inside the stream (its
+ * :exception-type as err->type, e.g. ResourceInUseException when another subscription took
+ * the shard over), a dropped connection (KN_ETRANSPORT, retryable), a malformed stream or a
+ * truncated last message (KN_EBAD_RESPONSE). Every event decoded before the end has been taken
+ * by then. The subscription is freed after this returns. */
+typedef void (*kn_subscribe_end_cb)(void *ud, const kn_error *err);
+
+/* Starts SubscribeToShard on c (a KN_SERVICE_KINESIS client) with body, the request JSON
+ * ({"ConsumerARN":..,"ShardId":..,"StartingPosition":{..}}, copied). *out (may be NULL) is the
+ * handle, valid until on_end has run or kn_subscription_cancel. Returns 0, or a KN_E* (err
+ * filled, no callback). */
+int kn_kinesis_subscribe_to_shard_async(kn_client *c, const char *body, size_t len, kn_subscribe_event_cb on_event,
+                                        kn_subscribe_end_cb on_end, void *ud, kn_subscription **out,
+                                        kn_error *err);
+/* The consumer has room again: the held event is offered at the next kn_transport_poll and the
+ * transfer resumes once it is taken. */
+void kn_subscription_resume(kn_subscription *s);
+/* Ends s at once (the connection's stream is reset); no callback runs for it afterwards. Not
+ * from inside s's own callbacks. */
+void kn_subscription_cancel(kn_subscription *s);
+
 #ifdef __cplusplus
 }
 #endif

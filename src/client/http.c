@@ -9,7 +9,16 @@
  * At most KN_ACTIVE_MAX attempts are attached at once, the same as the connections curl may
  * open to a host: a request that could only wait inside curl for a connection would hold an
  * easy handle and its 16 KiB receive buffer meanwhile (a KCL worker renewing 100 leases at once
- * held 2 MiB that way), so it waits in `ready`, in order, holding only its body. */
+ * held 2 MiB that way), so it waits in `ready`, in order, holding only its body.
+ *
+ * A subscription (SubscribeToShard, kinesis.h) is a request that streams: its body is decoded
+ * as it arrives (base/eventstream.c) and never retried. It is attached at once, outside the
+ * KN_ACTIVE_MAX slots (it lasts minutes, on a connection of its own), and owns its request until
+ * its end callback has run. At most one decoded event is held at a time (`held`); while one is
+ * held the write callback pauses the transfer instead of reading more, so what a slow consumer
+ * costs is that event plus the piece of the body that completed it. Events are handed over, and
+ * the end reported, only from kn_transport_poll after curl's own callbacks have returned (curl
+ * refuses to be re-entered from its callbacks), in the order they were decoded. */
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +31,7 @@
 #include <zlib.h>
 
 #include "base/clock.h"
+#include "base/eventstream.h"
 #include "base/rand.h"
 #include "base/sigv4.h"
 #include "client/internal.h"
@@ -29,6 +39,24 @@
 typedef struct kn_req kn_req;
 
 enum { KN_ACTIVE_MAX = 32 };
+
+struct kn_subscription {
+    kn_req *r; /* the transfer (owned); its easy handle is off the multi handle once finished */
+    kn_transport *t;
+    kn_subscribe_event_cb on_event;
+    kn_subscribe_end_cb on_end;
+    void *ud;
+    kn_es_decoder dec;
+    kn_es_message msg; /* the held event, when held (points into dec) */
+    bool held;         /* an event decoded, not yet taken */
+    bool full;         /* on_event answered FULL: wait for kn_subscription_resume */
+    bool paused;       /* the write callback paused the transfer */
+    bool finished;     /* the transfer is over: end once nothing is held */
+    bool failed;       /* end holds the failure already (an exception message, a bad frame) */
+    bool cancelled;
+    kn_error end;
+    kn_subscription *next; /* in the transport's list */
+};
 
 struct kn_transport {
     CURLM *multi;
@@ -38,8 +66,10 @@ struct kn_transport {
     kn_req *waiting;  /* retries not yet due */
     kn_req *done;     /* finished, callbacks pending (FIFO via done_tail) */
     kn_req **done_tail;
-    size_t pending;   /* requests not yet called back */
+    size_t pending;   /* requests not yet called back, subscriptions not yet ended */
     uint64_t rng;
+    kn_subscription *subs; /* every live subscription */
+    bool delivering;       /* inside deliver_streams: cancellations are swept afterwards */
 };
 
 struct kn_client {
@@ -74,6 +104,8 @@ struct kn_req {
     kn_error err;
     cJSON *json;
     char curl_err[CURL_ERROR_SIZE];
+    kn_subscription *sub;         /* a streaming request: its subscription */
+    bool streaming;               /* a subscription's transfer: not counted in active */
     kn_req *next;                 /* in ready, waiting or done */
     kn_req *cnext, **cprev;       /* in the client's list */
 };
@@ -124,16 +156,25 @@ int kn_transport_new(kn_transport **out)
 }
 
 
+static void sub_free(kn_subscription *s);
+
 static void detach(kn_req *r)
 {
     if (!r->attached) return;
     curl_multi_remove_handle(r->t->multi, r->easy);
     r->attached = false;
-    r->t->active--;
+    if (!r->streaming) r->t->active--;
 }
 
 static void req_free(kn_req *r)
 {
+    if (r->sub) { /* the client goes away under a live subscription */
+        kn_subscription *s = r->sub;
+        r->sub = NULL;
+        s->r = NULL;
+        if (!s->cancelled) r->t->pending--;
+        sub_free(s);
+    }
     if (r->easy) {
         detach(r);
         curl_easy_cleanup(r->easy);
@@ -161,6 +202,15 @@ static void drop_list(kn_req **head)
 void kn_transport_free(kn_transport *t)
 {
     if (!t) return;
+    while (t->subs) {
+        kn_subscription *s = t->subs;
+        if (s->r) {
+            s->r->sub = NULL;
+            req_free(s->r);
+        }
+        s->r = NULL;
+        sub_free(s);
+    }
     drop_list(&t->ready);
     drop_list(&t->waiting);
     drop_list(&t->done);
@@ -181,6 +231,89 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     kn_req *r = ud;
     kn_buf_append(&r->resp, p, size * n);
     return r->resp.failed ? 0 : size * n;
+}
+
+
+/* ---- subscriptions: the streaming body ---- */
+
+static bool is_throttling(const char *type);
+
+static void sub_fail(kn_subscription *s, int code, const char *type, const char *fmt, const char *a, const char *b)
+{
+    if (s->failed) return;
+    s->failed = true;
+    kn__fail(&s->end, code, 200, type, fmt, a, b);
+}
+
+/* Decodes messages until an event is held, the bytes run out, or the stream fails. */
+static void extract(kn_subscription *s)
+{
+    while (!s->held && !s->failed) {
+        kn_es_status st = kn_es_decoder_next(&s->dec, &s->msg);
+        if (st == KN_ES_MORE) return;
+        if (st < 0) {
+            sub_fail(s, st == KN_ES_NOMEM ? KN_ENOMEM : KN_EBAD_RESPONSE, NULL, "SubscribeToShard: %s%s",
+                     kn_es_status_text(st), " in the event stream");
+            return;
+        }
+        const kn_es_message *m = &s->msg;
+        if (kn_es_header_is(m, ":message-type", "event")) {
+            /* initial-response (and any event type this library does not know) is skipped */
+            if (kn_es_header_is(m, ":event-type", "SubscribeToShardEvent")) s->held = true;
+            continue;
+        }
+        char type[128] = "", text[512] = "";
+        const char *v;
+        long n;
+        bool exception = kn_es_header_is(m, ":message-type", "exception");
+        if (exception) {
+            if ((n = kn_es_header_str(m, ":exception-type", &v)) >= 0)
+                snprintf(type, sizeof type, "%.*s", (int)n, v);
+            cJSON *j = cJSON_ParseWithLength(m->payload, m->payload_len);
+            const char *msg = kn__str(j, "message");
+            if (!msg) msg = kn__str(j, "Message");
+            snprintf(text, sizeof text, "%s", msg ? msg : "");
+            cJSON_Delete(j);
+        } else if (kn_es_header_is(m, ":message-type", "error")) {
+            if ((n = kn_es_header_str(m, ":error-code", &v)) >= 0) snprintf(type, sizeof type, "%.*s", (int)n, v);
+            if ((n = kn_es_header_str(m, ":error-message", &v)) >= 0)
+                snprintf(text, sizeof text, "%.*s", (int)n, v);
+        } else {
+            sub_fail(s, KN_EBAD_RESPONSE, NULL, "SubscribeToShard: %s%s", "a message of unknown :message-type", "");
+            return;
+        }
+        if (!type[0]) snprintf(type, sizeof type, "InternalFailure");
+        int code = kn_err_from_type(type);
+        if (code == KN_EINTERNAL && strcmp(type, "InternalFailure") != 0 && strcmp(type, "InternalFailureException") != 0)
+            code = KN_EAWS;
+        sub_fail(s, code, type, "%s%s", text, "");
+        s->end.retryable = code == KN_EINTERNAL || is_throttling(type);
+    }
+}
+
+static size_t on_stream_body(char *p, size_t size, size_t n, void *ud)
+{
+    kn_req *r = ud;
+    kn_subscription *s = r->sub;
+    size_t len = size * n;
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) { /* an ordinary JSON error answer: keep it for classify */
+        if (r->resp.len + len > 65536) return 0;
+        kn_buf_append(&r->resp, p, len);
+        return r->resp.failed ? 0 : len;
+    }
+    if (s->failed) return 0; /* ends the transfer: the failure is known */
+    if (s->held) {
+        s->paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (kn_es_decoder_feed(&s->dec, p, len) < 0) {
+        sub_fail(s, KN_ENOMEM, NULL, "SubscribeToShard: %s%s", "out of memory reading the event stream", "");
+        return 0;
+    }
+    extract(s);
+    return s->failed ? 0 : len;
 }
 
 static bool header_is(const char *line, size_t n, const char *name, const char **value, size_t *vlen)
@@ -272,14 +405,25 @@ static int start_attempt(kn_req *r)
         curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
         curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->len);
-        curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, r->sub ? on_stream_body : on_body);
         curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
         curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
         curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
-        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, r->sub ? 0L : (long)c->timeout_ms);
+        if (r->sub) {
+            /* HTTP/2 as AWS requires for SubscribeToShard, one connection per subscription: with
+             * libcurl 7.88 (Debian 12) a second stream multiplexed onto a connection fails at once
+             * with CURLE_HTTP2 (seen here with the curl tool too), so none is shared or reused. */
+            curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, strncmp(c->url, "https:", 6) == 0
+                                                                 ? (long)CURL_HTTP_VERSION_2TLS
+                                                                 : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+            curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+            curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
+            curl_easy_setopt(r->easy, CURLOPT_BUFFERSIZE, 4096L); /* per subscription: 100 leases, 100 of them */
+        }
         curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_err);
         curl_easy_setopt(r->easy, CURLOPT_TCP_NODELAY, 1L);
         curl_easy_setopt(r->easy, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -294,7 +438,7 @@ static int start_attempt(kn_req *r)
     if (curl_multi_add_handle(r->t->multi, r->easy) != CURLM_OK)
         return kn__fail(&r->err, KN_EINTERNAL, 0, NULL, "curl refused the request");
     r->attached = true;
-    r->t->active++;
+    if (!r->streaming) r->t->active++;
     return 0;
 }
 
@@ -417,11 +561,33 @@ static int64_t backoff_ms(kn_req *r, bool throttled)
     return (int64_t)(cap * kn_rand01(&r->t->rng));
 }
 
+/* A subscription's transfer is over: its outcome waits in s->end until nothing is held. */
+static void stream_done(kn_subscription *s, CURLcode res)
+{
+    s->finished = true;
+    s->paused = false;
+    if (s->failed) return;
+    bool throttled;
+    bool retry = classify(s->r, res, &throttled);
+    if (s->r->err.code) {
+        s->failed = true;
+        s->end = s->r->err;
+        s->end.retryable = retry;
+        s->end.attempts = 1;
+    }
+    cJSON_Delete(s->r->json);
+    s->r->json = NULL;
+}
+
 static void on_attempt_done(kn_transport *t, CURL *easy, CURLcode res)
 {
     kn_req *r = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
     detach(r);
+    if (r->sub) {
+        stream_done(r->sub, res);
+        return;
+    }
     bool throttled;
     bool retry = classify(r, res, &throttled);
     r->err.retryable = retry;
@@ -499,13 +665,111 @@ static int run_callbacks(kn_transport *t)
     return n;
 }
 
+
+/* ---- subscriptions: handing events over ---- */
+
+static void sub_free(kn_subscription *s)
+{
+    for (kn_subscription **pp = &s->t->subs; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    kn_es_decoder_free(&s->dec);
+    free(s);
+}
+
+/* Frees what was cancelled or ended during deliver_streams. */
+static void sweep(kn_transport *t)
+{
+    for (kn_subscription **pp = &t->subs; *pp;) {
+        kn_subscription *s = *pp;
+        if (!s->cancelled) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        s->next = NULL;
+        if (s->r) {
+            s->r->sub = NULL;
+            req_free(s->r);
+        }
+        kn_es_decoder_free(&s->dec);
+        free(s);
+    }
+}
+
+static bool stream_ready(const kn_subscription *s)
+{
+    return !s->cancelled && ((s->held && !s->full) || (!s->held && (s->finished || s->paused)));
+}
+
+static int deliver_streams(kn_transport *t)
+{
+    int n = 0;
+    t->delivering = true;
+    for (kn_subscription *s = t->subs; s; s = s->next) {
+        while (!s->cancelled) {
+            if (!s->held) extract(s);
+            if (s->held) {
+                if (s->full) break;
+                cJSON *j = cJSON_ParseWithLength(s->msg.payload, s->msg.payload_len);
+                if (!j) {
+                    s->held = false;
+                    sub_fail(s, KN_EBAD_RESPONSE, NULL, "SubscribeToShard: %s%s", "an event payload is not JSON", "");
+                    if (!s->finished) {
+                        detach(s->r);
+                        s->finished = true;
+                    }
+                    continue;
+                }
+                int rc = s->on_event(s->ud, j);
+                cJSON_Delete(j);
+                n++;
+                if (rc == KN_EVENT_FULL) {
+                    s->full = true;
+                    break;
+                }
+                s->held = false;
+                continue;
+            }
+            if (s->paused && !s->finished) {
+                /* room again: curl hands over what it kept, possibly right here */
+                s->paused = false;
+                curl_easy_pause(s->r->easy, CURLPAUSE_CONT);
+                continue;
+            }
+            if (s->finished) {
+                if (!s->failed && kn_es_decoder_pending(&s->dec))
+                    sub_fail(s, KN_EBAD_RESPONSE, NULL, "SubscribeToShard: %s%s",
+                             "the event stream ended inside a message", "");
+                s->cancelled = true; /* ended: freed by the sweep; no callback after this one */
+                t->pending--;
+                s->on_end(s->ud, &s->end);
+                n++;
+            }
+            break;
+        }
+    }
+    t->delivering = false;
+    sweep(t);
+    return n;
+}
+
+static bool any_stream_ready(const kn_transport *t)
+{
+    for (const kn_subscription *s = t->subs; s; s = s->next)
+        if (stream_ready(s)) return true;
+    return false;
+}
+
 int kn_transport_poll(kn_transport *t, int timeout_ms, struct pollfd *extra, unsigned nextra)
 {
     int running = 0;
     start_due(t);
     curl_multi_perform(t->multi, &running);
     drain_messages(t);
-    if (!t->done && timeout_ms != 0 && (t->pending || nextra)) {
+    if (!t->done && timeout_ms != 0 && (t->pending || nextra) && !any_stream_ready(t)) {
         int wait = timeout_ms < 0 ? INT_MAX : timeout_ms, due = next_due(t);
         if (due < wait) wait = due;
         struct curl_waitfd fds[16];
@@ -522,7 +786,8 @@ int kn_transport_poll(kn_transport *t, int timeout_ms, struct pollfd *extra, uns
         curl_multi_perform(t->multi, &running);
         drain_messages(t);
     }
-    return run_callbacks(t);
+    int n = run_callbacks(t);
+    return n + deliver_streams(t);
 }
 
 /* ---- client ---- */
@@ -592,7 +857,7 @@ void kn__client_cancel(kn_client *c, kn_call_cb cb, void (*drop)(void *ud))
         unlink_from(&r->t->ready, r);
         unlink_from(&r->t->waiting, r);
         unlink_from(&r->t->done, r);
-        r->t->pending--;
+        if (!r->sub) r->t->pending--; /* a subscription's count goes with it in req_free */
         void *ud = r->ud;
         req_free(r); /* first: ud may own the body curl points at */
         if (drop) drop(ud);
@@ -627,12 +892,10 @@ kn_transport *kn_client_transport(kn_client *c)
     return c->t;
 }
 
-/* borrow: send body where it is (the caller keeps it unchanged until the callback or a
- * cancel) instead of a copy. */
-static int call_async(kn_client *c, const char *operation, const char *body, size_t len, kn_call_cb cb, void *ud,
-                      bool give_json, bool borrow, kn_error *err)
+/* A request of c for operation, in c's list; NULL when out of memory. It holds a copy of body,
+ * or with borrow body itself (the caller keeps it unchanged until the callback or a cancel). */
+static kn_req *req_new(kn_client *c, const char *operation, const char *body, size_t len, bool borrow)
 {
-    if (strlen(operation) >= 64) return kn__fail(err, KN_EINVALID_ARGUMENT, 0, NULL, "operation name too long");
     kn_req *r = calloc(1, sizeof *r);
     if (r && borrow) {
         r->body = (char *)body;
@@ -642,20 +905,29 @@ static int call_async(kn_client *c, const char *operation, const char *body, siz
         r->body[len] = '\0';
     } else {
         free(r);
-        return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
+        return NULL;
     }
     r->len = len;
     r->c = c;
     r->t = c->t;
-    r->cb = cb;
-    r->ud = ud;
-    r->give_json = give_json;
     r->resp = (kn_buf)KN_BUF_SOFT_INIT;
     snprintf(r->op, sizeof r->op, "%s", operation);
     r->cnext = c->reqs;
     if (c->reqs) c->reqs->cprev = &r->cnext;
     c->reqs = r;
     r->cprev = &c->reqs;
+    return r;
+}
+
+static int call_async(kn_client *c, const char *operation, const char *body, size_t len, kn_call_cb cb, void *ud,
+                      bool give_json, bool borrow, kn_error *err)
+{
+    if (strlen(operation) >= 64) return kn__fail(err, KN_EINVALID_ARGUMENT, 0, NULL, "operation name too long");
+    kn_req *r = req_new(c, operation, body, len, borrow);
+    if (!r) return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
+    r->cb = cb;
+    r->ud = ud;
+    r->give_json = give_json;
     if (c->t->active >= KN_ACTIVE_MAX || c->t->ready) { /* every slot taken: wait in order */
         make_ready(c->t, r);
         c->t->pending++;
@@ -721,4 +993,53 @@ int kn__call_buf(kn_client *c, const char *operation, kn_buf *body, cJSON **resp
 {
     if (body->failed) return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
     return kn_client_call(c, operation, body->data ? body->data : "{}", body->data ? body->len : 2, response, err);
+}
+
+/* ---- subscriptions: the API (kinesis.h) ---- */
+
+int kn_kinesis_subscribe_to_shard_async(kn_client *c, const char *body, size_t len, kn_subscribe_event_cb on_event,
+                                        kn_subscribe_end_cb on_end, void *ud, kn_subscription **out, kn_error *err)
+{
+    kn_subscription *s = calloc(1, sizeof *s);
+    kn_req *r = s ? req_new(c, "SubscribeToShard", body, len, false) : NULL;
+    if (!r) {
+        free(s);
+        return kn__fail(err, KN_ENOMEM, 0, NULL, "out of memory");
+    }
+    r->sub = s;
+    r->streaming = true;
+    s->r = r;
+    s->t = c->t;
+    s->on_event = on_event;
+    s->on_end = on_end;
+    s->ud = ud;
+    kn_es_decoder_init(&s->dec);
+    int rc = start_attempt(r);
+    if (rc < 0) {
+        if (err) *err = r->err;
+        r->sub = NULL;
+        req_free(r);
+        kn_es_decoder_free(&s->dec);
+        free(s);
+        return rc;
+    }
+    s->next = c->t->subs;
+    c->t->subs = s;
+    c->t->pending++;
+    if (out) *out = s;
+    return 0;
+}
+
+void kn_subscription_resume(kn_subscription *s)
+{
+    s->full = false;
+}
+
+void kn_subscription_cancel(kn_subscription *s)
+{
+    if (s->cancelled) return;
+    s->cancelled = true;
+    s->t->pending--;
+    if (s->r) detach(s->r); /* resets the stream */
+    if (!s->t->delivering) sweep(s->t);
 }

@@ -25,7 +25,9 @@ static const char *const no_effect_keys[] = {
     "leaseTablePitrEnabled", "enablePriorityLeaseAssignment", "retryGetRecordsInSeconds",
     "maxGetRecordsThreadPool", "millisBehindLatestThresholdForReducedTps",
     "validateSequenceNumberBeforeCheckpointing", "AwsCredentialsProviderDynamoDB",
-    "AwsCredentialsProviderCloudWatch", "retrievalMode", NULL};
+    "AwsCredentialsProviderCloudWatch", "fanoutConfig.maxDescribeStreamSummaryRetries",
+    "fanoutConfig.maxDescribeStreamConsumerRetries", "fanoutConfig.registerStreamConsumerRetries",
+    "fanoutConfig.retryBackoffMillis", NULL};
 
 /* The keys this module reads. */
 static const char *const known_keys[] = {
@@ -35,7 +37,8 @@ static const char *const known_keys[] = {
     "callProcessRecordsEvenForEmptyRecordList", "parentShardPollIntervalMillis", "shardSyncIntervalMillis",
     "cleanupLeasesUponShardCompletion", "maxLeasesForWorker", "maxLeasesToStealAtOneTime",
     "taskBackoffTimeMillis", "timeoutInSeconds", "shutdownGraceMillis", "metricsLevel", "kinesinMetricsPort",
-    "kinesinMetricsHost", NULL};
+    "kinesinMetricsHost", "retrievalMode", "consumerName", "consumerArn", "fanoutConfig.consumerName",
+    "fanoutConfig.consumerArn", NULL};
 
 /* The KCL 3.x keys (spec/kcl3-fanout.md §2.1) read by config_3x below, and the 3.x keys about
  * things kinesin-kcl does not have (legacy coordinator/worker-metrics tables, table migration,
@@ -297,6 +300,72 @@ static int config_3x(const kn_props *props, kcl_config *cfg, char *err, size_t e
     return 0;
 }
 
+/* retrievalMode (spec/kcl3-fanout.md 2.2): FANOUT, POLLING or DEFAULT (the Java default when
+ * the key is absent), case-insensitive. DEFAULT means FANOUT unless a polling key is set:
+ * retryGetRecordsInSeconds, maxGetRecordsThreadPool, or a non-zero idleTimeBetweenReadsInMillis,
+ * millisBehindLatestThresholdForReducedTps or maxRecords. consumerName and consumerArn are read
+ * at the top level and as fanoutConfig.* (the Java daemon honours only the latter); the
+ * fanoutConfig.* value wins. */
+static int retrieval_mode(const kn_props *props, kcl_config *cfg, char *err, size_t errlen)
+{
+    const char *v = get(props, "retrievalMode");
+    char t[32] = "DEFAULT";
+    if (v) trimmed(v, t, sizeof t);
+    const char *why;
+    if (strcasecmp(t, "FANOUT") == 0) {
+        cfg->fanout = true;
+        why = "retrievalMode = FANOUT";
+    } else if (strcasecmp(t, "POLLING") == 0) {
+        why = "retrievalMode = POLLING";
+    } else if (strcasecmp(t, "DEFAULT") == 0) {
+        static const char *const polling_keys[] = {"retryGetRecordsInSeconds", "maxGetRecordsThreadPool",
+                                                   "idleTimeBetweenReadsInMillis",
+                                                   "millisBehindLatestThresholdForReducedTps", "maxRecords", NULL};
+        why = NULL;
+        for (size_t i = 0; polling_keys[i] && !why; i++) {
+            const char *pv = get(props, polling_keys[i]);
+            if (!pv) continue;
+            char n[64];
+            trimmed(pv, n, sizeof n);
+            if (i >= 2 && strtoll(n, NULL, 10) == 0) continue; /* Java drops a value at its default 0 */
+            why = polling_keys[i];
+        }
+        cfg->fanout = !why;
+        kn_info("retrieval: %s (retrievalMode %s; %s%s)", cfg->fanout ? "FANOUT (enhanced fan-out)" : "POLLING",
+                v ? "DEFAULT" : "not set, so DEFAULT", why ? "a polling key is set: " : "no polling key is set",
+                why ? why : "");
+        why = NULL;
+    } else {
+        snprintf(err, errlen, "retrievalMode: \"%s\" is not FANOUT, POLLING or DEFAULT", v);
+        return KN_EINVALID_ARGUMENT;
+    }
+    if (why) kn_info("retrieval: %s (%s)", cfg->fanout ? "FANOUT (enhanced fan-out)" : "POLLING", why);
+    const char *name = get(props, "fanoutConfig.consumerName");
+    if (!name || !*name) name = get(props, "consumerName");
+    const char *arn = get(props, "fanoutConfig.consumerArn");
+    if (!arn || !*arn) arn = get(props, "consumerArn");
+    char cn[160] = "";
+    if (name && *name) {
+        trimmed(name, cn, sizeof cn);
+        size_t n = strlen(cn);
+        if (n == 0 || n > 128 || strspn(cn, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+            snprintf(err, errlen, "consumerName: \"%s\" must be 1 to 128 of [a-zA-Z0-9_.-]", name);
+            return KN_EINVALID_ARGUMENT;
+        }
+    }
+    cfg->consumer_name = kn_xstrdup(cn[0] ? cn : cfg->application_name);
+    if (arn && *arn) {
+        char a[2100];
+        trimmed(arn, a, sizeof a);
+        if (strncmp(a, "arn:", 4) != 0 || !strstr(a, ":stream/") || !strstr(a, "/consumer/")) {
+            snprintf(err, errlen, "consumerArn: \"%s\" is not a Kinesis stream consumer ARN", arn);
+            return KN_EINVALID_ARGUMENT;
+        }
+        cfg->consumer_arn = kn_xstrdup(a);
+    }
+    return 0;
+}
+
 static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, char *err, size_t errlen)
 {
     int rc = KN_EINVALID_ARGUMENT;
@@ -480,19 +549,7 @@ static int from_props(const kn_props *props, bool in_process, kcl_config *cfg, c
         }
         cfg->metrics_level = kn_xstrdup(t);
     }
-    v = get(props, "retrievalMode");
-    if (v) {
-        char t[32];
-        trimmed(v, t, sizeof t);
-        if (strcasecmp(t, "FANOUT") == 0) {
-            snprintf(err, errlen, "retrievalMode: FANOUT (enhanced fan-out) is not supported; kinesin-kcl polls");
-            goto fail;
-        }
-        if (strcasecmp(t, "POLLING") != 0 && strcasecmp(t, "DEFAULT") != 0) {
-            snprintf(err, errlen, "retrievalMode: \"%s\" is not FANOUT, POLLING or DEFAULT", v);
-            goto fail;
-        }
-    }
+    if (retrieval_mode(props, cfg, err, errlen) < 0) goto fail;
     return 0;
 fail:
     kcl_config_free(cfg);
@@ -513,6 +570,8 @@ void kcl_config_free(kcl_config *cfg)
     free(cfg->dynamodb_endpoint);
     free(cfg->metrics_level);
     free(cfg->metrics_host);
+    free(cfg->consumer_name);
+    free(cfg->consumer_arn);
     memset(cfg, 0, sizeof *cfg);
 }
 

@@ -1,5 +1,6 @@
-/* kinesin-kcl's configuration: the MultiLangDaemon .properties keys (spec/kcl-multilang.md §3)
- * that apply to a polling consumer, checked and turned into typed values.
+/* kinesin-kcl's configuration: the MultiLangDaemon .properties keys (spec/kcl-multilang.md §3,
+ * spec/kcl3-fanout.md §2.2 for retrievalMode and the fan-out keys), checked and turned into
+ * typed values.
  *
  * Divergence from the Java daemon, on purpose: a value equal to the Java field type's default
  * (0, false) is applied, not silently dropped, so `cleanupLeasesUponShardCompletion = false`
@@ -74,6 +75,9 @@ typedef struct kcl_config {
     int64_t metrics_port;   /* kinesinMetricsPort: Prometheus /metrics (kcl/metrics.h); 0 off */
     char *metrics_host;     /* kinesinMetricsHost, default 127.0.0.1 */
     kcl_config3x v3;        /* KCL 3.x coordination */
+    bool fanout;            /* retrievalMode resolved to FANOUT: SubscribeToShard (kcl/fanout.c) */
+    char *consumer_name;    /* the stream consumer to register or find; default applicationName */
+    char *consumer_arn;     /* consumerArn given: registration is skipped; NULL otherwise */
 } kcl_config;
 
 /* Fills cfg from props. Returns 0, or KN_EINVALID_ARGUMENT with a message naming the key in err

@@ -4,8 +4,10 @@
  *
  *   WAIT_PARENTS --kcl_lease_parents_state READY (lease.h)--> ITERATOR
  *   ITERATOR --GetShardIterator at the checkpoint; spawn, initialize--> INITIALIZE
+ *            (FANOUT: the stream consumer is registered or found instead, fanout.c)
  *   INITIALIZE --status--> FETCH_WAIT <--status-- PROCESSING
  *   FETCH_WAIT --idleTimeBetweenReadsInMillis--> FETCHING --records--> PROCESSING
+ *   (FANOUT: FETCH_WAIT holds a SubscribeToShard; an event with records --> PROCESSING)
  *   FETCHING/PROCESSING --no NextShardIterator--> ENDING (child leases, childShardIds)
  *   ENDING --> SHARD_ENDED --status, checkpoint is SHARD_END--> FINISHED (lease held, no child)
  *   any --lease lost / child failed / graceful shutdown / 3.x hand-off--> STOPPING --> freed
@@ -69,6 +71,7 @@ kcl_consumer *consumer_new(kcl_worker *w, const kcl_lease *l, int64_t counter, i
 void consumer_free(kcl_consumer *cs)
 {
     if (!cs) return;
+    fanout_stop(cs);
     if (cs->proc) kcl_proc_free(cs->proc);
     for (size_t i = 0; cs->parent_got && i < cs->lease->nparents; i++) kcl_lease_free(cs->parent_got[i]);
     free(cs->parent_got);
@@ -284,6 +287,12 @@ static void on_iterator(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_er
     }
     free(cs->iterator);
     cs->iterator = kn_xstrdup(it->valuestring);
+    consumer_start_processor(cs);
+}
+
+void consumer_start_processor(kcl_consumer *cs)
+{
+    kcl_worker *w = cs->w;
     if (cs->proc) {
         cs->phase = CS_FETCH_WAIT;
         cs->next_at = 0;
@@ -340,6 +349,12 @@ static void get_iterator(kcl_consumer *cs)
 
 static void start_ending(kcl_consumer *cs);
 
+void consumer_start_ending(kcl_consumer *cs)
+{
+    cs->pending_end = true;
+    start_ending(cs);
+}
+
 static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_error *err, cJSON *resp)
 {
     cs->busy = false;
@@ -372,10 +387,24 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
     }
     const cJSON *mbl = cJSON_GetObjectItemCaseSensitive(resp, "MillisBehindLatest");
     int64_t millis_behind = cJSON_IsNumber(mbl) ? (int64_t)mbl->valuedouble : -1;
+    if (!consumer_deliver(cs, cJSON_GetObjectItemCaseSensitive(resp, "Records"), millis_behind, now)) {
+        if (cs->pending_end)
+            start_ending(cs);
+        else {
+            cs->phase = CS_FETCH_WAIT;
+            cs->next_at = cs->last_fetch_ms + w->cfg->idle_time_between_reads_ms;
+        }
+    }
+    consumer_step(cs, now);
+}
 
+bool consumer_deliver(kcl_consumer *cs, const cJSON *records, int64_t millis_behind, int64_t now)
+{
+    kcl_worker *w = cs->w;
+    bool delivered = false;
     /* The user records (de-aggregated, after the greatest ESN delivered: invariant 2); their
      * bytes live in raws until the processor has had them. */
-    const cJSON *records = cJSON_GetObjectItemCaseSensitive(resp, "Records"), *rec;
+    const cJSON *rec;
     size_t cap = (size_t)cJSON_GetArraySize(records), count = 0, nraws = 0;
     kn_user_record *batch = kn_xmalloc((cap ? cap : 1) * sizeof *batch);
     unsigned char **raws = kn_xmalloc((cap ? cap : 1) * sizeof *raws);
@@ -450,18 +479,12 @@ static void on_records(kcl_worker *w, kcl_consumer *cs, kcl_req *r, const kn_err
         cs->has_tp = true;
         w->metrics.records_processed += count;
         cs->phase = CS_PROCESSING;
-    } else {
-        if (cs->pending_end)
-            start_ending(cs);
-        else {
-            cs->phase = CS_FETCH_WAIT;
-            cs->next_at = cs->last_fetch_ms + w->cfg->idle_time_between_reads_ms;
-        }
+        delivered = true;
     }
     for (size_t i = 0; i < nraws; i++) free(raws[i]);
     free(raws);
     free(batch);
-    consumer_step(cs, now);
+    return delivered;
 }
 
 static void get_records(kcl_consumer *cs)
@@ -632,6 +655,7 @@ static void on_proc(kcl_proc *c, kcl_proc_event ev, const kcl_checkpoint_req *re
 
 static void stop_step(kcl_consumer *cs)
 {
+    fanout_stop(cs);
     bool graceful = cs->w->shutting_down || cs->handoff_to;
     if (cs->phase != CS_FINISHED || cs->lost || cs->failed || graceful) {
         if (cs->phase != CS_STOPPING) cs->phase = CS_STOPPING;
@@ -670,10 +694,15 @@ void consumer_step(kcl_consumer *cs, int64_t now)
         if (now >= cs->next_at) check_parents(cs);
         break;
     case CS_ITERATOR:
-        if (now >= cs->next_at) get_iterator(cs);
+        if (w->cfg->fanout)
+            fanout_begin(cs, now);
+        else if (now >= cs->next_at)
+            get_iterator(cs);
         break;
     case CS_FETCH_WAIT:
-        if (now >= cs->next_at && cs->iterator && cs->proc && kcl_proc_get_state(cs->proc) == KCL_PROC_READY)
+        if (w->cfg->fanout)
+            fanout_step(cs, now);
+        else if (now >= cs->next_at && cs->iterator && cs->proc && kcl_proc_get_state(cs->proc) == KCL_PROC_READY)
             get_records(cs);
         break;
     default: break;

@@ -339,6 +339,7 @@ fail:
     cJSON_Delete(w.scan_items);
     cJSON_Delete(w.sync_shards);
     cJSON_Delete(w.listed);
+    fanout_free(&w);
     kn_client_free(w.kinesis);
     kn_client_free(w.ddb);
     if (w.tp) kn_transport_free(w.tp);

@@ -11,6 +11,8 @@
  *   coord3x.c      KCL 3.x: migration state, GSI, worker metrics, leader lock, lease assignment
  *                  manager (assign.c decides), GSI discovery, graceful hand-off (coordstate.c items)
  *   consumer.c     one shard consumer per held lease, driving its record processor
+ *   fanout.c       enhanced fan-out (retrievalMode FANOUT): the stream consumer's registration
+ *                  and one SubscribeToShard per consumer instead of GetRecords
  *   leasetable.c   items and request bodies; lease.c the taking algorithm; checkpoint.c the
  *                  checkpointer rules; metrics.c the optional Prometheus port (kinesinMetricsPort);
  *                  de-aggregation is base/kpl.c (kinesind shows KPL records too)
@@ -37,6 +39,7 @@
 #include "kcl/metrics.h"
 #include "kcl/processor.h"
 #include "kinesin/kinesin.h"
+#include "kinesin/kinesis.h"
 
 typedef struct kcl_worker kcl_worker;
 typedef struct kcl_consumer kcl_consumer;
@@ -116,7 +119,24 @@ struct kcl_consumer {
     bool tp_init;
     int64_t bytes_since_renew;
     double tp_kbps;         /* EMA (alpha 0.5) of KB/s per renewal interval (LeaseStatsRecorder) */
+    /* enhanced fan-out (fanout.c); FETCH_WAIT then means "subscribed, waiting for an event" */
+    kn_subscription *sub;   /* the live SubscribeToShard; NULL between subscriptions */
+    bool sub_full;          /* an event waits in sub until the processor is ready (flow control) */
+    int sub_failures;       /* consecutive failed subscriptions: the backoff */
+    int64_t sub_next_at;    /* when to subscribe again */
+    int64_t last_event_ms;  /* the watchdog's clock */
+    char continuation[KCL_SEQ_MAX + 1]; /* ContinuationSequenceNumber of the last event taken */
 };
+
+/* The stream consumer of enhanced fan-out (fanout.c), registered or found once per worker. */
+typedef enum { FO_IDLE, FO_SUMMARY, FO_DESCRIBE, FO_REGISTER, FO_READY } kcl_fo_state;
+typedef struct kcl_fanout {
+    kcl_fo_state state;
+    bool inflight;
+    int64_t next_ms; /* the next request is due */
+    int tries;       /* consecutive failures, for the log */
+    char *stream_arn, *consumer_arn;
+} kcl_fanout;
 
 typedef struct kcl_backoff {
     char *shard;
@@ -158,6 +178,7 @@ struct kcl_worker {
     bool first_records_logged;
     kcl_metrics metrics; /* kinesinMetricsPort (metrics.h) */
     kcl_v3 v3;           /* KCL 3.x coordination (coord3x.c) */
+    kcl_fanout fanout;
     int fatal; /* nonzero: stop with this exit status */
     int requests; /* kcl_call requests in flight: a graceful shutdown ends when none is left */
 };
@@ -226,5 +247,21 @@ void consumer_shutdown(kcl_consumer *cs);
 void consumer_write_slot_free(kcl_consumer *cs);
 void consumer_free(kcl_consumer *cs);
 bool consumer_done(const kcl_consumer *cs);
+/* Shared with fanout.c: spawn the processor and send initialize (phase INITIALIZE); hand a
+ * Records array to the processor (true when processRecords went out); the shard-end sequence
+ * (child leases, childShardIds, shardEnded) once cs->child_shards is set. */
+void consumer_start_processor(kcl_consumer *cs);
+bool consumer_deliver(kcl_consumer *cs, const cJSON *records, int64_t millis_behind, int64_t now);
+void consumer_start_ending(kcl_consumer *cs);
+
+/* fanout.c */
+/* Phase ITERATOR in FANOUT mode: registers or finds the stream consumer (once per worker), then
+ * starts the processor. */
+void fanout_begin(kcl_consumer *cs, int64_t now);
+/* Phase FETCH_WAIT in FANOUT mode: subscribe, resume a paused subscription, the watchdog. */
+void fanout_step(kcl_consumer *cs, int64_t now);
+/* Ends cs's subscription, if any, without callbacks (the consumer stops or is freed). */
+void fanout_stop(kcl_consumer *cs);
+void fanout_free(kcl_worker *w);
 
 #endif

@@ -52,6 +52,8 @@ static void usage(FILE *f)
                "  --create-table-ms MS     time a DynamoDB table or index stays CREATING, and a table\n"
                "                           UPDATING while an index builds (default 500; 0: at once)\n"
                "  --shard-limit N          open shards allowed in the account (default 1000)\n"
+               "  --subscription-ms MS     how long a SubscribeToShard stream lasts before the client\n"
+               "                           must subscribe again (default 300000, AWS's 5 minutes)\n"
                "  --tls-port N             also serve HTTPS (HTTP/2 or HTTP/1.1 by ALPN) on port N,\n"
                "                           with --tls-cert FILE and --tls-key FILE (PEM)\n"
                "  --enforce-throughput     apply AWS's per-shard limits (in: 1 MiB/s or 1000 records/s;\n"
@@ -130,6 +132,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
         OPT_AUTH,
         OPT_CREDENTIALS,
         OPT_CREATE_TABLE,
+        OPT_SUBSCRIPTION,
         OPT_THROUGHPUT,
         OPT_TLS_PORT,
         OPT_TLS_CERT,
@@ -158,6 +161,7 @@ static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
                                          {"checkpoint-ms", required_argument, 0, OPT_CHECKPOINT_MS},
                                          {"retention-check-ms", required_argument, 0, OPT_RETENTION},
                                          {"create-table-ms", required_argument, 0, OPT_CREATE_TABLE},
+                                         {"subscription-ms", required_argument, 0, OPT_SUBSCRIPTION},
                                          {"enforce-throughput", no_argument, 0, OPT_THROUGHPUT},
                                          {"tls-port", required_argument, 0, OPT_TLS_PORT},
                                          {"tls-cert", required_argument, 0, OPT_TLS_CERT},
@@ -194,6 +198,10 @@ static int parse_args(int argc, char **argv, kn_config *cfg, kn_faults **faults)
         case OPT_CREATE:
             if (parse_int("--create-stream-ms", optarg, 0, 86400000, &v)) return -1;
             cfg->create_stream_ms = v;
+            break;
+        case OPT_SUBSCRIPTION:
+            if (parse_int("--subscription-ms", optarg, 1000, 86400000, &v)) return -1;
+            cfg->subscription_ms = v;
             break;
         case OPT_DELETE:
             if (parse_int("--delete-stream-ms", optarg, 0, 86400000, &v)) return -1;
@@ -392,6 +400,7 @@ int main(int argc, char **argv)
     cfg->port = 4567;
     cfg->data_dir = "./kinesin-data";
     cfg->create_stream_ms = cfg->delete_stream_ms = cfg->update_stream_ms = 500;
+    cfg->subscription_ms = 5 * 60 * 1000;
     cfg->create_table_ms = 500;
     cfg->shard_limit = 1000;
     cfg->segment_bytes = 64u << 20;

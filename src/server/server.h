@@ -27,6 +27,7 @@ typedef struct kn_config {
     bool in_memory;
     int64_t create_stream_ms, delete_stream_ms, update_stream_ms;
     int64_t create_table_ms; /* DynamoDB tables and indexes stay CREATING this long */
+    int64_t subscription_ms; /* a SubscribeToShard stream ends after this long (AWS: 5 min) */
     int shard_limit;
     uint64_t segment_bytes;
     kn_fsync_mode fsync_mode;

@@ -8,12 +8,10 @@ checkpointed is processed again). Then a kinesin-kcl worker (aws-kcl seed proces
 same application: the lease table is one engine's, so it takes its fair share from the
 kn_consumer worker and records put afterwards are processed by both. SIGTERM ends each worker
 with status 0."""
-import os
-import subprocess
 import time
 
 from kn import boto3_client, check, create_active, eq, soft
-from kn_kcl import KclApp, main_with_workers, put
+from kn_kcl import KclApp, main_with_workers, put, put_aggregated
 
 
 def esn(seq, sub):
@@ -24,11 +22,7 @@ def run(kd):
     k = boto3_client(kd.endpoint)
     create_active(k, "lib", 4)
     first = put(k, "lib", "plain", 200)
-    bin_ = os.path.join(os.environ.get("KN_BIN") or os.path.join(os.environ["KN_SRC"], "build", "bin"), "kinesin")
-    agg = ["agg-%d" % i for i in range(800)]
-    p = subprocess.run([bin_, "--endpoint", kd.endpoint, "put", "lib", "--aggregate"], input="\n".join(agg) + "\n",
-                       capture_output=True, text=True, timeout=60)
-    eq(p.returncode, 0, "kinesin put --aggregate (%s)" % p.stderr)
+    agg = put_aggregated(kd, "lib", "agg", 800)
 
     app = KclApp(kd, "lib", "libapp", failover_ms=3000)
     a = app.lib_worker("a")

@@ -54,10 +54,20 @@ const recordProcessor = {
       return;
     }
     const shard = this.shardId;
-    processRecordsInput.checkpointer.checkpoint(sequenceNumber, function (err, sn) {
-      note({ ev: 'checkpoint', shard: shard, seq: sequenceNumber, err: err || null });
-      completeCallback();
-    });
+    const checkpoint = function () {
+      processRecordsInput.checkpointer.checkpoint(sequenceNumber, function (err, sn) {
+        note({ ev: 'checkpoint', shard: shard, seq: sequenceNumber, err: err || null });
+        completeCallback();
+      });
+    };
+    // Test hook: $KCL_SLOW_MS makes every batch take that long, as a slow processor would.
+    const slow = parseInt(process.env.KCL_SLOW_MS || '0', 10);
+    if (slow > 0) {
+      note({ ev: 'batch', shard: shard, n: records.length, mbl: processRecordsInput.millisBehindLatest });
+      setTimeout(checkpoint, slow);
+    } else {
+      checkpoint();
+    }
   },
 
   shutdown: function (shutdownInput, completeCallback) {

@@ -56,7 +56,7 @@ _workers = []
 class Worker:
     """A kinesin-kcl worker, or (library=True) a kn_consumer process with the same settings."""
 
-    def __init__(self, app, worker_id, extra=None, library=False):
+    def __init__(self, app, worker_id, extra=None, library=False, args=()):
         self.app = app
         self.worker_id = worker_id
         self.props = os.path.join(app.dir, "%s.properties" % worker_id)
@@ -74,7 +74,7 @@ class Worker:
         if library:
             argv = [consumer_worker_bin(), app.out] + ["%s=%s" % kv for kv in lines.items() if kv[0] != "executableName"]
         else:
-            argv = [kcl_bin(), "--properties", self.props]
+            argv = [kcl_bin(), "--properties", self.props] + list(args)
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=env,
                                      cwd=HERE)
         _workers.append(self)
@@ -147,8 +147,8 @@ class KclApp:
         }
         self.props.update(extra or {})
 
-    def worker(self, worker_id, extra=None):
-        return Worker(self, worker_id, extra)
+    def worker(self, worker_id, extra=None, args=()):
+        return Worker(self, worker_id, extra, args=args)
 
     def lib_worker(self, worker_id, extra=None):
         return Worker(self, worker_id, extra, library=True)
@@ -213,6 +213,16 @@ def put(client, stream, prefix, n, pk=None):
         r = client.put_records(StreamName=stream, Records=batch)
         check(r["FailedRecordCount"] == 0, "PutRecords failed: %r" % r)
         datas += [b["Data"].decode() for b in batch]
+    return datas
+
+
+def put_aggregated(kd, stream, prefix, n):
+    """Puts n user records 'prefix-i' KPL-aggregated (kinesin put --aggregate); returns their datas."""
+    bin_ = os.path.join(os.environ.get("KN_BIN") or os.path.join(os.environ["KN_SRC"], "build", "bin"), "kinesin")
+    datas = ["%s-%d" % (prefix, i) for i in range(n)]
+    p = subprocess.run([bin_, "--endpoint", kd.endpoint, "put", stream, "--aggregate"], input="\n".join(datas) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, "kinesin put --aggregate: status %d (%s)" % (p.returncode, p.stderr))
     return datas
 
 

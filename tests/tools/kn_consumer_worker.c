@@ -88,8 +88,9 @@ static void process_records(void *ud, void *shard_ud, const kn_consumer_batch *b
 {
     for (size_t i = 0; i < b->n; i++) {
         const kn_user_record *r = &b->records[i];
-        put("{\"ev\":\"record\",\"pid\":%d,\"shard\":\"%s\",\"seq\":\"%s\",\"sub\":%lld,\"pk\":", (int)getpid(),
-            b->shard_id, r->sequence_number, (long long)r->subsequence_number);
+        put("{\"ev\":\"record\",\"pid\":%d,\"shard\":\"%s\",\"seq\":\"%s\",\"sub\":%lld,\"mbl\":%lld,\"pk\":",
+            (int)getpid(), b->shard_id, r->sequence_number, (long long)r->subsequence_number,
+            (long long)b->millis_behind_latest);
         json_str(r->partition_key, r->partition_key_len);
         put(",\"data\":");
         json_str((const char *)r->data, r->len);

@@ -175,6 +175,50 @@ static void config_sample_and_defaults(void **state)
     kcl_config_free(&c);
 }
 
+/* retrievalMode as the Java daemon resolves it (spec/kcl3-fanout.md 2.2): DEFAULT (or absent)
+ * is FANOUT unless a polling key is set (a 0 for the numeric ones does not count); the
+ * consumer name defaults to the application name, fanoutConfig.* wins over the top level. */
+static void config_retrieval_mode(void **state)
+{
+    static const struct {
+        const char *extra;
+        bool fanout;
+    } cases[] = {
+        {"", true},
+        {"retrievalMode = default\n", true},
+        {"retrievalMode = FANOUT\nidleTimeBetweenReadsInMillis = 500\n", true},
+        {"retrievalMode = polling\n", false},
+        {"idleTimeBetweenReadsInMillis = 500\n", false},
+        {"idleTimeBetweenReadsInMillis = 0\n", true},
+        {"maxRecords = 100\n", false},
+        {"retryGetRecordsInSeconds = 5\n", false},
+        {"retrievalMode = DEFAULT\nmaxGetRecordsThreadPool = 2\n", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        kcl_config c;
+        char err[512] = "";
+        assert_int_equal(config_of(cases[i].extra, &c, err, sizeof err), 0);
+        if (c.fanout != cases[i].fanout) fail_msg("case %zu (%s): fanout %d", i, cases[i].extra, c.fanout);
+        assert_string_equal(c.consumer_name, c.application_name);
+        assert_null(c.consumer_arn);
+        kcl_config_free(&c);
+    }
+    kcl_config c;
+    char err[512] = "";
+    assert_int_equal(config_of("consumerName = top\nfanoutConfig.consumerName = nested\n", &c, err, sizeof err), 0);
+    assert_string_equal(c.consumer_name, "nested");
+    kcl_config_free(&c);
+    assert_int_equal(config_of("consumerName = top\n", &c, err, sizeof err), 0);
+    assert_string_equal(c.consumer_name, "top");
+    kcl_config_free(&c);
+    const char *arn = "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/c:1700000000";
+    char line[256];
+    snprintf(line, sizeof line, "consumerArn = %s\n", arn);
+    assert_int_equal(config_of(line, &c, err, sizeof err), 0);
+    assert_string_equal(c.consumer_arn, arn);
+    kcl_config_free(&c);
+}
+
 static void config_rejects_bad_and_missing(void **state)
 {
     static const struct {
@@ -189,7 +233,9 @@ static void config_rejects_bad_and_missing(void **state)
         {"kinesisEndpoint = localhost:4567\n", "kinesisEndpoint"},
         {"streamArn = not-an-arn\n", "streamArn"},
         {"metricsLevel = LOUD\n", "metricsLevel"},
-        {"retrievalMode = FANOUT\n", "retrievalMode"},
+        {"retrievalMode = FAN-OUT\n", "retrievalMode"},
+        {"consumerName = has space\n", "consumerName"},
+        {"fanoutConfig.consumerArn = arn:aws:kinesis:us-east-1:000000000000:stream/s\n", "consumerArn"},
         {"executableName =\n", "executableName"},
         {"applicationName=\n", "applicationName"},
         {"maxLeasesForWorker = -1\n", "maxLeasesForWorker"},
@@ -317,6 +363,7 @@ int main(void)
         cmocka_unit_test(separators_and_whitespace), cmocka_unit_test(comments_and_blank_lines),
         cmocka_unit_test(continuations_and_line_ends), cmocka_unit_test(escapes),
         cmocka_unit_test(duplicates_last_wins), cmocka_unit_test(config_sample_and_defaults),
+        cmocka_unit_test(config_retrieval_mode),
         cmocka_unit_test(config_rejects_bad_and_missing), cmocka_unit_test(config_unknown_keys_ignored),
         cmocka_unit_test(config_in_process), cmocka_unit_test(split_command),
         cmocka_unit_test(config_kcl3x),

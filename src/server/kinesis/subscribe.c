@@ -2,7 +2,7 @@
  * SubscribeToShard: enhanced fan-out as an event stream (application/vnd.amazon.eventstream)
  * on the request's own response: HTTP/1.1 chunked or HTTP/2 DATA frames.
  *
- * A subscription lives for at most 5 minutes. Its first frame is `initial-response` (boto3
+ * A subscription lives for at most 5 minutes (--subscription-ms). Its first frame is `initial-response` (boto3
  * requires it); then a `SubscribeToShardEvent` whenever new records are readable, and at least
  * every second without them (the Java SDK gives up after 10 s of silence). Each event carries
  * ContinuationSequenceNumber: the last record sent, or, when nothing precedes the position, a
@@ -10,6 +10,8 @@
  * AFTER_SEQUENCE_NUMBER resumes exactly there. At the end of a closed shard the last event has a
  * null ContinuationSequenceNumber and the ChildShards (what the KCL reads as shard end), and the
  * stream finishes.
+ *
+ * The framing is base/eventstream.c, the one codec libkinesin's decoder shares.
  *
  * States: SENDING (an h2o_send is in flight; nothing more may be sent until h2o calls proceed)
  *         -> IDLE (the poll timer is armed) -> SENDING ... -> DONE (final send, or the client
@@ -21,19 +23,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #define H2O_USE_LIBUV 0
 #include <h2o.h>
 
 #include "base/clock.h"
+#include "base/eventstream.h"
 #include "base/log.h"
 #include "base/seqnum.h"
 #include "server/kinesis/common.h"
 
 #define POLL_MS 100
 #define HEARTBEAT_MS 1000
-#define LIFETIME_MS (5 * 60 * 1000)
 #define TAKEOVER_MS 5000
 #define MAX_EVENT_RECORDS 10000
 
@@ -86,59 +87,6 @@ static void unlink_active(subscription *s)
     s->next = NULL;
 }
 
-/* ---- event-stream framing ---- */
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-}
-
-static void header(kn_buf *b, const char *name, const char *value)
-{
-    size_t nl = strlen(name), vl = strlen(value);
-    unsigned char h[4] = {(unsigned char)nl, 0, 0, 0};
-    kn_buf_append(b, h, 1);
-    kn_buf_append(b, name, nl);
-    h[0] = 7; /* string */
-    h[1] = (unsigned char)(vl >> 8);
-    h[2] = (unsigned char)vl;
-    kn_buf_append(b, h, 3);
-    kn_buf_append(b, value, vl);
-}
-
-/* Appends one message: prelude, headers (name/value pairs, NULL-ended), payload, CRCs. */
-static void message(kn_buf *out, const char *const *headers, const char *payload, size_t plen)
-{
-    kn_buf hb = KN_BUF_INIT;
-    for (size_t i = 0; headers[i]; i += 2) header(&hb, headers[i], headers[i + 1]);
-    size_t start = out->len;
-    unsigned char prelude[12];
-    put_u32(prelude, (uint32_t)(12 + hb.len + plen + 4));
-    put_u32(prelude + 4, (uint32_t)hb.len);
-    put_u32(prelude + 8, (uint32_t)crc32(0L, prelude, 8));
-    kn_buf_append(out, prelude, 12);
-    if (hb.len) kn_buf_append(out, hb.data, hb.len);
-    if (plen) kn_buf_append(out, payload, plen);
-    unsigned char crc[4];
-    put_u32(crc, (uint32_t)crc32(0L, (const unsigned char *)out->data + start, (uInt)(out->len - start)));
-    kn_buf_append(out, crc, 4);
-    kn_buf_free(&hb);
-}
-
-static void exception_message(kn_buf *out, const char *type, const char *text)
-{
-    kn_buf p = KN_BUF_INIT;
-    kn_buf_puts(&p, "{\"message\":");
-    kn_json_escape(&p, text, strlen(text));
-    kn_buf_putc(&p, '}');
-    const char *h[] = {":message-type", "exception", ":exception-type", type, ":content-type", "application/json", NULL};
-    message(out, h, p.data, p.len);
-    kn_buf_free(&p);
-}
-
 /* ---- the stream ---- */
 
 static void finish(subscription *s)
@@ -168,14 +116,14 @@ static bool next_event(subscription *s, int64_t now, bool *final)
     *final = false;
     kn_buf_reset(&s->frame);
     if (!st || st->id != s->stream_id || s->shard_index >= st->nshards || st->status == KN_DELETING) {
-        exception_message(&s->frame, "ResourceNotFoundException", "The stream or shard of this subscription is gone.");
+        kn_es_encode_exception(&s->frame, "ResourceNotFoundException", "The stream or shard of this subscription is gone.");
         *final = true;
         return true;
     }
     kn_shard *sh = &st->shards[s->shard_index];
     kn_shardlog *log;
     if (kn_shard_log(srv, st, sh, &log) < 0) {
-        exception_message(&s->frame, "InternalFailureException", "Internal Service Failure");
+        kn_es_encode_exception(&s->frame, "InternalFailureException", "Internal Service Failure");
         *final = true;
         return true;
     }
@@ -192,7 +140,7 @@ static bool next_event(subscription *s, int64_t now, bool *final)
     if (kn_write_records(&w, st, sh, log, s->offset, MAX_EVENT_RECORDS, &next, &last_arrival, &sh->stats.fanout) <
         0) {
         kn_buf_free(&payload);
-        exception_message(&s->frame, "InternalFailureException", "Internal Service Failure");
+        kn_es_encode_exception(&s->frame, "InternalFailureException", "Internal Service Failure");
         *final = true;
         return true;
     }
@@ -211,9 +159,7 @@ static bool next_event(subscription *s, int64_t now, bool *final)
         kn_w_kint(&w, "MillisBehindLatest", s->behind_ms);
     }
     kn_w_obj_end(&w);
-    const char *h[] = {":message-type", "event", ":event-type", "SubscribeToShardEvent", ":content-type",
-                       "application/json", NULL};
-    message(&s->frame, h, payload.data, payload.len);
+    kn_es_encode_event(&s->frame, "SubscribeToShardEvent", payload.data, payload.len);
     kn_buf_free(&payload);
     s->last_event_ms = now;
     return true;
@@ -225,7 +171,7 @@ static void on_poll(h2o_timeout_entry_t *entry)
     if (s->done || s->sending) return;
     int64_t now = kn_now_ms();
     bool final = false;
-    if (now - s->started_ms >= LIFETIME_MS) {
+    if (now - s->started_ms >= s->srv->cfg.subscription_ms) {
         kn_buf_reset(&s->frame);
         send_frame(s, true); /* five minutes are up: the client subscribes again */
         return;
@@ -293,7 +239,7 @@ int kn_op_subscribe_to_shard(kn_call *c)
                            cons.arn, shard_id);
         if (!o->sending) { /* the newer subscription takes over */
             kn_buf_reset(&o->frame);
-            exception_message(&o->frame, "ResourceInUseException", "Another subscription has taken over this shard.");
+            kn_es_encode_exception(&o->frame, "ResourceInUseException", "Another subscription has taken over this shard.");
             send_frame(o, true);
         } else {
             finish(o);
@@ -334,9 +280,7 @@ int kn_op_subscribe_to_shard(kn_call *c)
     static const char ct[] = "application/vnd.amazon.eventstream";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct, sizeof ct - 1);
     h2o_start_response(req, &s->gen);
-    const char *h[] = {":message-type", "event", ":event-type", "initial-response", ":content-type",
-                       "application/json", NULL};
-    message(&s->frame, h, "{}", 2);
+    kn_es_encode_event(&s->frame, "initial-response", "{}", 2);
     send_frame(s, false);
     return KN_PENDING;
 }
