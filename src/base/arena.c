@@ -1,6 +1,7 @@
 #include "base/arena.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,37 +46,67 @@ void kn_arena_free(kn_arena *a)
     a->json_used = 0;
 }
 
-/* Every cJSON block carries a 16-byte header saying where it came from, so free knows. */
+/* Every cJSON block carries a 16-byte header saying where it came from (a tag, and the arena
+ * for arena blocks), so free knows, and so a replacement can be made to live as long. */
 #define FROM_HEAP 0x48454150u
 #define FROM_ARENA 0x4152454eu
 
+typedef struct json_hdr {
+    uint32_t tag;
+    kn_arena *arena; /* FROM_ARENA: the block's arena */
+} json_hdr;
+
+_Static_assert(sizeof(json_hdr) <= ALIGN, "the cJSON block header fits its 16 bytes");
+
 static __thread kn_arena *current;
 
-static void *json_malloc(size_t n)
+static void *json_alloc_from(kn_arena *a, size_t n)
 {
+    json_hdr h = {FROM_HEAP, a};
     unsigned char *p;
-    uint32_t tag;
-    if (current) {
-        if (current->json_budget && current->json_used + n + ALIGN > current->json_budget) return NULL;
-        current->json_used += n + ALIGN;
-        p = kn_arena_alloc(current, n + ALIGN);
-        tag = FROM_ARENA;
+    if (a) {
+        if (a->json_budget && a->json_used + n + ALIGN > a->json_budget) return NULL;
+        a->json_used += n + ALIGN;
+        p = kn_arena_alloc(a, n + ALIGN);
+        h.tag = FROM_ARENA;
     } else {
         p = malloc(n + ALIGN);
         if (!p) return NULL; /* cJSON reports out-of-memory as a failed parse */
-        tag = FROM_HEAP;
     }
-    memcpy(p, &tag, sizeof tag);
+    memcpy(p, &h, sizeof h);
     return p + ALIGN;
+}
+
+static void *json_malloc(size_t n)
+{
+    return json_alloc_from(current, n);
 }
 
 static void json_free(void *q)
 {
     if (!q) return;
     unsigned char *p = (unsigned char *)q - ALIGN;
-    uint32_t tag;
-    memcpy(&tag, p, sizeof tag);
-    if (tag == FROM_HEAP) free(p);
+    json_hdr h;
+    memcpy(&h, p, sizeof h);
+    if (h.tag == FROM_HEAP) free(p);
+}
+
+bool kn_json_set_string(cJSON *item, const char *s)
+{
+    json_hdr h = {FROM_HEAP, NULL};
+    if (item->valuestring) memcpy(&h, (unsigned char *)item->valuestring - ALIGN, sizeof h);
+    else memcpy(&h, (unsigned char *)item - ALIGN, sizeof h);
+    size_t n = strlen(s) + 1;
+    if (item->valuestring && strlen(item->valuestring) + 1 >= n) {
+        memcpy(item->valuestring, s, n); /* fits where it is */
+        return true;
+    }
+    char *copy = json_alloc_from(h.tag == FROM_ARENA ? h.arena : NULL, n);
+    if (!copy) return false;
+    memcpy(copy, s, n);
+    json_free(item->valuestring);
+    item->valuestring = copy;
+    return true;
 }
 
 void kn_json_hooks_install(void)

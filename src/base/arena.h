@@ -6,8 +6,10 @@
 #ifndef KN_BASE_ARENA_H
 #define KN_BASE_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+struct cJSON;
 typedef struct kn_arena_chunk kn_arena_chunk;
 
 typedef struct kn_arena {
@@ -29,5 +31,10 @@ void kn_arena_free(kn_arena *a);
 void kn_json_hooks_install(void);
 /* Makes a the arena cJSON allocates from on this thread (NULL: the heap again). */
 void kn_json_use_arena(kn_arena *a);
+/* Sets a string item's valuestring to a copy of s that lives as long as the item: in its place
+ * when it fits, else in the arena the item came from (or on the heap). cJSON_SetValuestring
+ * would put it on the heap, where nothing frees it once the item's arena is gone.
+ * False when out of memory (the item unchanged). */
+bool kn_json_set_string(struct cJSON *item, const char *s);
 
 #endif

@@ -423,6 +423,12 @@ static int start_attempt(kn_req *r)
             curl_easy_setopt(r->easy, CURLOPT_FRESH_CONNECT, 1L);
             curl_easy_setopt(r->easy, CURLOPT_FORBID_REUSE, 1L);
             curl_easy_setopt(r->easy, CURLOPT_BUFFERSIZE, 4096L); /* per subscription: 100 leases, 100 of them */
+        } else {
+            /* HTTP/1.1, as the AWS SDKs use for every other call. Left at libcurl's default
+             * (2TLS) a call may be multiplexed onto a live subscription's HTTP/2 connection,
+             * and with libcurl 7.88 it then stalls while that stream is paused: a KCL worker's
+             * lease renewal hung there until its lease expired. */
+            curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
         }
         curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_err);
         curl_easy_setopt(r->easy, CURLOPT_TCP_NODELAY, 1L);

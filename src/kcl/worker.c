@@ -16,7 +16,8 @@
  * processor may checkpoint), then leaseLost, closes the processor, and releases the lease in
  * the table so another worker can take it at once; a KCL 3.x leader releases the leader lock.
  * The loop ends when no consumer and no request is left, or at shutdownGraceMillis, when
- * remaining processors are killed. Exit status 0 either way. */
+ * remaining processors are killed and requests still in flight withdrawn. Exit status 0 either
+ * way. */
 #include "kcl/worker.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "client/internal.h"
 
 int kcl_stop_init(kcl_stop *s)
 {
@@ -74,6 +76,14 @@ static void call_done(void *ud, const kn_error *err, cJSON *resp)
     r->w->requests--;
     if (r->cs) r->cs->inflight--;
     r->fn(r->w, r->cs, r, err, resp);
+    kcl_lease_free(r->lease);
+    free(r);
+}
+
+/* A request still in flight when the worker exits (grace passed): withdrawn, never called back. */
+static void call_drop(void *ud)
+{
+    kcl_req *r = ud;
     kcl_lease_free(r->lease);
     free(r);
 }
@@ -340,6 +350,8 @@ fail:
     cJSON_Delete(w.sync_shards);
     cJSON_Delete(w.listed);
     fanout_free(&w);
+    if (w.kinesis) kn__client_cancel(w.kinesis, call_done, call_drop);
+    if (w.ddb) kn__client_cancel(w.ddb, call_done, call_drop);
     kn_client_free(w.kinesis);
     kn_client_free(w.ddb);
     if (w.tp) kn_transport_free(w.tp);

@@ -231,7 +231,9 @@ class Kinesind:
                 if et is None:
                     fail("kinesind died during the test (rc %s)\n%s" % (self.returncode, self.log()))
             else:
-                self.stop()
+                rc = self.stop()
+                if et is None and rc != 0:  # e.g. a sanitizer's report at exit (make asan)
+                    fail("kinesind exited with rc %s after SIGTERM\n%s" % (rc, self.log()[-20000:]))
         return False
 
 

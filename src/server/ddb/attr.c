@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/b64.h"
 #include "base/err.h"
 
@@ -277,10 +278,12 @@ static int check_num(cJSON *v, kn_buf *msg)
         ddb_num_message(st, v->valuestring, msg);
         return KN_EVALIDATION;
     }
-    cJSON_free(v->valuestring);
-    v->valuestring = cJSON_malloc(strlen(norm) + 1);
-    strcpy(v->valuestring, norm);
+    bool ok = kn_json_set_string(v, norm); /* the request's tree lives in its arena */
     free(norm);
+    if (!ok) {
+        kn_buf_puts(msg, "Internal server error");
+        return KN_EIO;
+    }
     return 0;
 }
 
