@@ -250,6 +250,33 @@ def shard_scenarios(tmp, seconds):
     return out
 
 
+def big_records(tmp, seconds):
+    """PutRecord of 1 MiB (the largest record: key and data), 16 connections, --fsync always, on
+    a fresh kinesind: its throughput and its resident memory at the end of the run and at peak."""
+    path = os.path.join(tmp, "PutRecord_1MiB.json")
+    with open(path, "w") as f:
+        f.write(json.dumps({"StreamName": "big", "PartitionKey": "pk", "Data": b64(1048576 - 2, b"big-record")}))
+    srv = Server("kinesind", tmp, fsync="always")
+    try:
+        srv.create("big", 4)
+        r = run_wrk(srv, "PutRecord", path, 16, seconds)
+        r["mb_s"] = r["req_s"] * 1048574 / 1e6
+        r.update(srv.rss())
+    finally:
+        srv.stop()
+    print("%-10s PutRecord 1 MiB            c=16 %10s req/s %8.0f MB/s  p50 %6.2f ms  p99 %7.2f ms  cpu %3.0f%%  "
+          "RSS %.1f MB (peak %.1f MB)%s" % ("kinesind", fmt(r["req_s"]), r["mb_s"], r["p50_ms"], r["p99_ms"], r["cpu"],
+                                             r["VmRSS"], r["VmHWM"], "  errors %d" % r["errors"] if r["errors"] else ""),
+          flush=True)
+    return r
+
+
+def big_table(r):
+    return ("| scenario | req/s | MB/s | p50 / p99 ms | CPU | RSS at the end | peak RSS |\n|---|---|---|---|---|---|---|\n"
+            "| PutRecord 1 MiB, 16 connections | %s | %.0f | %.2f / %.2f | %.0f%% | %.1f MB | %.1f MB |"
+            % (fmt(r["req_s"]), r["mb_s"], r["p50_ms"], r["p99_ms"], r["cpu"], r["VmRSS"], r["VmHWM"]))
+
+
 def shard_table(res):
     one = res.get(("always", 1))
     rows = ["| shards | --fsync | req/s | p50 / p99 ms | CPU | vs 1 shard (always) |", "|---|---|---|---|---|---|"]
@@ -276,18 +303,19 @@ def main():
     ap.add_argument("--prefill", type=int, default=100000)
     ap.add_argument("--only", choices=["kinesind", "kinesalite"])
     ap.add_argument("--no-write", action="store_true", help="do not write docs/benchmarks.md")
-    ap.add_argument("--scenario", choices=["all", "shards"], default="all",
-                    help="shards: only the shard-count runs (printed, not written)")
+    ap.add_argument("--scenario", choices=["all", "shards", "big"], default="all",
+                    help="shards: only the shard-count runs; big: only the 1 MiB records (printed, not written)")
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
-    if args.scenario == "shards":
+    if args.scenario in ("shards", "big"):
         tmp = tempfile.mkdtemp(prefix="kn-bench-")
         try:
-            res = shard_scenarios(tmp, args.seconds)
+            table = (shard_table(shard_scenarios(tmp, args.seconds)) if args.scenario == "shards" else
+                     big_table(big_records(tmp, args.seconds)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         print()
-        print(shard_table(res))
+        print(table)
         return
     kinds = [args.only] if args.only else ["kinesind", "kinesalite"]
     tmp = tempfile.mkdtemp(prefix="kn-bench-")
@@ -355,6 +383,7 @@ def main():
             finally:
                 srv.stop()
         shards = shard_scenarios(tmp, args.seconds) if "kinesind" in kinds else {}
+        big = big_records(tmp, args.seconds) if "kinesind" in kinds else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -403,6 +432,9 @@ def main():
     if shards:
         table += ("\n\nkinesind alone, PutRecord 100 B with a random partition key per request, 16 connections, "
                   "by the stream's shard count:\n\n" + shard_table(shards))
+    if big:
+        table += ("\n\nkinesind alone, the largest records, on a fresh server with `--fsync always` (a 4-shard stream; "
+                  "memory read when the run ends):\n\n" + big_table(big))
     print()
     print(table)
     print()
