@@ -4,7 +4,8 @@
  *
  *   WAIT_PARENTS --kcl_lease_parents_state READY (lease.h)--> ITERATOR
  *   ITERATOR --GetShardIterator at the checkpoint; spawn, initialize--> INITIALIZE
- *            (FANOUT: the stream consumer is registered or found instead, fanout.c)
+ *            (FANOUT: the stream consumer is registered or found instead, fanout.c;
+ *            START in between when this turn's slice for spawning is spent, kcl_start_due)
  *   INITIALIZE --status--> FETCH_WAIT <--status-- PROCESSING
  *   FETCH_WAIT --idleTimeBetweenReadsInMillis--> FETCHING --records--> PROCESSING
  *   (FANOUT: FETCH_WAIT holds a SubscribeToShard; an event with records --> PROCESSING)
@@ -301,6 +302,10 @@ void consumer_start_processor(kcl_consumer *cs)
     }
     if (cs->lost || cs->failed || w->shutting_down) {
         consumer_step(cs, kcl_now());
+        return;
+    }
+    if (!kcl_start_due(w)) {
+        cs->phase = CS_START; /* consumer_step starts it in a later turn */
         return;
     }
     if (w->ops->start(w->env, cs->shard, on_proc, cs, &cs->proc) < 0) {
@@ -699,6 +704,7 @@ void consumer_step(kcl_consumer *cs, int64_t now)
         else if (now >= cs->next_at)
             get_iterator(cs);
         break;
+    case CS_START: consumer_start_processor(cs); break;
     case CS_FETCH_WAIT:
         if (w->cfg->fanout)
             fanout_step(cs, now);

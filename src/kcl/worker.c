@@ -1,7 +1,8 @@
 /* The worker's event loop, stop requests and graceful shutdown (see worker.h for the layout).
  *
  * One turn of the loop:
- *   1. run due timers: coordinator (table, shard sync, taker, renewer) and each consumer;
+ *   1. run due timers: coordinator (table, shard sync, taker, renewer) and each consumer
+ *      (processors start within a slice of the turn, kcl_start_due; the rest in later turns);
  *   2. register the processors' descriptors (child pipes) in one epoll set (only the fds each
  *      wants now);
  *   3. kn_transport_poll waits on curl's sockets, the epoll fd and the stop self-pipe, up to
@@ -68,6 +69,15 @@ void kcl_stop_free(kcl_stop *s)
 int64_t kcl_now(void)
 {
     return kn_mono_ms();
+}
+
+enum { KCL_START_SLICE_MS = 5 };
+
+bool kcl_start_due(kcl_worker *w)
+{
+    if (w->starts > 0 && kcl_now() - w->turn_ms >= KCL_START_SLICE_MS) return false;
+    w->starts++;
+    return true;
 }
 
 static void call_done(void *ud, const kn_error *err, cJSON *resp)
@@ -282,6 +292,8 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
 
     for (;;) {
         int64_t now = kcl_now();
+        w.turn_ms = now;
+        w.starts = 0;
         if (stop->requested) begin_shutdown(&w, now);
         if (w.fatal) {
             status = w.fatal;
@@ -306,6 +318,7 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
         int64_t next = coord_next_deadline(&w);
         if (w.shutting_down && w.shutdown_deadline < next) next = w.shutdown_deadline;
         for (kcl_consumer *cs = w.consumers; cs; cs = cs->next) {
+            if (cs->phase == CS_START) next = now;
             if ((cs->phase == CS_WAIT_PARENTS || cs->phase == CS_FETCH_WAIT) && cs->next_at < next) next = cs->next_at;
             if (cs->proc) {
                 int64_t d = cs->proc->ops->next_deadline(cs->proc);

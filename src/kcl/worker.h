@@ -65,6 +65,7 @@ int kcl_worker_run(const kcl_config *cfg, const kcl_proc_ops *ops, void *env, kc
 typedef enum {
     CS_WAIT_PARENTS, /* polling the parent leases until kcl_lease_parents_state is READY */
     CS_ITERATOR,     /* GetShardIterator from the checkpoint */
+    CS_START,        /* the processor is due to start, in a later turn (kcl_start_due) */
     CS_INITIALIZE,   /* initialize outstanding with the child */
     CS_FETCH_WAIT,   /* idle until next_at */
     CS_FETCHING,     /* GetRecords in flight */
@@ -175,6 +176,8 @@ struct kcl_worker {
     bool shutting_down;
     int64_t shutdown_deadline;
     int64_t start_ms;
+    int64_t turn_ms; /* when this turn of the loop began: processor starts get a slice of it */
+    int starts;      /* processors started in this turn */
     bool first_records_logged;
     kcl_metrics metrics; /* kinesinMetricsPort (metrics.h) */
     kcl_v3 v3;           /* KCL 3.x coordination (coord3x.c) */
@@ -201,6 +204,11 @@ struct kcl_req {
 int kcl_call(kcl_worker *w, kn_client *c, const char *op, const kn_buf *body, kcl_consumer *cs, kcl_done_fn fn,
              kcl_req **out);
 int64_t kcl_now(void);
+/* Whether a processor may start in this turn of the loop. Starting one (a child's exec) costs
+ * milliseconds, and all of a worker's first GetShardIterator answers arrive in one turn: started
+ * all at once, 100 children held the first processRecords back 400 ms. So a turn starts at
+ * least one, then more only within its first KCL_START_SLICE_MS; the rest wait a turn. */
+bool kcl_start_due(kcl_worker *w);
 
 /* coordinator.c */
 void coord_tick(kcl_worker *w, int64_t now);
