@@ -14,25 +14,51 @@
 struct kn_arena_chunk {
     kn_arena_chunk *next;
     size_t size;
+    bool own; /* holds one allocation larger than a chunk, and nothing else */
     /* data follows, aligned */
 };
+
+static char *chunk_data(kn_arena_chunk *c)
+{
+    return (char *)(((uintptr_t)(c + 1) + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1));
+}
 
 void *kn_arena_alloc(kn_arena *a, size_t n)
 {
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (n > CHUNK) { /* a chunk of its own, behind the current one: kn_arena_release may free it */
+        kn_arena_chunk *c = kn_xmalloc(sizeof(kn_arena_chunk) + ALIGN + n);
+        c->size = n;
+        c->own = true;
+        kn_arena_chunk **at = a->chunks ? &a->chunks->next : &a->chunks;
+        c->next = *at;
+        *at = c;
+        return chunk_data(c);
+    }
     if ((size_t)(a->end - a->next) < n) {
-        size_t size = n + ALIGN > CHUNK ? n + ALIGN : CHUNK;
-        kn_arena_chunk *c = kn_xmalloc(sizeof(kn_arena_chunk) + ALIGN + size);
+        kn_arena_chunk *c = kn_xmalloc(sizeof(kn_arena_chunk) + ALIGN + CHUNK);
         c->next = a->chunks;
-        c->size = size;
+        c->size = CHUNK;
+        c->own = false;
         a->chunks = c;
-        uintptr_t start = ((uintptr_t)(c + 1) + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
-        a->next = (char *)start;
-        a->end = a->next + size;
+        a->next = chunk_data(c);
+        a->end = a->next + CHUNK;
     }
     void *p = a->next;
     a->next += n;
     return p;
+}
+
+bool kn_arena_release(kn_arena *a, void *p)
+{
+    for (kn_arena_chunk **pp = &a->chunks; *pp; pp = &(*pp)->next) {
+        kn_arena_chunk *c = *pp;
+        if (!c->own || chunk_data(c) != (char *)p) continue;
+        *pp = c->next;
+        free(c);
+        return true;
+    }
+    return false;
 }
 
 void kn_arena_free(kn_arena *a)
@@ -91,11 +117,25 @@ static void json_free(void *q)
     if (h.tag == FROM_HEAP) free(p);
 }
 
+bool kn_json_release_string(cJSON *item)
+{
+    if (!item->valuestring) return false;
+    unsigned char *p = (unsigned char *)item->valuestring - ALIGN;
+    json_hdr h;
+    memcpy(&h, p, sizeof h);
+    if (h.tag == FROM_HEAP)
+        free(p);
+    else if (h.tag != FROM_ARENA || !kn_arena_release(h.arena, p))
+        return false; /* in a shared chunk: it goes with the arena */
+    item->valuestring = NULL;
+    return true;
+}
+
 bool kn_json_set_string(cJSON *item, const char *s)
 {
     json_hdr h = {FROM_HEAP, NULL};
-    if (item->valuestring) memcpy(&h, (unsigned char *)item->valuestring - ALIGN, sizeof h);
-    else memcpy(&h, (unsigned char *)item - ALIGN, sizeof h);
+    const unsigned char *block = item->valuestring ? (unsigned char *)item->valuestring : (unsigned char *)item;
+    memcpy(&h, block - ALIGN, sizeof h);
     size_t n = strlen(s) + 1;
     if (item->valuestring && strlen(item->valuestring) + 1 >= n) {
         memcpy(item->valuestring, s, n); /* fits where it is */
