@@ -50,7 +50,8 @@ const char *kn_strerror(int code);
 
 /* ---- transport: one curl multi handle, shared by any number of clients ----
  * A transport has at most 32 attempts in flight (and opens at most 32 connections to a host);
- * further requests wait, in the order they were made, holding only their bodies. */
+ * further requests wait, in the order they were made, holding only their bodies. Calls use
+ * HTTP/1.1 with keep-alive; only SubscribeToShard streams use HTTP/2, one connection each. */
 
 typedef struct kn_transport kn_transport;
 
