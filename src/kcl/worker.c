@@ -80,22 +80,22 @@ bool kcl_start_due(kcl_worker *w)
     return true;
 }
 
+/* Frees a request's state: after its callback, or when it is withdrawn unanswered (the worker
+ * exiting with it in flight once the grace has passed). */
+static void call_drop(void *ud)
+{
+    kcl_req *r = ud;
+    kcl_lease_free(r->lease);
+    free(r);
+}
+
 static void call_done(void *ud, const kn_error *err, cJSON *resp)
 {
     kcl_req *r = ud;
     r->w->requests--;
     if (r->cs) r->cs->inflight--;
     r->fn(r->w, r->cs, r, err, resp);
-    kcl_lease_free(r->lease);
-    free(r);
-}
-
-/* A request still in flight when the worker exits (grace passed): withdrawn, never called back. */
-static void call_drop(void *ud)
-{
-    kcl_req *r = ud;
-    kcl_lease_free(r->lease);
-    free(r);
+    call_drop(r);
 }
 
 int kcl_call(kcl_worker *w, kn_client *c, const char *op, const kn_buf *body, kcl_consumer *cs, kcl_done_fn fn,
@@ -111,8 +111,7 @@ int kcl_call(kcl_worker *w, kn_client *c, const char *op, const kn_buf *body, kc
     if (rc < 0) {
         kn_error("%s: cannot send: %s", op, kn_strerror(rc));
         if (out) *out = NULL;
-        kcl_lease_free(r->lease);
-        free(r);
+        call_drop(r);
         return rc;
     }
     w->requests++;
