@@ -18,6 +18,12 @@ struct kn_arena_chunk {
     /* data follows, aligned */
 };
 
+/* Whether an allocation of n bytes gets a chunk of its own (and so can be released early). */
+static bool own_chunk(size_t n)
+{
+    return ((n + ALIGN - 1) & ~(size_t)(ALIGN - 1)) > CHUNK;
+}
+
 static char *chunk_data(kn_arena_chunk *c)
 {
     return (char *)(((uintptr_t)(c + 1) + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1));
@@ -25,8 +31,9 @@ static char *chunk_data(kn_arena_chunk *c)
 
 void *kn_arena_alloc(kn_arena *a, size_t n)
 {
+    bool own = own_chunk(n);
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
-    if (n > CHUNK) { /* a chunk of its own, behind the current one: kn_arena_release may free it */
+    if (own) { /* a chunk of its own, behind the current one: kn_arena_release may free it */
         kn_arena_chunk *c = kn_xmalloc(sizeof(kn_arena_chunk) + ALIGN + n);
         c->size = n;
         c->own = true;
@@ -79,6 +86,7 @@ void kn_arena_free(kn_arena *a)
 
 typedef struct json_hdr {
     uint32_t tag;
+    bool own;        /* FROM_ARENA: the block has a chunk of its own */
     kn_arena *arena; /* FROM_ARENA: the block's arena */
 } json_hdr;
 
@@ -88,13 +96,14 @@ static __thread kn_arena *current;
 
 static void *json_alloc_from(kn_arena *a, size_t n)
 {
-    json_hdr h = {FROM_HEAP, a};
+    json_hdr h = {FROM_HEAP, false, a};
     unsigned char *p;
     if (a) {
         if (a->json_budget && a->json_used + n + ALIGN > a->json_budget) return NULL;
         a->json_used += n + ALIGN;
         p = kn_arena_alloc(a, n + ALIGN);
         h.tag = FROM_ARENA;
+        h.own = own_chunk(n + ALIGN);
     } else {
         p = malloc(n + ALIGN);
         if (!p) return NULL; /* cJSON reports out-of-memory as a failed parse */
@@ -125,7 +134,7 @@ bool kn_json_release_string(cJSON *item)
     memcpy(&h, p, sizeof h);
     if (h.tag == FROM_HEAP)
         free(p);
-    else if (h.tag != FROM_ARENA || !kn_arena_release(h.arena, p))
+    else if (!h.own || !kn_arena_release(h.arena, p))
         return false; /* in a shared chunk: it goes with the arena */
     item->valuestring = NULL;
     return true;
@@ -133,7 +142,7 @@ bool kn_json_release_string(cJSON *item)
 
 bool kn_json_set_string(cJSON *item, const char *s)
 {
-    json_hdr h = {FROM_HEAP, NULL};
+    json_hdr h;
     const unsigned char *block = item->valuestring ? (unsigned char *)item->valuestring : (unsigned char *)item;
     memcpy(&h, block - ALIGN, sizeof h);
     size_t n = strlen(s) + 1;

@@ -131,14 +131,6 @@ static kn_shard *route(kn_stream *st, kn_u128 hash)
     return NULL; /* open shards tile the key space: only a broken catalog gets here */
 }
 
-/* A large record's base64 text, once staged: the request holds it in an arena chunk of its own
- * until the commit answers, 1.4 MB per 1 MiB record, so it goes now (the item's text is NULL
- * afterwards and nothing reads it again). */
-static void release_text(cJSON *data)
-{
-    if (data && data->valuestring && strlen(data->valuestring) > 65536) kn_json_release_string(data);
-}
-
 /* Decodes a validated base64 blob into scratch and stages it. */
 static void stage(kn_call *c, kn_stream *st, kn_shard *sh, const char *pk, const char *b64, kn_buf *scratch,
                   staged *out)
@@ -257,7 +249,7 @@ int kn_op_put_record(kn_call *c)
     cJSON *data = cJSON_GetObjectItemCaseSensitive(c->in, "Data");
     stage(c, st, route(st, hash), pk, data->valuestring, &scratch, &ps->recs[0]);
     kn_buf_free(&scratch);
-    release_text(data);
+    kn_json_release_string(data); /* a large record's text goes now, not with the request */
     if (ps->recs[0].err == KN_ETHROUGHPUT_EXCEEDED) return rate_exceeded(c, st->name, &ps->recs[0].shard);
     if (ps->recs[0].err) return kn_fail(c, KN_EINTERNAL, "Internal Service Failure");
     c->resume = put_record_done;
@@ -374,7 +366,7 @@ int kn_op_put_records(kn_call *c)
             continue;
         }
         stage(c, st, en[i].dest, en[i].pk, en[i].data, &scratch, &ps->recs[i]);
-        release_text(en[i].data_item);
+        kn_json_release_string(en[i].data_item); /* a large record's text: no need to hold it */
     }
     kn_buf_free(&scratch);
     c->resume = put_records_done;
