@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -37,6 +38,14 @@
 /* The most a request's parsed tree may take: a real request costs one to six times its body
  * (PutRecords about four), a hostile one (nothing but tiny values) up to ~80 times. */
 #define PARSE_BUDGET(len) ((size_t)(len) * 8 + ((size_t)16 << 20))
+/* Memory back to the kernel after a burst. glibc keeps the heap that a burst of large bodies grew
+ * (freed, but resident) until something trims it, so a server that took a minute of 1 MiB puts
+ * would hold tens of MB for the rest of its life. Once the loop has moved TRIM_CHURN bytes of
+ * bodies (in and out) and then seen no request for TRIM_QUIET_MS, it calls malloc_trim(0), which
+ * also returns free pages from the middle of the heap. Never under load: the next burst would
+ * fault the pages back in. */
+#define TRIM_CHURN ((size_t)32 << 20)
+#define TRIM_QUIET_MS 200
 
 static const char CT_JSON11[] = "application/x-amz-json-1.1";
 static const char CT_CBOR11[] = "application/x-amz-cbor-1.1";
@@ -57,6 +66,8 @@ static struct {
     bool accept_paused;         /* listeners stopped: at --max-connections or out of fds */
     bool stopping;              /* shutting down: never accept again */
     h2o_timeout_entry_t resume; /* retries accepting after EMFILE */
+    size_t churn;               /* body bytes received and sent since the last trim */
+    uint64_t last_req_ms;       /* h2o_now() of the latest request */
 } g = {.fd = -1};
 
 typedef struct handler {
@@ -180,6 +191,7 @@ static void respond(kn_call *c)
         kn_http_send(req, kn_err_status(c->err), content_type_of(c), c->out.data, c->out.len);
         return;
     }
+    g.churn += c->out.len;
     kn_http_send(req, 200, content_type_of(c), c->out.len ? c->out.data : "", c->out.len);
 }
 
@@ -324,6 +336,8 @@ static bool conflicting_lengths(h2o_req_t *req)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     kn_server *srv = ((handler *)self)->srv;
+    g.churn += req->entity.len;
+    g.last_req_ms = h2o_now(g.ctx.loop);
     if (conflicting_lengths(req)) {
         static const char body[] = "Conflicting Content-Length headers\n";
         req->http1_is_persistent = 0;
@@ -584,15 +598,34 @@ int kn_http_listen(kn_server *srv)
     return 0;
 }
 
+/* How long the loop may sleep before trim_when_quiet has work: INT32_MAX when it has none. */
+static int32_t trim_wait_ms(void)
+{
+    if (g.churn < TRIM_CHURN) return INT32_MAX;
+    uint64_t due = g.last_req_ms + TRIM_QUIET_MS, now = h2o_now(g.ctx.loop);
+    return due <= now ? 0 : (int32_t)(due - now);
+}
+
+static void trim_when_quiet(void)
+{
+    if (trim_wait_ms() != 0) return;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+    g.churn = 0;
+}
+
 int kn_http_run(kn_server *srv, volatile int *stop)
 {
     int64_t next_retention = kn_mono_ms() + srv->cfg.retention_check_ms;
     while (!*stop) {
-        if (h2o_evloop_run(g.ctx.loop, kn_commit_max_wait_ms(srv)) != 0 && errno != EINTR) {
+        int32_t wait = kn_commit_max_wait_ms(srv), trim_wait = trim_wait_ms();
+        if (h2o_evloop_run(g.ctx.loop, trim_wait < wait ? trim_wait : wait) != 0 && errno != EINTR) {
             kn_error("event loop failed: %s", strerror(errno));
             return -1;
         }
         kn_commit_run(srv);
+        trim_when_quiet();
         kn_registry_tick(srv, kn_now_ms());
         if (kn_mono_ms() >= next_retention) {
             kn_registry_retention(srv, kn_now_ms());
